@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install maskvat into ./.venv from nothing (Python >= 3.11 and pip are all it needs).
+# torch is pinned to the CPU build first: an unpinned torch would pull a multi-GB CUDA build.
+# On a GPU machine, install the torch build you want into .venv before running this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+fi
+.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/maskvat --version
