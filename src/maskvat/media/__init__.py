@@ -1,0 +1,30 @@
+"""Media I/O: probe, decode frames at any fps, read/resample/write audio, write and mux video.
+
+Every failure a user's file can cause is a :class:`maskvat.errors.MediaError` naming the
+file and the problem. Nothing here imports the rest of maskvat.
+"""
+
+from maskvat.media.atomic import atomic_path
+from maskvat.media.audio import SAMPLE_RATE, fit_length, read_audio, resample, write_audio
+from maskvat.media.mux import mux_audio
+from maskvat.media.probe import AudioStreamInfo, MediaInfo, VideoStreamInfo, probe
+from maskvat.media.video import Frames, decode_frames
+from maskvat.media.write import as_fraction, write_video
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioStreamInfo",
+    "Frames",
+    "MediaInfo",
+    "VideoStreamInfo",
+    "as_fraction",
+    "atomic_path",
+    "decode_frames",
+    "fit_length",
+    "mux_audio",
+    "probe",
+    "read_audio",
+    "resample",
+    "write_audio",
+    "write_video",
+]
