@@ -11,21 +11,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("codec", help="encode audio to DAC codes, or decode codes to audio")
     csub = p.add_subparsers(dest="codec_command", metavar="ACTION", required=True)
-    codec_help = f"codec: a saved codec folder or a hub id (default {DEFAULT_CODEC}, the paper's)"
 
     enc = csub.add_parser("encode", help="audio (or a video's sound) -> codes file (.safetensors)")
     enc.add_argument("audio", metavar="AUDIO", help="an audio or video file")
     enc.add_argument("-o", "--output", required=True, help="codes file to write (.safetensors)")
-    enc.add_argument("--codec", default=DEFAULT_CODEC, help=codec_help)
-    enc.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    _codec_options(enc, DEFAULT_CODEC)
     enc.set_defaults(func=run_encode)
 
     dec = csub.add_parser("decode", help="codes file -> audio (.wav or .flac)")
     dec.add_argument("codes", metavar="CODES", help="a codes file written by `maskvat codec encode`")
     dec.add_argument("-o", "--output", required=True, help="audio file to write (.wav or .flac)")
-    dec.add_argument("--codec", default=DEFAULT_CODEC, help=codec_help)
-    dec.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    _codec_options(dec, DEFAULT_CODEC)
     dec.set_defaults(func=run_decode)
+
+
+def _codec_options(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--codec", default=default,
+                        help=f"a saved codec folder or a hub id (default {default}, the paper's)")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
 
 
 def run_encode(args: argparse.Namespace) -> int:
