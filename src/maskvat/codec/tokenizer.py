@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from transformers import DacConfig, DacModel
-from transformers.utils import logging as hf_logging
 
 from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.errors import MaskvatError
+from maskvat.hub import load_pretrained
 
 
 class AudioTokenizer(torch.nn.Module):
@@ -54,14 +54,10 @@ class AudioTokenizer(torch.nn.Module):
             if preset.hub_id is None:
                 raise MaskvatError(f"codec preset {source!r} has no published weights; pass a trained codec folder")
             source = preset.hub_id
-        path = Path(source).expanduser()
-        hf_logging.disable_progress_bar()  # no per-tensor progress bars for a small load
-        if path.exists():
-            model = _load_local(path)
-        elif not _looks_like_hub_id(source):
-            raise MaskvatError(f"cannot load codec {source!r}: no such folder")
-        else:
-            model = _load_hub(source, local_files_only)
+        if Path(source).expanduser().exists():
+            _check_dac_folder(Path(source).expanduser())
+        model = load_pretrained(DacModel, source, "codec", local_files_only=local_files_only,
+                                hint="pass --codec PATH to a saved codec folder")
         return cls(model, name=str(name_or_path)).to(device)
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
@@ -131,54 +127,16 @@ class AudioTokenizer(torch.nn.Module):
         return codes
 
 
-def _looks_like_hub_id(source: str) -> bool:
-    """'owner/name', not a relative or absolute file path."""
-    parts = source.split("/")
-    return len(parts) == 2 and all(parts) and not source.startswith((".", "~"))
-
-
-def _load_local(path: Path) -> DacModel:
+def _check_dac_folder(path: Path) -> None:
+    """A folder must hold a DAC config before transformers is asked to load it."""
     if not (path / "config.json").is_file():
         raise MaskvatError(f"cannot load codec from {path}: no config.json (not a saved codec folder)")
     try:
-        config = DacConfig.from_pretrained(str(path))
-        if config.model_type != "dac":
-            raise ValueError(f"model_type is {config.model_type!r}")
-        return DacModel.from_pretrained(str(path))
-    except (OSError, ValueError, KeyError) as exc:
-        raise MaskvatError(f"cannot load codec from {path}: not a DAC checkpoint ({_first_line(exc)})") from None
-
-
-def _load_hub(hub_id: str, local_files_only: bool) -> DacModel:
-    """From the local hub cache; else, if the hub answers within seconds, download."""
-    try:
-        return DacModel.from_pretrained(hub_id, local_files_only=True)
-    except (OSError, ValueError):
-        pass
-    hint = "pass --codec PATH to a saved codec folder"
-    if local_files_only or os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        raise MaskvatError(f"cannot load codec {hub_id!r}: not in the local cache and offline mode is on; {hint}")
-    if not _hub_reachable():
-        raise MaskvatError(f"cannot load codec {hub_id!r}: not in the local cache and the model hub is unreachable; {hint}")
-    try:
-        return DacModel.from_pretrained(hub_id)
+        model_type = DacConfig.from_pretrained(str(path)).model_type
     except (OSError, ValueError) as exc:
-        raise MaskvatError(f"cannot load codec {hub_id!r}: {_first_line(exc)}; {hint}") from None
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the hub endpoint accepts a TCP connection (avoids minutes of retries offline)."""
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+        raise MaskvatError(f"cannot load codec from {path}: not a DAC checkpoint ({_first_line(exc)})") from None
+    if model_type != "dac":
+        raise MaskvatError(f"cannot load codec from {path}: not a DAC checkpoint (model_type is {model_type!r})")
 
 
 def _first_line(exc: Exception) -> str:

@@ -1,0 +1,49 @@
+"""The semantic frame encoder (CLIP role): CLIP image embeddings, one per frame.
+
+Pretrained: ``openai/clip-vit-base-patch32`` through transformers (hub id or a local
+folder saved with ``save_pretrained``). frames [B, N, H, W, 3] uint8 at ``fps`` ->
+[B, N, 512] image embeddings (the projected CLS token, as CLIP compares with text).
+"""
+
+from __future__ import annotations
+
+import os
+import torch
+from torch import nn
+
+from maskvat.encoders.base import EncoderConfig, frames_to_tensor
+from maskvat.hub import load_pretrained
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class CLIPFrameEncoder(nn.Module):
+    def __init__(self, model, config: EncoderConfig):
+        super().__init__()
+        self.model = model.eval()
+        self.config = config
+
+    @classmethod
+    def from_pretrained(cls, source: str | os.PathLike, *, fps: float = 8.0, name: str = "clip") -> "CLIPFrameEncoder":
+        from transformers import CLIPVisionModelWithProjection
+
+        model = load_pretrained(CLIPVisionModelWithProjection, source, "CLIP",
+                                hint="pass the path of a saved CLIP folder")
+        cfg = model.config
+        config = EncoderConfig(name=name, modality="video", dim=cfg.projection_dim, rate=fps, fps=fps,
+                               size=cfg.image_size, source=str(source))
+        return cls(model, config)
+
+    def save_pretrained(self, folder: str | os.PathLike) -> None:
+        self.model.save_pretrained(str(folder))
+        self.config.save(folder)
+
+    @torch.no_grad()
+    def encode_frames(self, frames) -> torch.Tensor:
+        """frames [B, N, H, W, 3] uint8 -> [B, N, dim]."""
+        x = frames_to_tensor(frames, self.config.size, CLIP_MEAN, CLIP_STD)  # [B, N, 3, S, S]
+        b, n = x.shape[:2]
+        device = next(self.model.parameters()).device
+        emb = self.model(pixel_values=x.reshape(b * n, *x.shape[2:]).to(device)).image_embeds
+        return emb.reshape(b, n, -1)
