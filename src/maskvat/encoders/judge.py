@@ -1,0 +1,41 @@
+"""The sync judge as a metric: predicted A/V offset per window of a whole clip (SS).
+
+    offsets = predict_offsets(judge, frames, wav)   # [W] seconds, + means audio late
+    ss = np.abs(offsets).mean()                     # the paper's SparseSync score, lab-scale
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from maskvat.encoders.lab_data import FPS, MEL_RATE, log_mel
+from maskvat.encoders.sync import SyncJudge
+from maskvat.errors import MaskvatError
+
+
+@torch.no_grad()
+def predict_offsets(judge: SyncJudge, frames: np.ndarray, wav: np.ndarray, hop_frames: int | None = None,
+                    sample_rate: int = 44100) -> np.ndarray:
+    """frames [F, S, S, 3] uint8 at 25 fps and mono wav [T] covering the same span -> offsets [W] s.
+
+    Windows of the judge's length start every ``hop_frames`` (default: half a window).
+    """
+    judge.eval()
+    w = judge.grid.window_frames
+    hop = hop_frames or w // 2
+    n = frames.shape[0]
+    if n < w:
+        raise MaskvatError(f"clip of {n / FPS:.2f} s is shorter than the judge's {w / FPS:.2f} s window")
+    if frames.shape[1:3] != (judge.cfg.size, judge.cfg.size):
+        raise MaskvatError(f"frames must be {judge.cfg.size}x{judge.cfg.size}, got {frames.shape[1:3]}")
+    mel = log_mel(torch.as_tensor(wav), sample_rate)
+    per = int(MEL_RATE / FPS)
+    starts = list(range(0, n - w + 1, hop))
+    need = (starts[-1] + w) * per
+    if mel.shape[-1] < need:
+        mel = torch.nn.functional.pad(mel, (0, need - mel.shape[-1]), value=float(mel.min()))
+    video = torch.stack([torch.as_tensor(frames[s : s + w]) for s in starts])
+    mels = torch.stack([mel[:, s * per : (s + w) * per] for s in starts])
+    classes = judge(video, mels).argmax(-1).numpy()
+    return (classes - judge.grid.half) * judge.grid.step_s

@@ -1,0 +1,123 @@
+"""Lab clips in memory for encoder training: frames at 25 fps, log-mels at 100 Hz.
+
+A clip of D seconds gives frames [25 D, S, S, 3] uint8 and mel [64, 100 D] float32; the
+sync task draws (video window, audio window shifted by an offset class) pairs from them.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from maskvat.errors import MaskvatError
+
+FPS = 25.0
+MEL_RATE = 100.0  # mel frames per second (hop 441 at 44.1 kHz)
+N_MELS = 64
+
+
+def log_mel(wav: torch.Tensor, sample_rate: int = 44100) -> torch.Tensor:
+    """wav [..., T] -> log-mel [..., 64, T // 441 + 1] at 100 frames/s (window 1024)."""
+    from maskvat.lab.onsets import mel_filterbank
+
+    hop = int(round(sample_rate / MEL_RATE))
+    spec = torch.stft(wav.reshape(-1, wav.shape[-1]).float(), n_fft=1024, hop_length=hop,
+                      window=torch.hann_window(1024), center=True, return_complex=True).abs() ** 2
+    fb = torch.as_tensor(mel_filterbank(sample_rate, 1024, N_MELS), dtype=torch.float32)
+    mel = torch.log(fb @ spec + 1e-6)
+    return mel.reshape(*wav.shape[:-1], N_MELS, -1)
+
+
+@dataclass
+class LabClips:
+    """frames [C, F, S, S, 3] uint8, mels [C, 64, M] float32, class ids per clip [C] (-1: none)."""
+
+    frames: np.ndarray
+    mels: np.ndarray
+    labels: np.ndarray
+    clip_ids: list[str]
+
+
+def _load_one(args) -> tuple[np.ndarray, np.ndarray, int]:
+    from maskvat.lab.truth import load_truth
+    from maskvat.media import decode_frames, read_audio
+
+    video, truth, size, n_frames = args
+    frames = decode_frames(video, FPS, size=(size, size)).frames[:n_frames]
+    wav = torch.from_numpy(read_audio(video))
+    mel = log_mel(wav)[:, : int(n_frames / FPS * MEL_RATE)].numpy()
+    events = [e for e in load_truth(truth).events if e.kind == "onset"]
+    # the clip's dominant class: the most frequent onset class (for probes and retrieval)
+    label = int(np.bincount([e.class_id for e in events]).argmax()) if events else -1
+    return frames, mel, label
+
+
+def load_lab_split(folder: str | os.PathLike, size: int = 64, limit: int | None = None,
+                   workers: int = 2, progress: bool = True) -> LabClips:
+    folder = Path(folder)
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        raise MaskvatError(f"{folder}: not a lab split (no manifest.json); build one with `maskvat lab build`")
+    meta = json.loads(manifest.read_text())
+    clips = meta["clips"][:limit]
+    n_frames = int(round(meta["duration"] * FPS))
+    jobs = [(folder / c["video"], folder / c["truth"], size, n_frames) for c in clips]
+    # spawn, not fork: a forked child running torch ops deadlocks once the parent has used
+    # torch's thread pool (loading a model before the data is enough)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        rows = list(tqdm(pool.map(_load_one, jobs, chunksize=8), total=len(jobs), desc=f"load {folder.name}",
+                         unit="clip", disable=not progress))
+    return LabClips(
+        frames=np.stack([r[0] for r in rows]),
+        mels=np.stack([r[1] for r in rows]).astype(np.float32),
+        labels=np.array([r[2] for r in rows]),
+        clip_ids=[c["clip_id"] for c in clips],
+    )
+
+
+@dataclass(frozen=True)
+class OffsetGrid:
+    """Offset classes: k * step seconds for k in [-half, half] (21 classes of 0.08 s: +-0.8 s)."""
+
+    half: int = 10
+    step_frames: int = 2  # 0.08 s at 25 fps
+    window_frames: int = 40  # 1.6 s
+
+    @property
+    def n_classes(self) -> int:
+        return 2 * self.half + 1
+
+    @property
+    def step_s(self) -> float:
+        return self.step_frames / FPS
+
+    def offsets_s(self) -> np.ndarray:
+        return (np.arange(self.n_classes) - self.half) * self.step_s
+
+
+def sample_sync_batch(clips: LabClips, grid: OffsetGrid, batch: int, rng: np.random.Generator,
+                      classes: np.ndarray | None = None):
+    """(video [B, F, S, S, 3] uint8, mel [B, 64, 4F] float, offset class [B]) for random windows.
+
+    The audio window starts ``offset`` seconds after the video window (positive: audio late).
+    """
+    n_clips, total = clips.frames.shape[:2]
+    w, max_shift = grid.window_frames, grid.half * grid.step_frames
+    if total < w + 2 * max_shift:
+        raise MaskvatError(f"clips of {total} frames are too short for {w}-frame windows and +-{max_shift} shifts")
+    idx = rng.integers(n_clips, size=batch)
+    start = rng.integers(max_shift, total - w - max_shift + 1, size=batch)
+    cls = rng.integers(grid.n_classes, size=batch) if classes is None else classes
+    shift = (cls - grid.half) * grid.step_frames
+    per = int(MEL_RATE / FPS)
+    video = np.stack([clips.frames[i, s : s + w] for i, s in zip(idx, start)])
+    mel = np.stack([clips.mels[i, :, (s + d) * per : (s + d + w) * per] for i, s, d in zip(idx, start, shift)])
+    return torch.from_numpy(video), torch.from_numpy(mel), torch.from_numpy(cls.astype(np.int64))

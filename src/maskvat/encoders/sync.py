@@ -1,0 +1,113 @@
+"""The home-trained sync model: video and audio encoders trained to detect A/V offsets.
+
+SparseSync's task at lab scale: given a video window and an audio window that starts
+``offset`` seconds later, classify the offset on a grid (21 classes, 0.08 s apart).
+- ``SyncVideoEncoder`` (the S3D role): frames [B, F, S, S, 3] uint8 at 25 fps -> [B, F, D], 25/s.
+- ``SyncAudioEncoder``: log-mel [B, 64, 4F] at 100 Hz -> [B, F, D], 25/s.
+- ``SyncJudge``: correlates the two (cosine) at each candidate lag; a small head turns the
+  lag profile [B, 21] into logits. Used as the sync metric (SS: mean |predicted offset|).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from maskvat.encoders.lab_data import N_MELS, OffsetGrid
+
+
+@dataclass
+class SyncConfig:
+    size: int = 64  # frame side in pixels
+    dim: int = 64  # feature channels
+    width: int = 24  # video conv width
+    half: int = 10  # offset classes: k in [-half, half]
+    step_frames: int = 2  # class spacing in 25 fps frames
+    window_frames: int = 40  # window length in frames
+
+    def grid(self) -> OffsetGrid:
+        return OffsetGrid(self.half, self.step_frames, self.window_frames)
+
+
+def _conv3d(cin, cout, k, stride):
+    pad = tuple(x // 2 for x in k)
+    return nn.Sequential(nn.Conv3d(cin, cout, k, stride=stride, padding=pad, bias=False), nn.BatchNorm3d(cout), nn.ReLU())
+
+
+class SyncVideoEncoder(nn.Module):
+    """frames [B, F, S, S, 3] uint8 -> [B, F, D]: 3D convs keep the time axis at 25 Hz."""
+
+    def __init__(self, cfg: SyncConfig):
+        super().__init__()
+        w = cfg.width
+        self.net = nn.Sequential(
+            _conv3d(3, w, (3, 7, 7), (1, 4, 4)),  # 64 -> 16: the lab's cues are bold
+            _conv3d(w, 2 * w, (3, 3, 3), (1, 2, 2)),
+            _conv3d(2 * w, 4 * w, (3, 3, 3), (1, 2, 2)),
+        )
+        self.proj = nn.Conv1d(4 * w, cfg.dim, 1)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0  # [B, 3, F, S, S]
+        x = self.net(x).mean(dim=(3, 4))  # [B, 4w, F]
+        return self.proj(x).transpose(1, 2)
+
+
+class SyncAudioEncoder(nn.Module):
+    """log-mel [B, 64, 4F] at 100 Hz -> [B, F, D] at 25 Hz."""
+
+    def __init__(self, cfg: SyncConfig):
+        super().__init__()
+        h = 96
+        self.net = nn.Sequential(
+            nn.Conv1d(N_MELS, h, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(h, h, 4, stride=4), nn.ReLU(),
+            nn.Conv1d(h, h, 3, padding=1), nn.ReLU(),
+            nn.Conv1d(h, cfg.dim, 1),
+        )
+        self.norm = nn.InstanceNorm1d(N_MELS)  # per-clip, per-band level normalisation
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.net(self.norm(mel)).transpose(1, 2)
+
+
+def lag_profile(v: torch.Tensor, a: torch.Tensor, grid: OffsetGrid) -> torch.Tensor:
+    """Mean cosine similarity of v[t] and a[t - lag] for each class lag: [B, n_classes].
+
+    v, a: [B, F, D]. Class k means the audio window starts (k - half) * step later, so an
+    event at video index t sits at audio index t - (k - half) * step.
+    """
+    v, a = F.normalize(v, dim=-1), F.normalize(a, dim=-1)
+    n = v.shape[1]
+    out = []
+    for k in range(grid.n_classes):
+        lag = (k - grid.half) * grid.step_frames
+        if lag >= 0:
+            out.append((v[:, lag:] * a[:, : n - lag]).sum(-1).mean(-1))
+        else:
+            out.append((v[:, : n + lag] * a[:, -lag:]).sum(-1).mean(-1))
+    return torch.stack(out, dim=1)
+
+
+class SyncJudge(nn.Module):
+    """(video window, audio window) -> offset-class logits [B, n_classes]."""
+
+    def __init__(self, cfg: SyncConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or SyncConfig()
+        self.grid = self.cfg.grid()
+        self.video = SyncVideoEncoder(self.cfg)
+        self.audio = SyncAudioEncoder(self.cfg)
+        n = self.grid.n_classes
+        self.scale = nn.Parameter(torch.tensor(10.0))
+        self.head = nn.Sequential(nn.Linear(n, 4 * n), nn.GELU(), nn.Linear(4 * n, n))
+
+    def forward(self, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+        profile = self.scale * lag_profile(self.video(frames), self.audio(mel), self.grid)
+        return profile + self.head(profile)
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)
