@@ -3,7 +3,9 @@ class >= 0.98, mean |predicted offset| on true pairs <= one grid step).
 
     python benchmarks/sync_judge.py --judge RUN/sync_judge --split LAB/test [--per-class 100]
 
-1. Windows: ``per-class`` windows for each of the 21 offset classes (fixed seed).
+1. Windows: ``per-class`` windows for each of the 21 offset classes (fixed seed), scored
+   overall and split by whether the video window holds at least one true onset (a window
+   with none has nothing to synchronise on).
 2. True pairs, whole clips: each clip with its own audio, windows every 0.8 s; the mean
    |predicted offset| per clip, averaged (the SS metric on ground truth).
 """
@@ -18,7 +20,8 @@ import numpy as np
 
 from maskvat.encoders.judge import predict_offsets
 from maskvat.encoders.lab_data import load_lab_split
-from maskvat.encoders.train_sync import evaluate, fixed_windows, load_judge
+from maskvat.encoders.train_sync import evaluate, fixed_windows, load_judge, predict_classes
+from maskvat.lab.truth import load_truth
 from maskvat.media import read_audio
 
 
@@ -30,10 +33,19 @@ def main() -> None:
     args = ap.parse_args()
     judge = load_judge(args.judge)
     split = Path(args.split)
+    meta = json.loads((split / "manifest.json").read_text())["clips"]
     clips = load_lab_split(split, size=judge.cfg.size)
-    result = evaluate(judge, fixed_windows(clips, judge.grid, args.per_class * judge.grid.n_classes, seed=4321))
-    videos = [split / c["video"] for c in json.loads((split / "manifest.json").read_text())["clips"]]
-    ss = [np.abs(predict_offsets(judge, frames, read_audio(v))).mean() for frames, v in zip(clips.frames, videos)]
+    video, mel, cls, idx, start = fixed_windows(clips, judge.grid, args.per_class * judge.grid.n_classes, seed=4321,
+                                                return_index=True)
+    result = {"all_windows": evaluate(judge, (video, mel, cls))}
+    onsets = [[e.frame for e in load_truth(split / c["truth"]).onsets()] for c in meta]
+    w = judge.grid.window_frames
+    has = np.array([any(s <= f < s + w for f in onsets[i]) for i, s in zip(idx, start)])
+    pred, cls = predict_classes(judge, video, mel).numpy(), cls.numpy()
+    for name, sel in (("windows_with_onsets", has), ("windows_without_onsets", ~has)):
+        result[name] = {"share": float(sel.mean()), "acc": float((pred == cls)[sel].mean()),
+                        "acc_within_1": float((np.abs(pred - cls) <= 1)[sel].mean())}
+    ss = [np.abs(predict_offsets(judge, f, read_audio(split / c["video"]))).mean() for f, c in zip(clips.frames, meta)]
     result.update({"clips": len(ss), "ss_true_pairs_mean_abs_offset_s": float(np.mean(ss)),
                    "grid_step_s": judge.grid.step_s, "n_classes": judge.grid.n_classes})
     print(json.dumps(result, indent=1))

@@ -104,10 +104,11 @@ class OffsetGrid:
 
 
 def sample_sync_batch(clips: LabClips, grid: OffsetGrid, batch: int, rng: np.random.Generator,
-                      classes: np.ndarray | None = None):
+                      classes: np.ndarray | None = None, return_index: bool = False):
     """(video [B, F, S, S, 3] uint8, mel [B, 64, 4F] float, offset class [B]) for random windows.
 
     The audio window starts ``offset`` seconds after the video window (positive: audio late).
+    With ``return_index``, also (clip index [B], video start frame [B]).
     """
     n_clips, total = clips.frames.shape[:2]
     w, max_shift = grid.window_frames, grid.half * grid.step_frames
@@ -120,4 +121,5 @@ def sample_sync_batch(clips: LabClips, grid: OffsetGrid, batch: int, rng: np.ran
     per = int(MEL_RATE / FPS)
     video = np.stack([clips.frames[i, s : s + w] for i, s in zip(idx, start)])
     mel = np.stack([clips.mels[i, :, (s + d) * per : (s + d + w) * per] for i, s, d in zip(idx, start, shift)])
-    return torch.from_numpy(video), torch.from_numpy(mel), torch.from_numpy(cls.astype(np.int64))
+    out = torch.from_numpy(video), torch.from_numpy(mel), torch.from_numpy(cls.astype(np.int64))
+    return (*out, idx, start) if return_index else out

@@ -48,18 +48,23 @@ def lr_at(step: int, cfg: SyncTrainConfig) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def fixed_windows(clips: LabClips, grid: OffsetGrid, n: int, seed: int):
+def fixed_windows(clips: LabClips, grid: OffsetGrid, n: int, seed: int, return_index: bool = False):
     """A deterministic evaluation set: n windows, the offset classes in equal numbers."""
     classes = np.arange(n) % grid.n_classes
-    return sample_sync_batch(clips, grid, n, np.random.default_rng(seed), classes=classes)
+    return sample_sync_batch(clips, grid, n, np.random.default_rng(seed), classes=classes, return_index=return_index)
 
 
 @torch.no_grad()
-def evaluate(model: SyncJudge, windows, batch: int = 105) -> dict:
-    """Exact and within-one-class accuracy; mean |predicted offset| (s) on the true pairs."""
+def predict_classes(model: SyncJudge, video, mel, batch: int = 105) -> torch.Tensor:
+    """Offset class per window: [N]."""
     model.eval()
-    video, mel, cls = windows
-    pred = torch.cat([model(video[i : i + batch], mel[i : i + batch]).argmax(-1) for i in range(0, len(cls), batch)])
+    return torch.cat([model(video[i : i + batch], mel[i : i + batch]).argmax(-1) for i in range(0, len(video), batch)])
+
+
+def evaluate(model: SyncJudge, windows) -> dict:
+    """Exact and within-one-class accuracy; mean |predicted offset| (s) on the true pairs."""
+    video, mel, cls = windows[:3]
+    pred = predict_classes(model, video, mel)
     grid = model.grid
     true_pairs = cls == grid.half
     return {
