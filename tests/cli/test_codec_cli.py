@@ -5,52 +5,114 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from maskvat.cli.main import main
-from maskvat.codec import AudioTokenizer, load_codes
+from maskvat.codec import AudioTokenizer, load_codes, save_codes
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One torch thread: the tiny codec is 30-60x slower with two on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
 def codec_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("codec") / "tiny"
-    AudioTokenizer.from_preset("tiny").save_pretrained(path)
+    AudioTokenizer.from_preset("tiny", seed=0).save_pretrained(path)
     return path
 
 
-def test_encode_then_decode_keeps_length(tmp_path, codec_dir, capsys):
+@pytest.fixture
+def wav_file(tmp_path):
     wav = (np.random.default_rng(0).standard_normal(30000) * 0.1).astype(np.float32)
     sf.write(tmp_path / "in.wav", wav, 44100)
-    codes = tmp_path / "in.safetensors"
-    assert main(["codec", "encode", str(tmp_path / "in.wav"), "-o", str(codes), "--codec", str(codec_dir)]) == 0
-    assert "K=9, L=59" in capsys.readouterr().out
-    assert load_codes(codes)[0].shape == (9, 59)
-    out = tmp_path / "out.flac"
-    assert main(["codec", "decode", str(codes), "-o", str(out), "--codec", str(codec_dir)]) == 0
-    back, sr = sf.read(out)
-    assert sr == 44100 and len(back) == 30000
+    return tmp_path / "in.wav"
 
 
 def _one_line_error(capsys, *needles):
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("maskvat: error: ") and "Traceback" not in err
     for needle in needles:
         assert needle in err
 
 
-def test_default_codec_offline_is_one_clear_line(tmp_path, monkeypatch, capsys):
+def test_encode_then_decode_keeps_length(tmp_path, wav_file, codec_dir, capsys):
+    codes = tmp_path / "in.safetensors"
+    assert main(["codec", "encode", str(wav_file), "-o", str(codes), "--codec", str(codec_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "K=9, L=59" in out and "0.680 s" in out and "86.13 frames/s" in out
+    saved, meta = load_codes(codes)
+    assert saved.shape == (9, 59)
+    assert meta["num_samples"] == 30000 and meta["codec_name"] == str(codec_dir.resolve())
+    wav = sf.read(wav_file, dtype="float32")[0]
+    assert torch.equal(saved, AudioTokenizer.from_pretrained(codec_dir).encode(wav)[0])  # 16-bit wav is exact here
+    for out_name in ("out.flac", "out.wav"):
+        assert main(["codec", "decode", str(codes), "-o", str(tmp_path / out_name), "--codec", str(codec_dir)]) == 0
+        back, sr = sf.read(tmp_path / out_name)
+        assert sr == 44100 and len(back) == 30000
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_decode_warns_when_the_codec_differs(tmp_path, codec_dir, capsys):
+    codes = tmp_path / "c.safetensors"
+    save_codes(codes, torch.zeros(9, 4, dtype=torch.long), codec_name="descript/dac_44khz", sample_rate=44100,
+               hop_length=512, num_samples=2000)
+    assert main(["codec", "decode", str(codes), "-o", str(tmp_path / "o.wav"), "--codec", str(codec_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "descript/dac_44khz" in err
+    assert len(sf.read(tmp_path / "o.wav")[0]) == 2000
+
+
+def test_default_codec_offline_is_one_clear_line(tmp_path, wav_file, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    sf.write(tmp_path / "in.wav", np.zeros(1000, np.float32), 44100)
-    assert main(["codec", "encode", str(tmp_path / "in.wav"), "-o", str(tmp_path / "c.safetensors")]) == 2
+    assert main(["codec", "encode", str(wav_file), "-o", str(tmp_path / "c.safetensors")]) == 2
     _one_line_error(capsys, "descript/dac_44khz", "--codec PATH")
     assert not (tmp_path / "c.safetensors").exists()
 
 
-def test_missing_input_and_bad_output(tmp_path, codec_dir, capsys):
+def test_missing_input_and_bad_outputs(tmp_path, wav_file, codec_dir, capsys):
+    codec = ["--codec", str(codec_dir)]
     missing = tmp_path / "missing.wav"
-    assert main(["codec", "encode", str(missing), "-o", str(tmp_path / "c.safetensors"), "--codec", str(codec_dir)]) == 2
+    assert main(["codec", "encode", str(missing), "-o", str(tmp_path / "c.safetensors"), *codec]) == 2
     _one_line_error(capsys, str(missing), "no such file")
-    sf.write(tmp_path / "in.wav", np.zeros(1000, np.float32), 44100)
-    assert main(["codec", "encode", str(tmp_path / "in.wav"), "-o", str(tmp_path / "c.npz")]) == 2
+    assert main(["codec", "encode", str(wav_file), "-o", str(tmp_path / "c.npz"), *codec]) == 2
     _one_line_error(capsys, "end in .safetensors")
-    assert main(["codec", "decode", str(tmp_path / "in.wav"), "-o", str(tmp_path / "x.wav"), "--codec", str(codec_dir)]) == 2
+    assert main(["codec", "encode", str(wav_file), "-o", str(tmp_path / "no" / "c.safetensors"), *codec]) == 2
+    _one_line_error(capsys, "does not exist")
+    assert main(["codec", "decode", str(wav_file), "-o", str(tmp_path / "x.wav"), *codec]) == 2
     _one_line_error(capsys, "not a codes file")
+    assert main(["codec", "decode", str(missing), "-o", str(tmp_path / "x.wav"), *codec]) == 2
+    _one_line_error(capsys, str(missing), "no such file")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_decode_refuses_codes_it_cannot_decode(tmp_path, codec_dir, capsys):
+    codec = ["--codec", str(codec_dir)]
+    batch, other_k = tmp_path / "batch.safetensors", tmp_path / "k4.safetensors"
+    meta = dict(codec_name="x", sample_rate=44100, hop_length=512, num_samples=1000)
+    save_codes(batch, torch.zeros(2, 9, 2, dtype=torch.long), **meta)
+    save_codes(other_k, torch.zeros(4, 2, dtype=torch.long), **meta)
+    assert main(["codec", "decode", str(batch), "-o", str(tmp_path / "x.wav"), *codec]) == 2
+    _one_line_error(capsys, "holds 2 codegrams")
+    assert main(["codec", "decode", str(other_k), "-o", str(tmp_path / "x.wav"), *codec]) == 2
+    _one_line_error(capsys, "k4.safetensors", "K=4")
+    assert main(["codec", "decode", str(batch), "-o", str(tmp_path / "x.mp3"), *codec]) == 2
+    _one_line_error(capsys, "must end in .wav or .flac")
+
+
+def test_cli_default_codec_is_the_packages_and_parsing_stays_light():
+    import subprocess
+    import sys
+
+    from maskvat.cli import codec as cli_codec
+    from maskvat.codec import DEFAULT_CODEC
+
+    assert cli_codec.DEFAULT_CODEC == DEFAULT_CODEC
+    code = "import sys; from maskvat.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"  # `maskvat probe` must not pay for importing torch

@@ -1,19 +1,32 @@
-"""``maskvat codec encode|decode``: audio <-> a codes file."""
+"""``maskvat codec encode|decode``: audio <-> a codes file (DAC codegram + metadata).
+
+    maskvat codec encode clip.mp4 -o clip.safetensors [--codec NAME_OR_PATH]
+    maskvat codec decode clip.safetensors -o clip.wav [--codec NAME_OR_PATH]
+
+Outputs are checked (suffix, folder) before the codec loads, and written atomically.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+# Kept here, not imported, so that building the CLI parser does not load torch and
+# transformers (tests/cli/test_codec_cli.py checks it equals maskvat.codec.DEFAULT_CODEC).
+DEFAULT_CODEC = "descript/dac_44khz"
+
+CODES_SUFFIXES = (".safetensors",)
+AUDIO_SUFFIXES = (".wav", ".flac")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from maskvat.codec.presets import DEFAULT_CODEC
 
     p = sub.add_parser("codec", help="encode audio to DAC codes, or decode codes to audio")
     csub = p.add_subparsers(dest="codec_command", metavar="ACTION", required=True)
 
     enc = csub.add_parser("encode", help="audio (or a video's sound) -> codes file (.safetensors)")
-    enc.add_argument("audio", metavar="AUDIO", help="an audio or video file")
+    enc.add_argument("audio", metavar="AUDIO", help="an audio or video file (its first audio stream, as mono 44.1 kHz)")
     enc.add_argument("-o", "--output", required=True, help="codes file to write (.safetensors)")
     _codec_options(enc, DEFAULT_CODEC)
     enc.set_defaults(func=run_encode)
@@ -26,29 +39,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _codec_options(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--codec", default=default,
-                        help=f"a saved codec folder or a hub id (default {default}, the paper's)")
+    parser.add_argument("--codec", default=default, metavar="NAME_OR_PATH",
+                        help=f"a saved codec folder, a hub id, or dac_44khz (default {default}, the paper's)")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
 
 
 def run_encode(args: argparse.Namespace) -> int:
+    """AUDIO -> codes [K, L] saved with the codec name, rates and the audio length."""
     from maskvat.codec import AudioTokenizer, save_codes
-    from maskvat.errors import MaskvatError
     from maskvat.media import read_audio
 
-    if not str(args.output).endswith(".safetensors"):
-        raise MaskvatError(f"{args.output}: codes files end in .safetensors")
+    _check_output(args.output, CODES_SUFFIXES)
     tokenizer = AudioTokenizer.from_pretrained(args.codec, device=args.device)
-    wav = read_audio(args.audio, sample_rate=tokenizer.sample_rate)
-    codes = tokenizer.encode(wav)[0]
-    save_codes(
-        args.output,
-        codes.cpu(),
-        codec_name=tokenizer.name,
-        sample_rate=tokenizer.sample_rate,
-        hop_length=tokenizer.hop_length,
-        num_samples=len(wav),
-    )
+    wav = read_audio(args.audio, sample_rate=tokenizer.sample_rate)  # [T]
+    if len(wav) == 0:
+        from maskvat.errors import MediaError
+
+        raise MediaError(args.audio, "has no audio samples")
+    codes = tokenizer.encode(wav)[0].cpu()  # [K, L]
+    save_codes(args.output, codes, codec_name=tokenizer.name, sample_rate=tokenizer.sample_rate,
+               hop_length=tokenizer.hop_length, num_samples=len(wav))
     k, length = codes.shape
     print(f"{args.output}: codes [K={k}, L={length}] for {len(wav) / tokenizer.sample_rate:.3f} s "
           f"at {tokenizer.frame_rate:.2f} frames/s (codec {tokenizer.name})")
@@ -56,21 +66,48 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
+    """CODES -> audio of the originally encoded length."""
     from maskvat.codec import AudioTokenizer, load_codes
-    from maskvat.errors import MaskvatError
+    from maskvat.errors import MediaError
     from maskvat.media import write_audio
 
+    _check_output(args.output, AUDIO_SUFFIXES)
     codes, meta = load_codes(args.codes)
+    codes = _single_codegram(args.codes, codes)  # [1, K, L]
     tokenizer = AudioTokenizer.from_pretrained(args.codec, device=args.device)
+    if (meta["sample_rate"], meta["hop_length"], codes.shape[1]) != (
+            tokenizer.sample_rate, tokenizer.hop_length, tokenizer.n_levels):
+        raise MediaError(args.codes, f"codes are for {meta['sample_rate']} Hz, hop {meta['hop_length']}, "
+                         f"K={codes.shape[1]}; the codec is {tokenizer.sample_rate} Hz, hop {tokenizer.hop_length}, "
+                         f"K={tokenizer.n_levels}")
     if meta["codec_name"] != tokenizer.name:
         print(f"maskvat: warning: {args.codes} was encoded with codec {meta['codec_name']!r}, "
               f"decoding with {tokenizer.name!r}", file=sys.stderr)
-    if meta["sample_rate"] != tokenizer.sample_rate or meta["hop_length"] != tokenizer.hop_length:
-        raise MaskvatError(f"{args.codes}: codes are for {meta['sample_rate']} Hz / hop {meta['hop_length']}, "
-                           f"the codec is {tokenizer.sample_rate} Hz / hop {tokenizer.hop_length}")
-    if codes.ndim == 2:
-        codes = codes[None]
-    wav = tokenizer.decode(codes, num_samples=meta["num_samples"])[0].cpu().numpy()
+    num_samples = min(meta["num_samples"], codes.shape[-1] * tokenizer.hop_length)
+    wav = tokenizer.decode(codes, num_samples=num_samples)[0].cpu().numpy()
     write_audio(args.output, wav, tokenizer.sample_rate)
-    print(f"{args.output}: {len(wav) / tokenizer.sample_rate:.3f} s at {tokenizer.sample_rate} Hz")
+    print(f"{args.output}: {len(wav) / tokenizer.sample_rate:.3f} s at {tokenizer.sample_rate} Hz "
+          f"(codec {tokenizer.name})")
     return 0
+
+
+def _single_codegram(path: str, codes):
+    """codes [K, L] or [1, K, L] -> [1, K, L]; a file holding several codegrams is refused."""
+    from maskvat.errors import MediaError
+
+    if codes.ndim == 2:
+        return codes[None]
+    if codes.shape[0] != 1:
+        raise MediaError(path, f"holds {codes.shape[0]} codegrams [B, K, L]; decode expects one")
+    return codes
+
+
+def _check_output(path: str, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output path with the wrong suffix or in a missing folder, before any work."""
+    from maskvat.errors import MediaError
+
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise MediaError(path, f"output must end in {' or '.join(suffixes)}")
+    if not out.parent.is_dir():
+        raise MediaError(path, f"cannot write: folder {out.parent} does not exist")

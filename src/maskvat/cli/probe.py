@@ -1,15 +1,21 @@
-"""``maskvat probe VIDEO``: what a media file holds."""
+"""``maskvat probe VIDEO [--json]``: what a media file holds."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from fractions import Fraction
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("probe", help="describe a video or audio file (duration, fps, size, streams)")
+    p = sub.add_parser(
+        "probe",
+        help="describe a video or audio file (duration, fps, frame count, streams)",
+        description="Describe a video or audio file: container, duration, size, video codec, "
+        "frame size, exact frame rate, frame count, variable-frame-rate flag, audio rate and channels.",
+    )
     p.add_argument("path", metavar="VIDEO", help="a video or audio file")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--json", action="store_true", help="print MediaInfo as JSON instead of text")
     p.set_defaults(func=run)
 
 
@@ -25,18 +31,40 @@ def format_info(info) -> str:
     """Human-readable lines for a :class:`maskvat.media.MediaInfo`."""
     lines = [
         f"file:      {info.path}",
-        f"container: {info.container}  ({info.size_bytes / 1e6:.2f} MB)",
+        f"container: {info.container}, {_size(info.size_bytes)}",
         f"duration:  {info.duration:.3f} s",
+        f"video:     {_video_line(info.video)}",
+        f"audio:     {_audio_line(info.audio)}",
     ]
-    v = info.video
-    if v is None:
-        lines.append("video:     none")
-    else:
-        fps = f"{v.fps.numerator}/{v.fps.denominator} ≈ {float(v.fps):.3f}" if v.fps.denominator != 1 else f"{v.fps.numerator}"
-        lines.append(
-            f"video:     {v.codec} {v.width}x{v.height} {v.pix_fmt or ''}, {fps} fps"
-            f"{' (variable)' if v.variable_frame_rate else ''}, {v.frame_count} frames, {v.duration:.3f} s"
-        )
-    a = info.audio
-    lines.append("audio:     none" if a is None else f"audio:     {a.codec} {a.sample_rate} Hz, {a.channels} ch, {a.duration:.3f} s")
     return "\n".join(lines)
+
+
+def format_fps(fps: Fraction) -> str:
+    """25 -> "25"; 30000/1001 -> "30000/1001 ≈ 29.970"."""
+    if fps.denominator == 1:
+        return str(fps.numerator)
+    return f"{fps.numerator}/{fps.denominator} ≈ {float(fps):.3f}"
+
+
+def _video_line(v) -> str:
+    if v is None:
+        return "none"
+    rate = f"{format_fps(v.fps)} fps"
+    if v.variable_frame_rate:
+        rate = f"variable frame rate, average {rate}"
+    frames = "? frames" if v.frame_count is None else f"{v.frame_count} frames"
+    start = f", starts at {v.start_time:.3f} s" if v.start_time else ""
+    return f"{v.codec} {v.width}x{v.height} {v.pix_fmt or '?'}, {rate}, {frames}, {v.duration:.3f} s{start}"
+
+
+def _audio_line(a) -> str:
+    if a is None:
+        return "none"
+    return f"{a.codec} {a.sample_rate} Hz, {a.channels} ch, {a.duration:.3f} s"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"

@@ -1,4 +1,9 @@
-"""Named codec configurations: the paper's DAC 44 kHz, and small ones of the same class."""
+"""Named codec configurations: the paper's DAC 44 kHz, and small ones of the same class.
+
+Note on ``DacConfig``: it derives ``upsampling_ratios`` (reversed downsampling) and
+``hop_length`` itself; ``hidden_size`` defaults to encoder_hidden_size * 2**len(ratios)
+(1024 for DAC 44 kHz) but an explicit value is kept (the tiny preset's 64).
+"""
 
 from __future__ import annotations
 

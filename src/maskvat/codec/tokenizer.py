@@ -1,25 +1,38 @@
-"""AudioTokenizer: waveform <-> DAC codegram, over ``transformers.DacModel``.
+"""AudioTokenizer: waveform <-> DAC codegram, over ``transformers.DacModel`` (SPEC 1, paper 3.1).
 
-Shapes: wav [B, T] at ``sample_rate``; codes [B, K, L] with L = ceil(T / hop_length).
+Shapes: wav [B, T] at ``sample_rate``; codes [B, K, L] int64 with L = ceil(T / hop_length);
+quantised representation [B, H, L] (H = the codec's hidden size, 1024 for DAC 44 kHz).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
+from torch.nn.utils import parametrize
 from transformers import DacConfig, DacModel
 
 from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.errors import MaskvatError
 from maskvat.hub import load_pretrained
 
+LOAD_HINT = "pass --codec PATH to a saved codec folder"
+
 
 class AudioTokenizer(torch.nn.Module):
-    """A DAC codec used as the tokenizer of MaskVAT (SPEC 1, paper 3.1)."""
+    """A DAC codec used as MaskVAT's tokenizer. Always in eval mode (a frozen codec).
+
+    Attributes: ``sample_rate`` (44100), ``hop_length`` (512, the product of the encoder's
+    downsampling ratios), ``frame_rate`` (sample_rate / hop_length = 86.13 codegram frames/s,
+    not ``config.frame_rate``, which rounds up to 87), ``n_levels`` (K = 9),
+    ``codebook_size`` (1024), ``codebook_dim`` (8), ``name`` (where the weights came from).
+    """
 
     def __init__(self, model: DacModel, name: str = "dac"):
         super().__init__()
@@ -28,7 +41,6 @@ class AudioTokenizer(torch.nn.Module):
         cfg = model.config
         self.sample_rate = int(cfg.sampling_rate)
         self.hop_length = int(np.prod(cfg.downsampling_ratios))
-        # config.frame_rate rounds up (87 for DAC 44k); the true rate is 44100 / 512 = 86.13.
         self.frame_rate = self.sample_rate / self.hop_length
         self.n_levels = int(cfg.n_codebooks)
         self.codebook_size = int(cfg.codebook_size)
@@ -37,32 +49,47 @@ class AudioTokenizer(torch.nn.Module):
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_preset(cls, name: str, *, seed: int = 0) -> "AudioTokenizer":
-        """A freshly initialised (untrained) codec of a preset's architecture."""
+        """A freshly initialised (random, untrained) codec of a preset's architecture."""
         if name not in CODEC_PRESETS:
-            raise MaskvatError(f"unknown codec preset {name!r} (choose from {sorted(CODEC_PRESETS)})")
+            raise MaskvatError(f"unknown codec preset {name!r} (choose from {', '.join(sorted(CODEC_PRESETS))})")
         torch.manual_seed(seed)
         return cls(DacModel(CODEC_PRESETS[name].dac_config()), name=f"{name} (untrained)")
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu", local_files_only: bool = False
+        cls,
+        name_or_path: str | os.PathLike,
+        *,
+        device: str | torch.device = "cpu",
+        local_files_only: bool = False,
     ) -> "AudioTokenizer":
-        """Load a codec from a local folder, a preset name with a hub id, or a hub id."""
-        source = str(name_or_path)
-        preset = CODEC_PRESETS.get(source)
-        if preset is not None:
-            if preset.hub_id is None:
-                raise MaskvatError(f"codec preset {source!r} has no published weights; pass a trained codec folder")
-            source = preset.hub_id
-        if Path(source).expanduser().exists():
-            _check_dac_folder(Path(source).expanduser())
-        model = load_pretrained(DacModel, source, "codec", local_files_only=local_files_only,
-                                hint="pass --codec PATH to a saved codec folder")
-        return cls(model, name=str(name_or_path)).to(device)
+        """Load trained weights: a local folder (first), a preset name with published weights, or a hub id.
+
+        A hub id is looked up in the local hub cache, then (unless ``local_files_only`` or
+        ``HF_HUB_OFFLINE=1``) downloaded after a quick reachability check. Every failure is
+        a one-line MaskvatError saying what to pass instead.
+        """
+        device = _checked_device(device)
+        source, name = _resolve_source(name_or_path)
+        if Path(source).exists():
+            _check_dac_folder(Path(source))
+        model = load_pretrained(_CheckedDacLoader, source, "codec", local_files_only=local_files_only, hint=LOAD_HINT)
+        return cls(model, name=name).to(device)
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
-        """Write safetensors + config.json (readable by ``DacModel.from_pretrained`` too)."""
-        self.model.save_pretrained(str(path), safe_serialization=True)
+        """Write ``config.json`` + ``model.safetensors`` (transformers' format: ``DacModel.from_pretrained`` reads it).
+
+        Weights are saved plain: if weight norm is applied (while training), the effective
+        weights are written, so that the folder loads into an ordinary ``DacModel``.
+        """
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        _plain_copy(self.model).save_pretrained(str(path), safe_serialization=True)
+
+    def train(self, mode: bool = True) -> "AudioTokenizer":
+        """No-op: the tokenizer stays in eval mode inside any parent; fine-tune ``self.model`` directly."""
+        return super().train(False)
 
     # ---- arithmetic ---------------------------------------------------------------------
     @property
@@ -74,71 +101,174 @@ class AudioTokenizer(torch.nn.Module):
         return math.ceil(num_samples / self.hop_length)
 
     def pad(self, wav: torch.Tensor) -> torch.Tensor:
-        """Zero-pad the last axis of wav [..., T] to a multiple of the hop (DacModel.encode does not)."""
+        """wav [..., T] -> [..., L * hop], zero-padded at the end (``DacModel.encode`` does not pad)."""
         extra = self.num_frames(wav.shape[-1]) * self.hop_length - wav.shape[-1]
         return torch.nn.functional.pad(wav, (0, extra)) if extra else wav
 
     # ---- encode / decode ----------------------------------------------------------------
     @torch.no_grad()
     def encode(self, wav: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """wav [B, T] or [T] float at ``sample_rate`` -> codes [B, K, L] int64."""
-        x = torch.as_tensor(np.asarray(wav) if not torch.is_tensor(wav) else wav, dtype=torch.float32)
-        if x.ndim == 1:
-            x = x[None]
-        if x.ndim != 2 or x.shape[-1] == 0:
-            raise MaskvatError(f"encode expects audio [B, T] with T > 0, got shape {tuple(x.shape)}")
-        x = self.pad(x.to(self.device))[:, None, :]
-        return self.model.encode(x).audio_codes.long()
+        """wav [B, T] or [T] float at ``sample_rate`` -> codes [B, K, L] int64 on the model's device.
+
+        Every item of a batch gets the same end padding, so a batch encodes as its items alone.
+        """
+        x = self._check_wav(wav)
+        return self.model.encode(self.pad(x)[:, None, :]).audio_codes.long()
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
-        """codes [B, K, L] -> wav [B, L * hop] float32 (trimmed to ``num_samples`` if given)."""
+        """codes [B, K, L] -> wav [B, L * hop] float32, or [B, num_samples] if given (<= L * hop)."""
         codes = self._check_codes(codes)
-        wav = self.model.decode(audio_codes=codes).audio_values
-        wav = wav.reshape(codes.shape[0], -1).float()
+        full = codes.shape[-1] * self.hop_length
+        if num_samples is not None and not 0 <= num_samples <= full:
+            raise MaskvatError(f"cannot trim {codes.shape[-1]} frames ({full} samples) to {num_samples} samples")
+        wav = self.model.decode(audio_codes=codes).audio_values.reshape(codes.shape[0], -1).float()
         return wav[:, :num_samples] if num_samples is not None else wav
 
     def quantized(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes [B, K, L] -> the decoder's input, the sum over levels: [B, H, L]."""
+        """codes [B, K, L] -> the decoder's input, summed over levels: [B, H, L] (differentiable)."""
         return self.model.quantizer.from_codes(self._check_codes(codes))[0]
 
     def latents(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes [B, K, L] -> per-level 8-dim codebook vectors, level-major: [B, 8K, L] (for FDD)."""
+        """codes [B, K, L] -> codebook vectors, level-major: [B, codebook_dim * K, L] (72 dims for FDD)."""
         return self.model.quantizer.from_codes(self._check_codes(codes))[1]
 
     def level_embeddings(self) -> torch.Tensor:
-        """[K, D, H]: each level's codebook through that level's out_proj (with its bias).
+        """[K, D, H]: each level's codebook [D, 8] through that level's out_proj (8 -> H, with its bias).
 
-        Summing ``level_embeddings()[k, codes[:, k]]`` over k equals ``quantized(codes)``:
-        these tables initialise the transformer's per-level token embeddings (SPEC 1).
+        ``sum_k level_embeddings()[k, codes[:, k]]`` is [B, L, H] and equals
+        ``quantized(codes).transpose(1, 2)``: these tables initialise the transformer's
+        per-level token embeddings (SPEC 1). Differentiable w.r.t. the codec's weights.
         """
         tables = []
         for q in self.model.quantizer.quantizers:
-            w = q.out_proj.weight[:, :, 0]  # [H, 8]
-            tables.append(q.codebook.weight @ w.T + q.out_proj.bias)  # [D, H]
+            weight = q.out_proj.weight[:, :, 0]  # [H, 8] (the effective weight, also under weight norm)
+            tables.append(q.codebook.weight @ weight.T + q.out_proj.bias)  # [D, H]
         return torch.stack(tables)
 
+    # ---- input checks -------------------------------------------------------------------
+    def _check_wav(self, wav: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """wav [T] or [B, T] -> float32 [B, T] on the model's device; refuses empty or non-finite audio."""
+        x = wav if torch.is_tensor(wav) else torch.from_numpy(np.ascontiguousarray(wav))
+        x = x.to(device=self.device, dtype=torch.float32)
+        if x.ndim == 1:
+            x = x[None]
+        if x.ndim != 2 or x.shape[-1] == 0:
+            raise MaskvatError(f"encode expects audio [B, T] or [T] with T > 0, got shape {tuple(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise MaskvatError("encode got audio with NaN or infinite samples")
+        return x
+
     def _check_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [B, K, L] -> int64 on the model's device; refuses a wrong K or out-of-range values."""
         codes = torch.as_tensor(codes).long().to(self.device)
         if codes.ndim != 3 or codes.shape[1] != self.n_levels:
             raise MaskvatError(f"codes must be [B, {self.n_levels}, L], got shape {tuple(codes.shape)}")
         if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise MaskvatError(f"codes must lie in [0, {self.codebook_size}), got [{codes.min()}, {codes.max()}]")
+            raise MaskvatError(
+                f"codes must lie in [0, {self.codebook_size}), got [{int(codes.min())}, {int(codes.max())}]"
+            )
         return codes
 
 
+class _CheckedDacLoader:
+    """``DacModel.from_pretrained`` that refuses incomplete or mismatched weights.
+
+    transformers only logs missing weights and initialises them at random, which would make
+    a silently broken codec. Failures become ValueError/OSError with a one-line message, which
+    ``maskvat.hub.load_pretrained`` turns into a MaskvatError.
+    """
+
+    @staticmethod
+    def from_pretrained(source: str, **kwargs) -> DacModel:
+        from safetensors import SafetensorError
+
+        try:
+            with _quiet_transformers():
+                model, info = DacModel.from_pretrained(source, output_loading_info=True, **kwargs)
+        except SafetensorError as exc:
+            raise ValueError(f"the weights file is corrupt ({_first_line(exc)})") from None
+        except RuntimeError as exc:
+            raise ValueError(f"the weights do not fit its config.json ({_first_line(exc)})") from None
+        _check_loading_info(info)
+        return model
+
+
+def _check_loading_info(info: dict) -> None:
+    """Raise ValueError if any weight was missing (and so left random) or unused."""
+    missing, unexpected = sorted(info.get("missing_keys", ())), sorted(info.get("unexpected_keys", ()))
+    if any("parametrizations" in key for key in unexpected):
+        raise ValueError("the weights were saved with weight norm applied; save them with "
+                         "AudioTokenizer.save_pretrained (which removes it)")
+    if missing or unexpected:
+        what = f"{len(missing)} missing weights (e.g. {missing[0]})" if missing else ""
+        what += ", " if missing and unexpected else ""
+        what += f"{len(unexpected)} unknown weights (e.g. {unexpected[0]})" if unexpected else ""
+        raise ValueError(f"not a complete DAC checkpoint: {what}")
+
+
+def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, str]:
+    """(what to load, the name to record): a folder (absolute path), a preset's hub id, or a hub id."""
+    source = str(name_or_path)
+    path = Path(source).expanduser()
+    if path.exists():
+        return str(path), str(path.resolve())
+    preset = CODEC_PRESETS.get(source)
+    if preset is not None:
+        if preset.hub_id is None:
+            raise MaskvatError(f"codec preset {source!r} has no published weights; {LOAD_HINT}")
+        return preset.hub_id, preset.hub_id
+    return source, source
+
+
 def _check_dac_folder(path: Path) -> None:
-    """A folder must hold a DAC config before transformers is asked to load it."""
+    """A folder must hold a DAC config.json before transformers is asked to load it."""
     if not (path / "config.json").is_file():
         raise MaskvatError(f"cannot load codec from {path}: no config.json (not a saved codec folder)")
     try:
         model_type = DacConfig.from_pretrained(str(path)).model_type
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError) as exc:
         raise MaskvatError(f"cannot load codec from {path}: not a DAC checkpoint ({_first_line(exc)})") from None
     if model_type != "dac":
         raise MaskvatError(f"cannot load codec from {path}: not a DAC checkpoint (model_type is {model_type!r})")
 
 
-def _first_line(exc: Exception) -> str:
+def _checked_device(device: str | torch.device) -> torch.device:
+    """A usable torch device, or a MaskvatError (e.g. 'cuda' on a CPU-only torch)."""
+    try:
+        dev = torch.device(device)
+        torch.empty(0, device=dev)
+    except (RuntimeError, AssertionError, ValueError) as exc:
+        raise MaskvatError(f"cannot use device {str(device)!r}: {_first_line(exc)}") from None
+    return dev
+
+
+def _plain_copy(model: DacModel) -> DacModel:
+    """The model itself, or a copy with weight-norm parametrizations folded into plain weights."""
+    modules = [m for m in model.modules() if parametrize.is_parametrized(m)]
+    if not modules:
+        return model
+    plain = copy.deepcopy(model)
+    for module in plain.modules():
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+    return plain
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load report (this module raises on what it would warn about)."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__

@@ -1,7 +1,11 @@
 """Media I/O: probe, decode frames at any fps, read/resample/write audio, write and mux video.
 
-Every failure a user's file can cause is a :class:`maskvat.errors.MediaError` naming the
-file and the problem. Nothing here imports the rest of maskvat.
+One clock per file: t = 0 is its first video frame (its first audio sample if it has no
+video). ``decode_frames`` times, ``read_audio`` samples and ``mux_audio``'s track all count
+from there, so frames and audio read from, or written to, one file stay in sync.
+
+Every failure a user's file or request can cause is a :class:`maskvat.errors.MediaError`
+naming the file and the problem. Nothing here imports the rest of maskvat but its errors.
 """
 
 from maskvat.media.atomic import atomic_path

@@ -1,7 +1,8 @@
 """Decoding a video's frames at a requested frame rate and size.
 
 Target times are exact: frame n of the result is the source frame on screen at
-``start + n / fps``, whatever the source's rate (23.976, 29.97, 60, variable).
+``start + n / fps``, whatever the source's rate (23.976, 29.97, 60, variable). Times are
+seconds from the first video frame (see :func:`maskvat.media.probe.timeline_origin`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import av
 import numpy as np
 
 from maskvat.errors import MediaError
-from maskvat.media._open import corrupt, open_media
-from maskvat.media.probe import probe
+from maskvat.media._open import corrupt
+from maskvat.media.probe import VideoStreamInfo, open_input, probe
 
 MAX_OUTPUT_SIDE = 8192
+MAX_FPS = 1000.0
+MAX_OUTPUT_BYTES = 32 * 2**30  # refuse requests whose frames alone would not fit in memory
 _EPS = 1e-6
+_NO_SEEK_BEFORE = 0.5  # seconds: closer to the start than this, decoding from 0 is as fast
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Frames:
     frames: [N, H, W, 3] uint8 RGB
     times: [N] float64, exactly start + n / fps
     source_times: [N] float64, presentation time of the source frame shown at each time
+    fps: the requested rate
     """
 
     frames: np.ndarray
@@ -59,81 +64,115 @@ def decode_frames(
 
     size: (width, height) of the result; None keeps the source size. Each source frame is
     resized as soon as it is decoded, so large inputs never sit in memory at full size.
+    Returns :class:`Frames` with frames [N, H, W, 3] uint8, N = floor(duration * fps + 1e-6);
+    targets past the last source frame repeat it. Limits (MediaError beyond them): fps in
+    (0, 1000], output sides 1..8192, source width*height <= max_pixels, duration <= max_duration.
     """
-    if not (0 < fps <= 1000):
-        raise MediaError(path, f"requested frame rate {fps} is out of range (0, 1000]")
-    if size is not None and not all(0 < int(s) <= MAX_OUTPUT_SIDE for s in size):
-        raise MediaError(path, f"requested frame size {size} is out of range (1..{MAX_OUTPUT_SIDE})")
-    info = probe(path)
-    v = info.video
+    _check_request(path, fps, size, start, duration)
+    v = probe(path).video
     if v is None:
         raise MediaError(path, "has no video stream")
     if v.width * v.height > max_pixels:
         raise MediaError(path, f"frame size {v.width}x{v.height} exceeds the limit of {max_pixels} pixels")
-    if start < 0 or start >= v.duration:
-        raise MediaError(path, f"start {start:.3f} s is outside the video (duration {v.duration:.3f} s)")
-    if duration is None:
-        duration = v.duration - start
-    if duration <= 0:
-        raise MediaError(path, f"requested duration {duration} s is not positive")
+    if start >= v.duration:
+        raise MediaError(path, f"start {start:.3f} s is beyond the end of the video ({v.duration:.3f} s)")
+    duration = v.duration - start if duration is None else duration
     if duration > max_duration:
-        raise MediaError(path, f"duration {duration:.1f} s exceeds the limit of {max_duration:.0f} s")
+        raise MediaError(path, f"duration {duration:.1f} s exceeds the limit of {max_duration:g} s")
     times = target_times(start, duration, fps)
     if len(times) == 0:
         raise MediaError(path, f"{duration:.3f} s at {fps} fps gives no frame")
-    width, height = size if size is not None else (v.width, v.height)
-    frames, source_times = _decode_at(path, times, int(width), int(height))
+    width, height = (int(size[0]), int(size[1])) if size is not None else (v.width, v.height)
+    _check_memory(path, len(times), width, height)
+    frames, source_times = _decode_at(path, v, times, width, height)
     return Frames(frames=frames, times=times, source_times=source_times, fps=float(fps))
 
 
-def _decode_at(path, times: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each target time, the last source frame whose pts <= time (+eps), resized."""
+def _check_request(path, fps, size, start, duration) -> None:
+    """Refuse absurd requests before opening anything."""
+    if not (0 < fps <= MAX_FPS):
+        raise MediaError(path, f"requested frame rate {fps} is out of range (0, {MAX_FPS:g}]")
+    if size is not None and (len(size) != 2 or not all(0 < int(s) <= MAX_OUTPUT_SIDE for s in size)):
+        raise MediaError(path, f"requested frame size {size} is out of range (1..{MAX_OUTPUT_SIDE} per side)")
+    if not start >= 0:
+        raise MediaError(path, f"start {start} s is negative")
+    if duration is not None and not duration > 0:
+        raise MediaError(path, f"requested duration {duration} s is not positive")
+
+
+def _check_memory(path, n: int, width: int, height: int) -> None:
+    need = n * width * height * 3
+    if need > MAX_OUTPUT_BYTES:
+        raise MediaError(
+            path,
+            f"{n} frames of {width}x{height} would need {need / 2**30:.0f} GiB; "
+            "ask for a smaller size, a lower fps or a shorter duration",
+        )
+
+
+def _decode_at(path, v: VideoStreamInfo, times: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each target time, the last source frame whose time <= target (+1e-6), resized.
+
+    Returns frames [N, height, width, 3] uint8 and source_times [N] (s from the first frame).
+    Seeks to the keyframe before the first target; if the demuxer lands after it, decodes
+    again from the start rather than return the wrong frames.
+    """
+    seek = times[0] > _NO_SEEK_BEFORE
+    out, src = _decode_pass(path, v, times, width, height, seek)
+    if seek and src[0] > times[0] + _EPS:
+        out, src = _decode_pass(path, v, times, width, height, seek=False)
+    return out, src
+
+
+def _decode_pass(path, v, times, width, height, seek: bool) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros((len(times), height, width, 3), dtype=np.uint8)
     src = np.full(len(times), np.nan)
     i = 0  # next target to fill
-    prev = None  # (time, rgb) of the frame on screen before the current one
-    with open_media(path) as container:
-        stream = container.streams.video[0]
+    shown = None  # (time, rgb) of the latest source frame at or before times[i]
+    with open_input(path) as container:
+        stream = container.streams[v.index]
         stream.thread_type = "AUTO"
-        _seek_before(container, stream, times[0])
+        if seek:
+            container.seek(int((v.start_time + times[0]) / stream.time_base), stream=stream, backward=True)
         t = None
         try:
             for frame in container.decode(stream):
-                t = frame.time
-                if t is None:
+                if frame.time is None:
                     continue
-                # Every target strictly before this frame's time shows the previous frame.
-                while i < len(times) and times[i] + _EPS < t:
-                    if prev is not None:
-                        src[i], out[i] = prev
+                t = frame.time - v.start_time
+                while i < len(times) and times[i] + _EPS < t:  # targets before this frame see the previous one
+                    if shown is not None:
+                        src[i], out[i] = shown
                     i += 1
                 if i >= len(times):
                     break
-                prev = (t, _to_rgb(frame, width, height))
+                shown = (t, _to_rgb(frame, width, height))
         except av.error.FFmpegError as exc:
             raise corrupt(path, exc, at=t) from None
-    while i < len(times) and prev is not None:  # the last frame stays on screen to the end
-        src[i], out[i] = prev
+    while i < len(times) and shown is not None:  # the last frame stays on screen to the end
+        src[i], out[i] = shown
         i += 1
+    return _fill_leading(path, out, src)
+
+
+def _fill_leading(path, out: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Targets before the first decodable frame show that frame; no frame at all is an error."""
     missing = np.isnan(src)
     if missing.all():
-        raise MediaError(path, "no frame could be decoded")
-    if missing.any():  # targets before the first decoded frame show that first frame
+        raise MediaError(path, "is corrupt: none of its video frames could be decoded")
+    if missing[0]:
         first = int(np.argmax(~missing))
         out[:first], src[:first] = out[first], src[first]
     return out, src
 
 
-def _to_rgb(frame, width: int, height: int) -> np.ndarray:
-    """[H, W, 3] uint8. Scale in the source pixel format, then convert: swscale doing both
-    in one call shifts colour levels (a grey of 86 came back as 84)."""
+def _to_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """[height, width, 3] uint8 RGB of a decoded frame.
+
+    Scales in the source pixel format, then converts: asking swscale for both in one
+    ``reformat(width, height, format="rgb24")`` call shifts colour levels (a grey of 86
+    came back as 84). Scaling first also keeps full-size RGB copies of huge frames out of memory.
+    """
     if (frame.width, frame.height) != (width, height):
         frame = frame.reformat(width=width, height=height)
     return frame.to_ndarray(format="rgb24")
-
-
-def _seek_before(container, stream, t: float) -> None:
-    """Seek to a keyframe at or before time ``t`` (no-op near the start)."""
-    if t <= 0.5 or stream.time_base is None:
-        return
-    container.seek(int(t / stream.time_base), stream=stream, backward=True, any_frame=False)

@@ -1,21 +1,25 @@
-"""Writing videos (H.264 + an audio track) and encoding audio streams with PyAV."""
+"""Writing videos (H.264 + an optional mono audio track) and encoding audio streams with PyAV."""
 
 from __future__ import annotations
 
 import itertools
 import os
+from contextlib import contextmanager
 from fractions import Fraction
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Iterator
 
 import av
 import numpy as np
 
 from maskvat.errors import MediaError
 from maskvat.media.atomic import atomic_path
+from maskvat.media.audio import SAMPLE_RATE, check_sample_rate, checked_mono, to_pcm
+from maskvat.media.video import MAX_FPS
 
-# Sample format each audio encoder takes, and its samples per frame when it sets none.
-_AUDIO_FORMATS = {"aac": "fltp", "alac": "s16p", "flac": "s16", "pcm_s16le": "s16", "libopus": "flt"}
-_DEFAULT_FRAME = 4096
+# Sample format each audio encoder takes (16-bit for the lossless ones).
+AUDIO_SAMPLE_FORMATS = {"aac": "fltp", "alac": "s16p", "flac": "s16", "pcm_s16le": "s16"}
+_DEFAULT_FRAME = 4096  # samples per frame handed to encoders that accept any size
 
 
 def as_fraction(fps: float | Fraction) -> Fraction:
@@ -24,6 +28,8 @@ def as_fraction(fps: float | Fraction) -> Fraction:
     if isinstance(fps, Fraction):
         return fps
     fps = float(fps)
+    if not np.isfinite(fps):
+        return Fraction(0)
     k = round(fps * 1.001)
     if fps != round(fps) and abs(fps * 1.001 - k) < 1e-3:
         return Fraction(k * 1000, 1001)
@@ -35,7 +41,7 @@ def write_video(
     frames: np.ndarray | Iterable[np.ndarray],
     fps: float | Fraction,
     audio: np.ndarray | None = None,
-    sample_rate: int = 44100,
+    sample_rate: int = SAMPLE_RATE,
     *,
     video_codec: str = "libx264",
     audio_codec: str = "aac",
@@ -43,33 +49,72 @@ def write_video(
 ) -> None:
     """Write frames ([N, H, W, 3] uint8 RGB, or an iterable of [H, W, 3]) and optional mono audio [T].
 
-    Frame n gets pts n in time base 1/fps, so it is shown at exactly n / fps. Atomic.
+    Frame n gets pts n in time base 1/fps, so it shows at exactly n / fps; audio sample i
+    plays at i / sample_rate. audio_codec: "aac", "alac" (lossless, sample-exact in mp4),
+    "flac", or "pcm_s16le" (mov/mkv). Frames are consumed one at a time; the file appears
+    only once complete (an exception from ``frames`` leaves nothing behind).
     """
     rate = as_fraction(fps)
-    if rate <= 0:
-        raise MediaError(path, f"frame rate {fps} is not positive")
+    if not (0 < rate <= MAX_FPS):
+        raise MediaError(path, f"frame rate {fps} is out of range (0, {MAX_FPS:g}]")
+    wav = None if audio is None else checked_mono(path, audio)
+    if wav is not None:
+        check_audio_codec(path, audio_codec, sample_rate)
     iterator = iter(frames)
     first = next(iterator, None)
     if first is None:
         raise MediaError(path, "no frames to write")
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w") as out:
-            vstream = _add_video_stream(out, video_codec, rate, np.shape(first), crf)
-            astream = add_audio_stream(out, audio_codec, sample_rate) if audio is not None else None
-            for n, rgb in enumerate(itertools.chain([first], iterator)):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb, dtype=np.uint8), format="rgb24")
-                frame.pts = n
-                frame.time_base = vstream.codec_context.time_base
-                out.mux(vstream.encode(frame))
-            out.mux(vstream.encode(None))
-            if astream is not None:
-                encode_audio(out, astream, audio, sample_rate)
+    shape = _checked_frame(path, 0, first, None).shape
+    with atomic_path(path) as tmp, open_output(path, tmp) as out:
+        vstream = _add_video_stream(path, out, video_codec, rate, shape, crf)
+        track = None
+        if wav is not None:
+            track = AudioTrack(out, add_audio_stream(path, out, audio_codec, sample_rate), wav, sample_rate)
+        for n, rgb in enumerate(itertools.chain([first], iterator)):
+            frame = av.VideoFrame.from_ndarray(_checked_frame(path, n, rgb, shape), format="rgb24")
+            frame.pts = n
+            frame.time_base = vstream.codec_context.time_base
+            out.mux(vstream.encode(frame))
+            if track is not None:
+                track.write_until((n + 1) / rate)  # keep audio interleaved with video
+        out.mux(vstream.encode(None))
+        if track is not None:
+            track.close()
 
 
-def _add_video_stream(out, codec: str, rate: Fraction, shape: tuple, crf: int):
+def _checked_frame(path, n: int, rgb, shape: tuple | None) -> np.ndarray:
+    """Frame n as a contiguous uint8 [H, W, 3] array of the first frame's shape, or a MediaError."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise MediaError(path, f"frame {n} must be uint8 RGB of shape [H, W, 3], got {rgb.dtype} {rgb.shape}")
+    if shape is not None and rgb.shape != shape:
+        raise MediaError(path, f"frame {n} has shape {rgb.shape}, the first frame {shape}")
+    return np.ascontiguousarray(rgb)
+
+
+@contextmanager
+def open_output(path, tmp: Path) -> Iterator[av.container.OutputContainer]:
+    """Open ``tmp`` for writing in the container format that ``path``'s suffix names.
+
+    FFmpeg failures while writing (header, encoding, muxing) become MediaErrors naming ``path``.
+    """
+    try:
+        out = av.open(str(tmp), mode="w")
+    except ValueError:
+        raise MediaError(path, f"cannot write {Path(path).suffix or 'suffix-less'} files: unknown container") from None
+    try:
+        with out:
+            yield out
+    except av.error.FFmpegError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MediaError(path, f"cannot write: {reason}") from None
+
+
+def _add_video_stream(path, out, codec: str, rate: Fraction, shape: tuple, crf: int) -> av.VideoStream:
     height, width = shape[:2]
-    stream = out.add_stream(codec, rate=rate)
+    stream = _add_stream(path, out, codec, "video", rate=rate)
     stream.width, stream.height = width, height
+    # 4:2:0 needs even sides; odd-sized frames keep full chroma instead of being cropped.
     stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
     stream.codec_context.time_base = 1 / rate
     stream.time_base = 1 / rate
@@ -78,31 +123,64 @@ def _add_video_stream(out, codec: str, rate: Fraction, shape: tuple, crf: int):
     return stream
 
 
-def add_audio_stream(out, codec: str, sample_rate: int):
-    """A mono audio stream of ``codec`` at ``sample_rate`` in the output container ``out``."""
-    if codec not in _AUDIO_FORMATS:
-        raise MediaError(out.name, f"unsupported audio codec {codec!r} (choose from {sorted(_AUDIO_FORMATS)})")
-    stream = out.add_stream(codec, rate=sample_rate)
+def check_audio_codec(path, codec: str, sample_rate: int) -> None:
+    """Raise a MediaError unless ``codec`` is one this module can encode at ``sample_rate``."""
+    if codec not in AUDIO_SAMPLE_FORMATS:
+        raise MediaError(path, f"unsupported audio codec {codec!r} (choose from {', '.join(AUDIO_SAMPLE_FORMATS)})")
+    check_sample_rate(path, sample_rate)
+
+
+def add_audio_stream(path, out, codec: str, sample_rate: int) -> av.AudioStream:
+    """A mono ``codec`` stream at ``sample_rate`` in the output container ``out`` (for ``path``)."""
+    check_audio_codec(path, codec, sample_rate)
+    stream = _add_stream(path, out, codec, "audio", rate=sample_rate)
     stream.layout = "mono"
-    stream.format = _AUDIO_FORMATS[codec]
+    stream.format = AUDIO_SAMPLE_FORMATS[codec]
     stream.codec_context.time_base = Fraction(1, sample_rate)
     return stream
 
 
-def encode_audio(out, stream, wav: np.ndarray, sample_rate: int) -> None:
-    """Encode mono float ``wav`` [T] (clipped to [-1, 1]) into ``stream`` and mux it."""
-    wav = np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0)
-    fmt = stream.format.name
-    if fmt.startswith("s16"):
-        data = np.round(wav * 32767.0).astype(np.int16)
-    else:
-        data = wav
-    size = stream.codec_context.frame_size or _DEFAULT_FRAME
-    for start in range(0, len(data), size):
-        chunk = data[start : start + size]
-        frame = av.AudioFrame.from_ndarray(chunk[None, :], format=fmt, layout="mono")
-        frame.sample_rate = sample_rate
-        frame.pts = start
-        frame.time_base = Fraction(1, sample_rate)
-        out.mux(stream.encode(frame))
-    out.mux(stream.encode(None))
+def _add_stream(path, out, codec: str, kind: str, rate):
+    try:
+        found = av.codec.Codec(codec, "w")
+    except av.codec.codec.UnknownCodecError:
+        raise MediaError(path, f"unknown {kind} codec {codec!r}") from None
+    if found.type != kind:
+        raise MediaError(path, f"{codec!r} is not a {kind} codec")
+    try:
+        return out.add_stream(codec, rate=rate)
+    except ValueError as exc:  # "'wav' format does not support 'libx264' codec"
+        raise MediaError(path, f"cannot write {kind} codec {codec!r} to this container ({exc})") from None
+
+
+class AudioTrack:
+    """Feeds a mono track [T] to an audio stream in encoder-sized frames, as far in time as asked,
+    so that audio packets can be interleaved with video ones.
+
+    first_pts: the time of sample 0, in samples on the output's clock.
+    """
+
+    def __init__(self, out, stream: av.AudioStream, wav: np.ndarray, sample_rate: int, first_pts: int = 0):
+        self.out, self.stream, self.sample_rate, self.first_pts = out, stream, sample_rate, first_pts
+        self.format = stream.format.name
+        clipped = np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0)
+        self.data = to_pcm(clipped, 16) if self.format.startswith("s16") else clipped
+        self.size = stream.codec_context.frame_size or _DEFAULT_FRAME
+        self.done = 0  # samples handed to the encoder so far
+
+    def write_until(self, seconds: float | None) -> None:
+        """Encode and mux every frame that starts before ``seconds`` on the output clock (None: all)."""
+        end = len(self.data) if seconds is None else round(seconds * self.sample_rate) - self.first_pts
+        while self.done < min(end, len(self.data)):
+            chunk = self.data[None, self.done : self.done + self.size]
+            frame = av.AudioFrame.from_ndarray(chunk, format=self.format, layout="mono")
+            frame.sample_rate = self.sample_rate
+            frame.pts = self.first_pts + self.done
+            frame.time_base = Fraction(1, self.sample_rate)
+            self.out.mux(self.stream.encode(frame))
+            self.done += chunk.shape[1]
+
+    def close(self) -> None:
+        """Encode what is left and flush the encoder."""
+        self.write_until(None)
+        self.out.mux(self.stream.encode(None))
