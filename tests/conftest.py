@@ -35,3 +35,15 @@ def vfr_video(tmp_path):
     pts_ms = [0, 40, 50, 130, 200, 210, 400, 450, 700, 720]
     path = encode_frames(tmp_path / "vfr.mp4", indexed_frames(len(pts_ms)), pts_ms, Fraction(1, 1000), rate=100)
     return path, pts_ms
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run torch on one thread: on a busy 2-core machine, its thread pool makes the small
+    convolutions of the tiny test models 30-60x slower than one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

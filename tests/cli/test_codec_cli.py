@@ -11,13 +11,7 @@ from maskvat.cli.main import main
 from maskvat.codec import AudioTokenizer, load_codes, save_codes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: the tiny codec is 30-60x slower with two on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

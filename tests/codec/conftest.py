@@ -1,15 +1,8 @@
-"""Codec tests run torch on one thread: on a busy 2-core machine, torch's thread pool makes
-the small convolutions of the tiny codec 30-60x slower than one thread."""
-
-from __future__ import annotations
+"""Codec tests run torch on one thread (the fixture lives in tests/conftest.py)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(before)
