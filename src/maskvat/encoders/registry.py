@@ -33,11 +33,36 @@ def _s3d(source):
     return S3DVideoEncoder.from_pretrained(source)
 
 
+def _lab_thumbs(source):
+    from maskvat.encoders.lab import ThumbnailEncoder
+
+    return ThumbnailEncoder()
+
+
+def _lab_sync(source):
+    from maskvat.assets import asset
+    from maskvat.encoders.lab import SyncFeatureEncoder
+
+    return SyncFeatureEncoder.from_pretrained(asset("lab/sync_judge") if source == "shipped" else source)
+
+
+def _lab_logmel(source):
+    from maskvat.encoders.lab import LogMelAudioEncoder
+
+    return LogMelAudioEncoder()
+
+
 ENCODERS: dict[str, EncoderEntry] = {
     "clip-vit-b32": EncoderEntry("semantic", _clip, "openai/clip-vit-base-patch32",
                                  "CLIP ViT-B/32 image embeddings per frame, 8 fps, 512-d"),
     "s3d-kinetics400": EncoderEntry("sync", _s3d, None,
                                     "S3D (torchvision Kinetics-400 keys) pooled features, 25 fps in, 3.125/s out, 1024-d"),
+    "lab-thumbs": EncoderEntry("semantic", _lab_thumbs, "none",
+                               "lab stand-in for CLIP: 16x16 RGB thumbnails per frame, 8 fps, 768-d (no weights)"),
+    "lab-sync": EncoderEntry("sync", _lab_sync, "shipped",
+                             "video tower of the lab sync judge (shipped), 25 fps in and out, 64-d"),
+    "lab-logmel": EncoderEntry("audio", _lab_logmel, "none",
+                               "lab stand-in for BEATs: 64-band log-mel averaged to 25 frames/s (no weights)"),
 }
 
 

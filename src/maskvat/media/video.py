@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from maskvat.errors import MediaError
 from maskvat.media._open import corrupt
@@ -129,6 +130,7 @@ def _decode_pass(path, v, times, width, height, seek: bool) -> tuple[np.ndarray,
     src = np.full(len(times), np.nan)
     i = 0  # next target to fill
     shown = None  # (time, rgb) of the latest source frame at or before times[i]
+    reformatters = (VideoReformatter(), VideoReformatter())
     with open_input(path) as container:
         stream = container.streams[v.index]
         stream.thread_type = "AUTO"
@@ -146,7 +148,7 @@ def _decode_pass(path, v, times, width, height, seek: bool) -> tuple[np.ndarray,
                     i += 1
                 if i >= len(times):
                     break
-                shown = (t, _to_rgb(frame, width, height))
+                shown = (t, _to_rgb(frame, width, height, reformatters))
         except av.error.FFmpegError as exc:
             raise corrupt(path, exc, at=t) from None
     while i < len(times) and shown is not None:  # the last frame stays on screen to the end
@@ -166,13 +168,16 @@ def _fill_leading(path, out: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, n
     return out, src
 
 
-def _to_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+def _to_rgb(frame: av.VideoFrame, width: int, height: int, reformatters=None) -> np.ndarray:
     """[height, width, 3] uint8 RGB of a decoded frame.
 
     Scales in the source pixel format, then converts: asking swscale for both in one
     ``reformat(width, height, format="rgb24")`` call shifts colour levels (a grey of 86
     came back as 84). Scaling first also keeps full-size RGB copies of huge frames out of memory.
+    ``reformatters``: a (scaler, converter) pair kept for a whole decode pass; a new
+    swscale context per frame (``frame.reformat``) costs about 8 ms even for tiny frames.
     """
+    scaler, converter = reformatters or (VideoReformatter(), VideoReformatter())
     if (frame.width, frame.height) != (width, height):
-        frame = frame.reformat(width=width, height=height)
-    return frame.to_ndarray(format="rgb24")
+        frame = scaler.reformat(frame, width=width, height=height)
+    return converter.reformat(frame, format="rgb24").to_ndarray()

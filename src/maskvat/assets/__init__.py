@@ -1,0 +1,22 @@
+"""Weights that ship inside the package (fp16 safetensors + config), found by name.
+
+    lab/codec        the project's own DAC-architecture codec (``maskvat codec train``)
+    lab/sync_judge   the lab sync judge; its video tower is the ``lab-sync`` encoder
+    lab/model        the default MaskVAT generator (``maskvat train``)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from maskvat.errors import MaskvatError
+
+ROOT = Path(__file__).resolve().parent
+
+
+def asset(name: str) -> Path:
+    """The folder of shipped weights ``name`` (e.g. "lab/codec"); a clear error if absent."""
+    path = ROOT / name
+    if not path.is_dir():
+        raise MaskvatError(f"shipped weights {name!r} are missing from {ROOT} (reinstall maskvat, or pass a folder)")
+    return path

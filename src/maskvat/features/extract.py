@@ -1,0 +1,165 @@
+"""Conditioning features for one video, and the training cache for a folder of clips.
+
+    pipe = FeaturePipeline.for_model(model.config)
+    feats = pipe.visual("clip.mp4", start=0.0, duration=4.0)   # ClipFeatures
+
+The cache of a lab split holds one file per kind, so that a new codec does not recompute
+the visual features:
+
+    CACHE/features.safetensors  semantic [N, Ns, Ds] f16, sync [N, Ny, Dy] f16, audio [N, Na, Da] f16
+    CACHE/codes.safetensors     codes [N, K, L] int16 (the codec named in its metadata)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from maskvat.errors import MaskvatError
+
+
+@dataclass
+class ClipFeatures:
+    """semantic: [Ns, Ds] at the semantic encoder's rate; sync: [Ny, Dy] (None when unused)."""
+
+    semantic: torch.Tensor | None
+    sync: torch.Tensor | None
+    duration: float
+
+
+class FeaturePipeline:
+    """The semantic, sync and audio encoders a model was trained with, loaded once."""
+
+    def __init__(self, semantic=None, sync=None, audio=None):
+        self.semantic, self.sync, self.audio = semantic, sync, audio
+
+    @classmethod
+    def for_model(cls, cfg, sources: dict[str, str] | None = None, *, audio: bool = False) -> "FeaturePipeline":
+        from maskvat.encoders.registry import load_encoder
+
+        sources = sources or {}
+        sem = load_encoder(cfg.semantic_encoder, sources.get("semantic")) if cfg.use_semantic else None
+        syn = load_encoder(cfg.sync_encoder, sources.get("sync")) if cfg.use_sync else None
+        aud = load_encoder(cfg.audio_encoder, sources.get("audio")) if audio else None
+        return cls(sem, syn, aud)
+
+    def visual(self, path: str | os.PathLike, start: float = 0.0, duration: float | None = None) -> ClipFeatures:
+        """Read ``path`` at each encoder's frame rate and size, from ``start`` for ``duration`` seconds."""
+        from maskvat.media import decode_frames, probe
+
+        if duration is None:
+            duration = probe(path).duration - start
+        out = {}
+        for name, enc in (("semantic", self.semantic), ("sync", self.sync)):
+            if enc is None:
+                out[name] = None
+                continue
+            c = enc.config
+            frames = decode_frames(path, c.fps, size=(c.size, c.size), start=start, duration=duration).frames
+            out[name] = enc.encode_frames(frames[None])[0].float()
+        return ClipFeatures(out["semantic"], out["sync"], duration)
+
+    def audio_features(self, wav: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """wav [T] at 44.1 kHz -> [Na, Da]."""
+        return self.audio.encode_audio(torch.as_tensor(np.asarray(wav))[None])[0].float()
+
+
+def _manifest(split: Path) -> dict:
+    path = split / "manifest.json"
+    if not path.is_file():
+        raise MaskvatError(f"{split}: not a clip folder (no manifest.json); build one with `maskvat lab build`")
+    return json.loads(path.read_text())
+
+
+def build_feature_cache(split: str | os.PathLike, cache: str | os.PathLike, pipe: FeaturePipeline, *,
+                        progress: bool = True) -> Path:
+    """Visual and audio features of every clip of a lab split -> CACHE/features.safetensors."""
+    from safetensors.torch import save_file
+
+    from maskvat.media import read_audio
+    from maskvat.media.atomic import atomic_path
+
+    split, cache = Path(split), Path(cache)
+    meta = _manifest(split)
+    duration = float(meta["duration"])
+    rows: dict[str, list] = {"semantic": [], "sync": [], "audio": []}
+    for clip in tqdm(meta["clips"], desc=f"features {split.name}", unit="clip", disable=not progress):
+        video = split / clip["video"]
+        f = pipe.visual(video, 0.0, duration)
+        rows["semantic"].append(f.semantic)
+        rows["sync"].append(f.sync)
+        rows["audio"].append(pipe.audio_features(read_audio(video, duration=duration)))
+    tensors = {k: torch.stack(v).half().contiguous() for k, v in rows.items() if v and v[0] is not None}
+    info = {"clips": [c["clip_id"] for c in meta["clips"]], "duration": duration,
+            "encoders": {k: getattr(pipe, k).config.name for k in ("semantic", "sync", "audio") if getattr(pipe, k)}}
+    cache.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cache / "features.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={"info": json.dumps(info)})
+    return cache / "features.safetensors"
+
+
+def build_codes_cache(split: str | os.PathLike, cache: str | os.PathLike, codec, *, batch: int = 8,
+                      progress: bool = True) -> Path:
+    """Codegrams of every clip of a lab split -> CACHE/codes.safetensors (int16 [N, K, L])."""
+    from safetensors.torch import save_file
+
+    from maskvat.media import read_audio
+    from maskvat.media.atomic import atomic_path
+
+    split, cache = Path(split), Path(cache)
+    meta = _manifest(split)
+    duration = float(meta["duration"])
+    clips = meta["clips"]
+    out = []
+    for i in tqdm(range(0, len(clips), batch), desc=f"codes {split.name}", unit="batch", disable=not progress):
+        wav = np.stack([read_audio(split / c["video"], duration=duration) for c in clips[i:i + batch]])
+        out.append(codec.encode(torch.from_numpy(wav)).to(torch.int16))
+    info = {"clips": [c["clip_id"] for c in clips], "duration": duration, "codec": codec.name}
+    cache.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cache / "codes.safetensors") as tmp:
+        save_file({"codes": torch.cat(out).contiguous()}, str(tmp), metadata={"info": json.dumps(info)})
+    return cache / "codes.safetensors"
+
+
+@dataclass
+class TrainingSet:
+    """codes [N, K, L] long; semantic [N, Ns, Ds], sync [N, Ny, Dy], audio [N, Na, Da] float (or None)."""
+
+    codes: torch.Tensor
+    semantic: torch.Tensor | None
+    sync: torch.Tensor | None
+    audio: torch.Tensor | None
+    clips: list[str]
+
+    def __len__(self) -> int:
+        return self.codes.shape[0]
+
+    def batch(self, idx) -> dict:
+        pick = lambda t: None if t is None else t[idx].float()  # noqa: E731
+        return {"codes": self.codes[idx], "semantic": pick(self.semantic), "sync": pick(self.sync),
+                "audio": pick(self.audio)}
+
+
+def load_training_set(cache: str | os.PathLike) -> TrainingSet:
+    """Read CACHE/features.safetensors and CACHE/codes.safetensors (same clips, same order)."""
+    from safetensors import safe_open
+
+    cache = Path(cache)
+    loaded = {}
+    for name in ("features", "codes"):
+        path = cache / f"{name}.safetensors"
+        if not path.is_file():
+            raise MaskvatError(f"{cache}: no {path.name}; build it with `maskvat features`")
+        with safe_open(str(path), "pt") as f:
+            info = json.loads(f.metadata()["info"])
+            loaded[name] = ({k: f.get_tensor(k) for k in f.keys()}, info)
+    (feats, finfo), (codes, cinfo) = loaded["features"], loaded["codes"]
+    if finfo["clips"] != cinfo["clips"]:
+        raise MaskvatError(f"{cache}: features and codes list different clips; rebuild one of them")
+    return TrainingSet(codes["codes"].long(), feats.get("semantic"), feats.get("sync"), feats.get("audio"), finfo["clips"])

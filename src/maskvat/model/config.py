@@ -1,0 +1,101 @@
+"""Typed model configurations and the registry of named sizes.
+
+A ``ModelConfig`` is saved beside every checkpoint (``config.json``) and names the codec
+and the feature encoders the model was trained with, so that ``MaskVAT.from_pretrained``
+can rebuild the whole pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from maskvat.errors import MaskvatError
+
+VARIANTS = ("adaln", "seq2seq", "hybrid")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one MaskVAT generator.
+
+    variant: "adaln" (AdaLN blocks, conditioning per time step), "seq2seq" (visual encoder +
+    cross-attention decoder) or "hybrid" (seq2seq encoder + AdaLN driven by the sync stream).
+    use_semantic / use_sync pick the visual streams (AdaLN-A = semantic only).
+    """
+
+    variant: str = "adaln"
+    d_model: int = 192
+    n_layers: int = 4
+    n_heads: int = 4
+    mlp_ratio: float = 4.0
+    enc_layers: int = 2  # visual transformer encoder (seq2seq / hybrid)
+    dropout: float = 0.0
+    n_levels: int = 9  # K
+    codebook_size: int = 1024  # C
+    codec_hidden: int = 256  # width of the codec's quantised representation (H)
+    max_frames: int = 345  # L: codegram frames in one window (4 s at 86.13 Hz)
+    window_seconds: float = 4.0
+    use_semantic: bool = True
+    use_sync: bool = True
+    semantic_dim: int = 768
+    semantic_fps: float = 8.0
+    sync_dim: int = 64
+    sync_fps: float = 25.0
+    audio_dim: int = 64  # the audio-semantic (BEATs-role) features for the auxiliary losses
+    audio_fps: float = 25.0
+    cond_dropout: float = 0.1
+    codec: str = "lab"  # codec folder or hub id the codes came from
+    semantic_encoder: str = "lab-thumbs"
+    sync_encoder: str = "lab-sync"
+    audio_encoder: str = "lab-logmel"
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise MaskvatError(f"unknown model variant {self.variant!r} (choose from {', '.join(VARIANTS)})")
+        if not (self.use_semantic or self.use_sync):
+            raise MaskvatError("a model needs at least one visual stream (use_semantic or use_sync)")
+        if self.variant == "hybrid" and not self.use_sync:
+            raise MaskvatError("the hybrid variant drives its AdaLN blocks with the sync stream: use_sync must be true")
+        if self.d_model % self.n_heads:
+            raise MaskvatError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+
+    @property
+    def mask_id(self) -> int:
+        """The code value that marks a masked position in a codegram (one past the last code)."""
+        return self.codebook_size
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise MaskvatError(f"unknown model config key(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+_LAB = ModelConfig()
+_PAPER = ModelConfig(d_model=1024, n_layers=24, n_heads=16, enc_layers=6, codec_hidden=1024, max_frames=862,
+                     window_seconds=10.0, semantic_dim=512, sync_dim=1024, sync_fps=3.125, audio_dim=768,
+                     audio_fps=50.0, codec="descript/dac_44khz", semantic_encoder="clip-vit-b32",
+                     sync_encoder="s3d-kinetics400", audio_encoder="beats")
+
+MODEL_CONFIGS: dict[str, ModelConfig] = {
+    "lab-adaln-a": replace(_LAB, variant="adaln", use_sync=False),
+    "lab-adaln-b": replace(_LAB, variant="adaln"),
+    "lab-seq2seq": replace(_LAB, variant="seq2seq"),
+    "lab-hybrid": replace(_LAB, variant="hybrid"),
+    "paper-adaln-a": replace(_PAPER, variant="adaln", use_sync=False),
+    "paper-adaln-b": replace(_PAPER, variant="adaln"),
+    "paper-seq2seq": replace(_PAPER, variant="seq2seq"),
+    "paper-hybrid": replace(_PAPER, variant="hybrid"),
+}
+
+
+def model_config(name: str, **overrides) -> ModelConfig:
+    """A named configuration, with fields overridden."""
+    if name not in MODEL_CONFIGS:
+        raise MaskvatError(f"unknown model config {name!r} (choose from {', '.join(MODEL_CONFIGS)})")
+    return replace(MODEL_CONFIGS[name], **overrides)

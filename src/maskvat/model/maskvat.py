@@ -1,0 +1,274 @@
+"""The MaskVAT generator: codegram + visual conditioning -> logits over every codegram position.
+
+    model = MaskVAT(model_config("lab-adaln-b"))
+    cond = model.condition(semantic=sem, sync=sync, drop=drop)   # once per generate call
+    logits = model.decode(codes, cond)                           # [B, K, L, C]
+
+Inputs: ``codes: [B, K, L]`` long, masked positions hold ``config.mask_id``;
+``semantic: [B, Ns, Ds]`` (CLIP role, e.g. 8 fps), ``sync: [B, Ny, Dy]`` (S3D role);
+``drop: [B]`` bool, True where the conditioning is replaced by the learned [NULL] tokens
+(conditioning dropout in training, the unconditional pass of classifier-free guidance).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from maskvat.errors import MaskvatError
+from maskvat.model.config import ModelConfig
+from maskvat.model.layers import (
+    AdaLNBlock,
+    CodegramEmbedding,
+    CrossAttentionBlock,
+    EncoderBlock,
+    Mlp,
+    modulate,
+    nearest_resample,
+    sinusoid,
+)
+
+
+@dataclass
+class Conditioning:
+    """What the decoder reads: ``adaln: [B, L, d]`` (AdaLN/Hybrid), ``memory: [B, 1 + N, d]``
+    (Seq2Seq/Hybrid encoder output, [CLS] first), and ``drop: [B]``."""
+
+    adaln: torch.Tensor | None
+    memory: torch.Tensor | None
+    drop: torch.Tensor
+
+    def repeat(self, n: int) -> "Conditioning":
+        """Each item repeated n times (beams): [B, ...] -> [B * n, ...]."""
+        rep = lambda t: None if t is None else t.repeat_interleave(n, dim=0)  # noqa: E731
+        return Conditioning(rep(self.adaln), rep(self.memory), rep(self.drop))
+
+    @staticmethod
+    def cat(a: "Conditioning", b: "Conditioning") -> "Conditioning":
+        join = lambda x, y: None if x is None else torch.cat([x, y])  # noqa: E731
+        return Conditioning(join(a.adaln, b.adaln), join(a.memory, b.memory), torch.cat([a.drop, b.drop]))
+
+
+class HybridBlock(nn.Module):
+    """AdaLN-modulated self-attention and MLP (sync stream) with cross-attention to the encoder."""
+
+    def __init__(self, d: int, heads: int, mlp_ratio: float, dropout: float = 0.0):
+        super().__init__()
+        self.ada = AdaLNBlock(d, heads, mlp_ratio, dropout)
+        self.norm_x = nn.LayerNorm(d)
+        self.cross_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+
+    def forward(self, x, cond, memory):
+        b = self.ada
+        s1, c1, g1, s2, c2, g2 = b.ada(cond).chunk(6, dim=-1)
+        h = modulate(b.norm1(x), s1, c1)
+        x = x + g1 * b.attn(h, h, h, need_weights=False)[0]
+        x = x + self.cross_attn(self.norm_x(x), memory, memory, need_weights=False)[0]
+        return x + g2 * b.mlp(modulate(b.norm2(x), s2, c2))
+
+
+class MaskVAT(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = cfg = config
+        d = cfg.d_model
+        self.embed = CodegramEmbedding(cfg.n_levels, cfg.codebook_size, cfg.codec_hidden, d)
+        self.register_buffer("positions", sinusoid(cfg.max_frames * 4, d), persistent=False)
+        if cfg.use_semantic:
+            self.semantic_mlp = Mlp(cfg.semantic_dim, d, d)
+            self.null_semantic = nn.Parameter(torch.randn(d) * 0.02)
+        if cfg.use_sync:
+            self.sync_mlp = Mlp(cfg.sync_dim, d, d)
+            self.null_sync = nn.Parameter(torch.randn(d) * 0.02)
+        streams = int(cfg.use_semantic) + int(cfg.use_sync)
+        if cfg.variant == "adaln":
+            self.cond_proj = nn.Linear(streams * d, d)
+            self.blocks = nn.ModuleList(AdaLNBlock(d, cfg.n_heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.n_layers))
+        else:
+            enc_in = (cfg.semantic_dim if cfg.use_semantic else 0) + (cfg.sync_dim if cfg.use_sync else 0)
+            self.enc_in = Mlp(enc_in, d, d)
+            self.null_encoder = nn.Parameter(torch.randn(d) * 0.02)
+            self.cls = nn.Parameter(torch.randn(d) * 0.02)
+            self.encoder = nn.ModuleList(EncoderBlock(d, cfg.n_heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.enc_layers))
+            self.enc_norm = nn.LayerNorm(d)
+            self.audio_proj = nn.Linear(cfg.audio_dim, d)
+            self.logit_scale = nn.Parameter(torch.tensor(2.659))  # log(1 / 0.07), as CLIP
+            if cfg.variant == "seq2seq":
+                self.blocks = nn.ModuleList(CrossAttentionBlock(d, cfg.n_heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.n_layers))
+            else:
+                self.blocks = nn.ModuleList(HybridBlock(d, cfg.n_heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.n_layers))
+        self.final_norm = nn.LayerNorm(d, elementwise_affine=cfg.variant == "seq2seq", eps=1e-6)
+        if cfg.variant != "seq2seq":
+            self.final_ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
+            nn.init.zeros_(self.final_ada[1].weight)
+            nn.init.zeros_(self.final_ada[1].bias)
+        self.head = nn.Linear(d, cfg.n_levels * cfg.codebook_size)
+
+    # ---- conditioning ---------------------------------------------------------------------
+    def _stream(self, feats: torch.Tensor | None, mlp: nn.Module, null: torch.Tensor, drop: torch.Tensor, name: str):
+        if feats is None:
+            raise MaskvatError(f"this model ({self.config.variant}) needs {name} features")
+        h = mlp(feats.to(null.dtype))
+        return torch.where(drop[:, None, None], null.expand_as(h), h)
+
+    def condition(self, semantic: torch.Tensor | None = None, sync: torch.Tensor | None = None,
+                  drop: torch.Tensor | None = None, length: int | None = None) -> Conditioning:
+        """Project the visual streams once. ``length``: codegram length L (default ``max_frames``)."""
+        cfg = self.config
+        ref = semantic if semantic is not None else sync
+        if ref is None:
+            raise MaskvatError("no visual features given")
+        b, length = ref.shape[0], length or cfg.max_frames
+        drop = torch.zeros(b, dtype=torch.bool, device=ref.device) if drop is None else drop.to(ref.device)
+        adaln = memory = None
+        if cfg.variant == "adaln":
+            parts = []
+            if cfg.use_semantic:
+                parts.append(nearest_resample(self._stream(semantic, self.semantic_mlp, self.null_semantic, drop, "semantic"), length))
+            if cfg.use_sync:
+                parts.append(nearest_resample(self._stream(sync, self.sync_mlp, self.null_sync, drop, "sync"), length))
+            adaln = self.cond_proj(torch.cat(parts, dim=-1))
+        else:
+            memory = self._encode_visual(semantic, sync, drop)
+            if cfg.variant == "hybrid":
+                adaln = nearest_resample(self._stream(sync, self.sync_mlp, self.null_sync, drop, "sync"), length)
+        return Conditioning(adaln, memory, drop)
+
+    def condition_pair(self, semantic=None, sync=None, length: int | None = None) -> tuple[Conditioning, Conditioning]:
+        """(conditional, [NULL]) conditionings of the same batch, projected in one pass."""
+        ref = semantic if semantic is not None else sync
+        b = ref.shape[0]
+        two = lambda t: None if t is None else torch.cat([t, t])  # noqa: E731
+        drop = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)])
+        both = self.condition(two(semantic), two(sync), drop, length)
+        half = lambda t, s: None if t is None else t[s]  # noqa: E731
+        first, second = slice(0, b), slice(b, 2 * b)
+        return (Conditioning(half(both.adaln, first), half(both.memory, first), both.drop[first]),
+                Conditioning(half(both.adaln, second), half(both.memory, second), both.drop[second]))
+
+    def _encode_visual(self, semantic, sync, drop) -> torch.Tensor:
+        """Seq2Seq encoder over [semantic ; sync resampled to the semantic length], [CLS] prepended: [B, 1 + N, d]."""
+        cfg = self.config
+        parts = []
+        if cfg.use_semantic:
+            if semantic is None:
+                raise MaskvatError(f"this model ({cfg.variant}) needs semantic features")
+            parts.append(semantic)
+        if cfg.use_sync:
+            if sync is None:
+                raise MaskvatError(f"this model ({cfg.variant}) needs sync features")
+            parts.append(nearest_resample(sync, parts[0].shape[1]) if parts else sync)
+        h = self.enc_in(torch.cat(parts, dim=-1).to(self.cls.dtype))
+        h = torch.where(drop[:, None, None], self.null_encoder.expand_as(h), h)
+        h = torch.cat([self.cls.expand(h.shape[0], 1, -1), h], dim=1) + self.positions[: h.shape[1] + 1]
+        for block in self.encoder:
+            h = block(h)
+        return self.enc_norm(h)
+
+    # ---- decoding --------------------------------------------------------------------------
+    def decode(self, codes: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+        """codes [B, K, L] (mask id where masked) -> logits [B, K, L, C]."""
+        cfg = self.config
+        b, k, length = codes.shape
+        if k != cfg.n_levels:
+            raise MaskvatError(f"codes have {k} levels, the model {cfg.n_levels}")
+        x = self.embed(codes) + self.positions[:length]
+        for block in self.blocks:
+            if cfg.variant == "adaln":
+                x = block(x, cond.adaln)
+            elif cfg.variant == "seq2seq":
+                x = block(x, cond.memory)
+            else:
+                x = block(x, cond.adaln, cond.memory)
+        x = self.final_norm(x)
+        if cfg.variant != "seq2seq":
+            shift, scale = self.final_ada(cond.adaln).chunk(2, dim=-1)
+            x = modulate(x, shift, scale)
+        return self.head(x).view(b, length, k, cfg.codebook_size).permute(0, 2, 1, 3)
+
+    def forward(self, codes, semantic=None, sync=None, drop=None) -> torch.Tensor:
+        return self.decode(codes, self.condition(semantic, sync, drop, length=codes.shape[-1]))
+
+    # ---- auxiliary losses (Seq2Seq / Hybrid) -------------------------------------------------
+    def auxiliary_losses(self, cond: Conditioning, audio: torch.Tensor) -> dict[str, torch.Tensor]:
+        """MSE between the encoder's sequence and Linear(audio features) resampled to it, and the
+        CLIP-style contrastive loss between [CLS] and the mean projected audio embedding.
+
+        audio: [B, Na, Da]. Items whose conditioning was dropped are left out. {} for AdaLN.
+        """
+        if cond.memory is None:
+            return {}
+        keep = ~cond.drop
+        zero = cond.memory.sum() * 0
+        if keep.sum() < 1:
+            return {"mse": zero, "contrastive": zero}
+        seq, cls = cond.memory[keep, 1:], cond.memory[keep, 0]
+        target = nearest_resample(self.audio_proj(audio[keep].to(seq.dtype)), seq.shape[1])
+        mse = F.mse_loss(seq, target)
+        if keep.sum() < 2:
+            return {"mse": mse, "contrastive": zero}
+        v, a = F.normalize(cls, dim=-1), F.normalize(target.mean(1), dim=-1)
+        logits = self.logit_scale.exp().clamp(max=100) * v @ a.t()
+        labels = torch.arange(len(v), device=v.device)
+        contrastive = 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels))
+        return {"mse": mse, "contrastive": contrastive}
+
+    # ---- persistence -------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | os.PathLike, *, half: bool = True, extra: dict | None = None) -> None:
+        """config.json (the ModelConfig, plus ``extra``) + model.safetensors (fp16 by default)."""
+        from safetensors.torch import save_file
+
+        from maskvat.media.atomic import atomic_path
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
+        with atomic_path(folder / "model.safetensors") as tmp:
+            save_file(state, str(tmp))
+        meta = {"kind": "maskvat", **self.config.to_dict(), **({"extra": extra} if extra else {})}
+        with atomic_path(folder / "config.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, *, device: str | torch.device = "cpu") -> "MaskVAT":
+        """Load a folder written by ``save_pretrained`` (weights come back as float32)."""
+        from safetensors.torch import load_file
+
+        model, _ = read_model_folder(Path(folder), load_file)
+        return model.to(device).eval()
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def read_model_folder(folder: Path, load_file) -> tuple["MaskVAT", dict]:
+    config_path, weights = folder / "config.json", folder / "model.safetensors"
+    if not folder.is_dir():
+        raise MaskvatError(f"{folder}: no such model folder")
+    try:
+        meta = json.loads(config_path.read_text())
+    except FileNotFoundError:
+        raise MaskvatError(f"{folder}: not a MaskVAT model (no config.json)") from None
+    except json.JSONDecodeError as exc:
+        raise MaskvatError(f"{config_path}: not valid JSON ({exc})") from None
+    if meta.pop("kind", None) != "maskvat":
+        raise MaskvatError(f"{config_path}: not a MaskVAT model config")
+    extra = meta.pop("extra", {})
+    model = MaskVAT(ModelConfig.from_dict(meta))
+    if not weights.is_file():
+        raise MaskvatError(f"{folder}: weights missing (no model.safetensors)")
+    try:
+        state = load_file(str(weights))
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise MaskvatError(f"{weights}: cannot read weights ({str(exc).splitlines()[0]})") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise MaskvatError(f"{weights}: weights do not match the config (missing {len(missing)}, unexpected {len(unexpected)})")
+    return model, extra

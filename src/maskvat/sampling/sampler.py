@@ -1,0 +1,77 @@
+"""Iterative parallel decoding of a codegram (paper 3.2.3, Fig. 2).
+
+    codes = sample_codes(model, cond, length=L, settings=SamplerSettings(), generator=g)
+
+Every step runs the conditional and the unconditional pass as one batch, guides the
+logits, draws every masked position from its multinomial, and re-masks the lowest
+confidences (log p + annealed Gumbel) so that the number still masked follows the cosine
+schedule, counted per item. ``prompt``/``prompt_mask`` fix tokens (continuation across
+long-video windows): they are never re-masked and not counted by the schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from maskvat.model.maskvat import Conditioning, MaskVAT
+from maskvat.sampling.schedule import still_masked
+from maskvat.sampling.steps import annealed_delta, confidence, guide, remask_lowest, sample_from_logits
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """Paper defaults: N = 32 steps, guidance gamma = 3, Gumbel diversity delta = 8."""
+
+    steps: int = 32
+    guidance: float = 3.0
+    diversity: float = 8.0
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        from maskvat.errors import MaskvatError
+
+        if not 1 <= self.steps <= 1024:
+            raise MaskvatError(f"steps must be between 1 and 1024, not {self.steps}")
+        if self.guidance < 0 or self.diversity < 0 or self.temperature <= 0:
+            raise MaskvatError("guidance and diversity must be >= 0 and temperature > 0")
+
+
+@torch.no_grad()
+def sample_codes(model: MaskVAT, cond: Conditioning, length: int, settings: SamplerSettings = SamplerSettings(),
+                 generator: torch.Generator | None = None, *, uncond: Conditioning | None = None,
+                 prompt: torch.Tensor | None = None, prompt_mask: torch.Tensor | None = None,
+                 progress: bool = False) -> torch.Tensor:
+    """Generate codes [B, K, L] for conditioning ``cond`` (batch B, already projected).
+
+    uncond: the [NULL] conditioning of the same batch (``MaskVAT.condition_pair``), needed
+    when guidance > 0. prompt: [B, K, L] codes, used where prompt_mask [B, K, L] is True.
+    """
+    cfg = model.config
+    b, k = cond.drop.shape[0], cfg.n_levels
+    device = cond.drop.device
+    codes = torch.full((b, k, length), cfg.mask_id, dtype=torch.long, device=device)
+    if prompt is not None:
+        fixed = prompt_mask.to(device)
+        codes = torch.where(fixed, prompt.to(device), codes)
+    masked = codes == cfg.mask_id
+    total = masked.sum(dim=(1, 2))
+    guided = settings.guidance > 0
+    if guided and uncond is None:
+        raise ValueError("guidance > 0 needs the unconditional conditioning (uncond)")
+    both = Conditioning.cat(cond, uncond) if guided else cond
+    for n in tqdm(range(settings.steps), desc="sampling", unit="step", disable=not progress, leave=False):
+        if not masked.any():
+            break
+        logits = model.decode(torch.cat([codes, codes]) if guided else codes, both)
+        if guided:
+            logits = guide(logits[:b], logits[b:], settings.guidance)
+        tokens, logp = sample_from_logits(logits, generator, settings.temperature)
+        conf = confidence(logp, masked, annealed_delta(settings.diversity, n, settings.steps), generator)
+        new_masked = remask_lowest(conf, still_masked(total, n, settings.steps)) & masked
+        codes = torch.where(masked & ~new_masked, tokens, codes)
+        masked = new_masked
+    return codes
+
