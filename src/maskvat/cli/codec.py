@@ -37,6 +37,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     _codec_options(dec, DEFAULT_CODEC)
     dec.set_defaults(func=run_decode)
 
+    tr = csub.add_parser("train", help="train a DAC-architecture codec on folders of sound/video files (resumes)")
+    tr.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders (searched recursively, links followed)")
+    tr.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.csv, curves.png, codec/")
+    tr.add_argument("--preset", default="lab", help="architecture (codec presets: lab, tiny, dac_44khz)")
+    tr.add_argument("--steps", type=int, default=5000)
+    tr.add_argument("--batch", type=int, default=8)
+    tr.add_argument("--segment", type=int, default=8192, help="samples per training crop (multiple of 512)")
+    tr.add_argument("--lr", type=float, default=7e-4)
+    tr.add_argument("--bypass-steps", type=int, default=300, help="warm-up steps with the quantizer bypassed")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="cpu")
+    tr.set_defaults(func=run_train)
+
+    ex = csub.add_parser("export", help="write a training run's current weights as a codec folder")
+    ex.add_argument("run", help="a `codec train` run folder")
+    ex.add_argument("-o", "--output", required=True, help="codec folder to write")
+    ex.add_argument("--half", action="store_true", help="fp16 weights (half the size; for shipping)")
+    ex.set_defaults(func=run_export)
+
+    ev = csub.add_parser("eval", help="round-trip quality on a folder: mel distance, SI-SDR, code usage, opus anchors")
+    ev.add_argument("--audio", required=True, help="folder of sound/video files (a lab split adds onset F1)")
+    ev.add_argument("--limit", type=int, default=None, help="first N files only")
+    ev.add_argument("--no-anchors", action="store_true", help="skip the libopus anchors")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    _codec_options(ev, DEFAULT_CODEC)
+    ev.set_defaults(func=run_eval)
+
 
 def _codec_options(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--codec", default=default, metavar="NAME_OR_PATH",
@@ -111,3 +138,41 @@ def _check_output(path: str, suffixes: tuple[str, ...]) -> None:
         raise MediaError(path, f"output must end in {' or '.join(suffixes)}")
     if not out.parent.is_dir():
         raise MediaError(path, f"cannot write: folder {out.parent} does not exist")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import json
+
+    from maskvat.codec.corpus import AudioCorpus
+    from maskvat.codec.train import CodecTrainConfig, train_codec
+
+    cfg = CodecTrainConfig(preset=args.preset, steps=args.steps, batch_size=args.batch, segment=args.segment,
+                           lr=args.lr, bypass_steps=args.bypass_steps, seed=args.seed)
+    corpus = AudioCorpus.from_dirs(args.data)
+    print(f"corpus: {len(corpus.waves)} files, {corpus.seconds / 60:.1f} min ({len(corpus.skipped)} skipped)")
+    print(json.dumps(train_codec(corpus, args.out, cfg, device=args.device), indent=1))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from maskvat.codec.train import export_from_run
+
+    export_from_run(args.run, args.output, half=args.half)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from maskvat.codec.evaluate import evaluate_codec
+    from maskvat.codec.tokenizer import AudioTokenizer
+
+    tok = AudioTokenizer.from_pretrained(args.codec, device=args.device)
+    result = evaluate_codec(tok, args.audio, limit=args.limit, anchors=not args.no_anchors)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for key, val in result.items():
+            print(f"{key}: {val}")
+    return 0

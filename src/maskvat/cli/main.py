@@ -16,7 +16,8 @@ from maskvat import __version__
 from maskvat.errors import MaskvatError
 
 # Order is the order shown in --help: the pipeline's order.
-SUBCOMMANDS = ["maskvat.cli.probe", "maskvat.cli.codec", "maskvat.cli.lab", "maskvat.cli.encoders"]
+SUBCOMMANDS = ["maskvat.cli.probe", "maskvat.cli.codec", "maskvat.cli.lab", "maskvat.cli.encoders", "maskvat.cli.features",
+               "maskvat.cli.train", "maskvat.cli.generate"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -185,7 +185,7 @@ class _CheckedDacLoader:
 
         try:
             with _quiet_transformers():
-                model, info = DacModel.from_pretrained(source, output_loading_info=True, **kwargs)
+                model, info = DacModel.from_pretrained(source, output_loading_info=True, dtype=torch.float32, **kwargs)
         except SafetensorError as exc:
             raise ValueError(f"the weights file is corrupt ({_first_line(exc)})") from None
         except RuntimeError as exc:
@@ -215,6 +215,10 @@ def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, str]:
         return str(path), str(path.resolve())
     preset = CODEC_PRESETS.get(source)
     if preset is not None:
+        if preset.asset is not None:
+            from maskvat.assets import asset
+
+            return str(asset(preset.asset)), f"{source} (shipped)"
         if preset.hub_id is None:
             raise MaskvatError(f"codec preset {source!r} has no published weights; {LOAD_HINT}")
         return preset.hub_id, preset.hub_id

@@ -323,6 +323,17 @@ def export_codec(model: DacModel, folder: Path, *, half: bool = False) -> None:
     plain.half().save_pretrained(str(folder), safe_serialization=True)
 
 
+def export_from_run(run: str | os.PathLike, folder: str | os.PathLike, *, half: bool = False) -> None:
+    """Export the weights of a run's last checkpoint (also mid-training) as a codec folder."""
+    path = Path(run) / "checkpoint.pt"
+    if not path.is_file():
+        raise MaskvatError(f"{run}: no checkpoint.pt (not a `maskvat codec train` run)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = new_codec(state["cfg"]["preset"])
+    model.load_state_dict(state["model"])
+    export_codec(model, Path(folder), half=half)
+
+
 def _load_checkpoint(out: Path, cfg: CodecTrainConfig) -> dict | None:
     path = out / "checkpoint.pt"
     if not path.is_file():

@@ -25,7 +25,8 @@ def sample_from_logits(logits: torch.Tensor, generator: torch.Generator | None =
 
 def gumbel_noise(shape, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
     """Gumbel(0, 1) samples: -log(-log U)."""
-    u = torch.rand(shape, generator=generator).clamp_(1e-10, 1 - 1e-10)
+    where = generator.device if generator is not None else device
+    u = torch.rand(shape, generator=generator, device=where).clamp_(1e-10, 1 - 1e-10)
     return (-torch.log(-torch.log(u))).to(device)
 
 

@@ -1,0 +1,27 @@
+"""``maskvat train --config CONFIG.json --out RUN``: train (or resume) a MaskVAT generator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a MaskVAT generator on a feature cache (resumes from RUN/checkpoint.pt)")
+    p.add_argument("--config", required=True, help="training config JSON (see configs/)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, log.csv, curves.png, model/")
+    p.add_argument("--steps", type=int, default=None, help="override the config's steps")
+    p.add_argument("--train-cache", default=None)
+    p.add_argument("--val-cache", default=None)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from maskvat.training.train import TrainConfig, train
+
+    cfg = TrainConfig.from_file(args.config, steps=args.steps, train_cache=args.train_cache, val_cache=args.val_cache)
+    last = train(cfg, args.out, device=args.device)
+    print(json.dumps(last, indent=1))
+    print(f"model: {args.out}/model; curves: {args.out}/curves.png")
+    return 0

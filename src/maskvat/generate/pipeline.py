@@ -1,0 +1,135 @@
+"""Silent video in, synchronised sound out: the whole pipeline behind ``maskvat generate``.
+
+    pipe = maskvat.load()                           # the shipped lab model, its codec and encoders
+    result = pipe.generate("clip.mp4", seed=0)      # Generation: wav [T] at 44.1 kHz, codes [K, L]
+
+Videos longer than the model's window are generated in windows that overlap by
+``overlap`` seconds: each later window takes the previous window's tokens in the overlap
+as fixed (prompt) tokens and fills the rest, so the codegram runs on without a seam, and
+the whole codegram is decoded once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maskvat.errors import MaskvatError, MediaError
+from maskvat.sampling.sampler import SamplerSettings, sample_codes
+
+DEFAULT_MODEL = "lab"
+MIN_SECONDS = 0.5
+MAX_SECONDS = 600.0
+
+
+@dataclass
+class Generation:
+    """wav: [T] float32 at ``sample_rate``; codes: [K, L]; windows: (start frame, length) pairs."""
+
+    wav: np.ndarray
+    sample_rate: int
+    codes: torch.Tensor
+    duration: float
+    windows: list[tuple[int, int]] = field(default_factory=list)
+
+
+def window_plan(total_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, length) codegram windows covering [0, total_frames): each overlaps the previous by
+    at least ``overlap`` frames; the last one ends exactly at total_frames. Pure function."""
+    if total_frames <= window:
+        return [(0, total_frames)]
+    if not 0 < overlap < window:
+        raise ValueError("overlap must be between 0 and the window length")
+    plan, start = [(0, window)], 0
+    while start + window < total_frames:
+        start = min(start + window - overlap, total_frames - window)
+        plan.append((start, window))
+    return plan
+
+
+class Pipeline:
+    """A MaskVAT model with its codec and feature encoders, ready to generate."""
+
+    def __init__(self, model, codec, features, device: str | torch.device = "cpu"):
+        self.model, self.codec, self.features = model.eval(), codec, features
+        self.device = torch.device(device)
+
+    @classmethod
+    def load(cls, model: str | os.PathLike = DEFAULT_MODEL, *, codec: str | None = None,
+             device: str = "cpu", encoder_sources: dict[str, str] | None = None) -> "Pipeline":
+        """``model``: "lab" (shipped) or a folder written by ``save_pretrained``. ``codec``
+        overrides the codec the model config names ("lab" = shipped, or a folder / hub id)."""
+        from maskvat.codec.tokenizer import AudioTokenizer
+        from maskvat.features.extract import FeaturePipeline
+        from maskvat.model.maskvat import MaskVAT
+        from maskvat.training.train import resolve_codec
+
+        if str(model) == DEFAULT_MODEL:
+            from maskvat.assets import asset
+
+            model = asset("lab/model")
+        net = MaskVAT.from_pretrained(model, device=device)
+        tok = AudioTokenizer.from_pretrained(resolve_codec(codec or net.config.codec), device=device)
+        if tok.n_levels != net.config.n_levels or tok.codebook_size != net.config.codebook_size:
+            raise MaskvatError(f"codec {tok.name} ({tok.n_levels} x {tok.codebook_size}) does not fit the model "
+                               f"({net.config.n_levels} x {net.config.codebook_size})")
+        return cls(net, tok, FeaturePipeline.for_model(net.config, encoder_sources), device)
+
+    # ------------------------------------------------------------------------------------
+    def generate(self, video: str | os.PathLike, *, settings: SamplerSettings = SamplerSettings(),
+                 seed: int = 0, generator: torch.Generator | None = None, start: float = 0.0,
+                 duration: float | None = None, overlap: float = 1.0, progress: bool = False) -> Generation:
+        """Sound for ``video`` from ``start`` for ``duration`` seconds (default: to the end of the video)."""
+        from maskvat.media import probe
+
+        info = probe(video)
+        if info.video is None:
+            raise MediaError(video, "has no video stream")
+        avail = info.video.duration - start
+        duration = avail if duration is None else duration
+        if duration > avail + 1e-6:
+            raise MediaError(video, f"asks for {duration:.2f} s from {start:.2f} s, the video has {avail:.2f} s")
+        if not MIN_SECONDS <= duration <= MAX_SECONDS:
+            raise MediaError(video, f"duration {duration:.2f} s is outside {MIN_SECONDS}-{MAX_SECONDS:.0f} s")
+        gen = generator or torch.Generator(device=self.device).manual_seed(seed)
+        cfg = self.model.config
+        total = math.ceil(duration * self.codec.sample_rate / self.codec.hop_length)
+        frame_s = self.codec.hop_length / self.codec.sample_rate
+        plan = window_plan(total, cfg.max_frames, min(max(1, round(overlap / frame_s)), cfg.max_frames // 2))
+        codes = torch.full((cfg.n_levels, total), cfg.mask_id, dtype=torch.long)
+        for w_start, w_len in plan:
+            feats = self.features.visual(video, start + w_start * frame_s, w_len * frame_s)
+            prompt = codes[:, w_start:w_start + w_len][None]
+            fixed = prompt != cfg.mask_id
+            out = self._sample(feats, w_len, settings, gen, prompt if fixed.any() else None, fixed, progress)
+            codes[:, w_start:w_start + w_len] = out[0].cpu()
+        n_samples = int(round(duration * self.codec.sample_rate))
+        with torch.no_grad():
+            wav = self.codec.decode(codes[None].to(self.codec.device), num_samples=n_samples)[0]
+        return Generation(wav.float().cpu().numpy().reshape(-1), self.codec.sample_rate, codes, duration, plan)
+
+    @torch.no_grad()
+    def _sample(self, feats, length, settings, gen, prompt, fixed, progress) -> torch.Tensor:
+        dev = self.device
+        sem = None if feats.semantic is None else feats.semantic[None].to(dev)
+        syn = None if feats.sync is None else feats.sync[None].to(dev)
+        cond, uncond = self.model.condition_pair(sem, syn, length=length)
+        return sample_codes(self.model, cond, length, settings, gen, uncond=uncond if settings.guidance > 0 else None,
+                            prompt=None if prompt is None else prompt.to(dev),
+                            prompt_mask=None if prompt is None else fixed.to(dev), progress=progress)
+
+
+def load(model: str | os.PathLike = DEFAULT_MODEL, **kwargs) -> Pipeline:
+    """``maskvat.load()``: the shipped lab model (or a folder), its codec and encoders."""
+    return Pipeline.load(model, **kwargs)
+
+
+def output_paths(video: Path, out_dir: Path, audio_format: str) -> tuple[Path, Path]:
+    """(sound file, muxed video) for one input; the video keeps its container suffix."""
+    stem = video.stem
+    return out_dir / f"{stem}.{audio_format}", out_dir / f"{stem}_maskvat{video.suffix.lower() or '.mp4'}"

@@ -1,0 +1,103 @@
+"""Codec training: the autoencoder learns with the quantizer bypassed, every loss stays finite,
+dead codes are restarted, a resumed run equals an uninterrupted one, runs export as codecs."""
+
+import numpy as np
+import pytest
+import torch
+
+from maskvat.codec.corpus import AudioCorpus
+from maskvat.codec.losses import best_lag, mel_distance, si_sdr
+from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.codec.train import (
+    CodecTrainConfig,
+    code_usage,
+    export_from_run,
+    new_codec,
+    quantize,
+    restart_dead_codes,
+    train_codec,
+    train_step,
+)
+from maskvat.errors import MaskvatError
+
+
+def clip(seed=0, n=8192, sr=44100):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / sr
+    wav = np.zeros(n, np.float32)
+    for start in rng.uniform(0, n / sr - 0.05, 4):
+        env = np.where(t >= start, np.exp(-(t - start) * 40), 0)
+        wav += (0.3 * env * np.sin(2 * np.pi * rng.uniform(200, 2000) * t)).astype(np.float32)
+    return wav
+
+
+@pytest.fixture
+def corpus():
+    return AudioCorpus([clip(i, 44100) for i in range(3)], ["a", "b", "c"])
+
+
+def test_losses_are_zero_for_identical_signals_and_order_silence():
+    x = torch.from_numpy(clip())[None]
+    assert mel_distance(x, x).item() == 0
+    assert mel_distance(torch.zeros_like(x), x) > mel_distance(0.5 * x, x) > 0
+    assert si_sdr(x, x).item() > 60
+    assert best_lag(np.roll(x[0].numpy(), 7), x[0].numpy(), 20) == 7
+
+
+def test_bypassed_autoencoder_overfits_one_clip(one_torch_thread):
+    wav = torch.from_numpy(clip())[None].repeat(2, 1)
+    cfg = CodecTrainConfig(preset="tiny", bypass_steps=10**6, segment=8192)
+    model = new_codec("tiny")
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.8, 0.99))
+    first = None
+    for step in range(60):
+        loss, terms, _ = train_step(model, wav, cfg, step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else terms["mel"]
+    assert terms["mel"] < 0.6 * first, (first, terms["mel"])
+
+
+def test_vq_training_steps_keep_losses_finite(corpus, tmp_path, one_torch_thread):
+    cfg = CodecTrainConfig(preset="tiny", steps=6, batch_size=2, segment=4096, bypass_steps=2, kmeans_crops=4,
+                           restart_every=2, warmup_steps=2, checkpoint_every=3)
+    last = train_codec(corpus, tmp_path / "run", cfg, progress=False)
+    for key in ("loss", "mel", "stft", "codebook", "commitment"):
+        assert np.isfinite(last[key]), key
+    assert last["codebook"] > 0  # the quantizer is on after the bypass steps
+    tok = AudioTokenizer.from_pretrained(tmp_path / "run" / "codec")
+    assert tok.encode(torch.from_numpy(clip())[None]).shape == (1, 9, 16)
+
+
+def test_dead_code_restart_replaces_unused_codes(one_torch_thread):
+    model = new_codec("tiny")
+    z = model.encoder(torch.from_numpy(clip())[None, None])
+    qp = quantize(model, z)
+    usage = code_usage(qp.codes, qp.active, 1024)
+    dead = usage[0] == 0
+    before = model.quantizer.quantizers[0].codebook.weight.detach().clone()
+    replaced = restart_dead_codes(model, usage, qp.latents, torch.Generator().manual_seed(0))
+    after = model.quantizer.quantizers[0].codebook.weight.detach()
+    assert replaced[0] == int(dead.sum()) > 0
+    assert torch.equal(after[~dead], before[~dead])
+    assert not torch.equal(after[dead], before[dead])
+    # the new codes sit on encoder outputs: each is close to some latent vector
+    pool = qp.latents[0].detach().permute(0, 2, 1).reshape(-1, 8)
+    assert torch.cdist(after[dead][:5], pool).min(dim=1).values.max() < 0.1 * pool.norm(dim=1).mean()
+
+
+def test_resume_gives_the_same_next_loss(corpus, tmp_path, one_torch_thread):
+    cfg = CodecTrainConfig(preset="tiny", steps=5, batch_size=2, segment=4096, bypass_steps=2, kmeans_crops=4,
+                           restart_every=100, warmup_steps=2, checkpoint_every=1)
+    whole = train_codec(corpus, tmp_path / "whole", cfg, progress=False)
+    train_codec(corpus, tmp_path / "split", cfg, progress=False, stop_after=3)
+    resumed = train_codec(corpus, tmp_path / "split", cfg, progress=False)
+    assert resumed["step"] == whole["step"] == 5
+    assert resumed["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+    export_from_run(tmp_path / "split", tmp_path / "exported", half=True)
+    tok = AudioTokenizer.from_pretrained(tmp_path / "exported")  # fp16 on disk, float32 in memory
+    assert next(tok.model.parameters()).dtype == torch.float32
+    assert tok.encode(torch.from_numpy(clip())[None]).shape == (1, 9, 16)
+    with pytest.raises(MaskvatError, match="other settings"):
+        train_codec(corpus, tmp_path / "split", CodecTrainConfig(preset="tiny", steps=9), progress=False)

@@ -1,0 +1,81 @@
+"""The generation pipeline end to end with a tiny (untrained) model: windows, files, CLI."""
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from maskvat.cli.main import main
+from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.errors import MaskvatError
+from maskvat.generate.pipeline import Pipeline, window_plan
+from maskvat.model.config import model_config
+from maskvat.model.maskvat import MaskVAT
+from maskvat.sampling.sampler import SamplerSettings
+
+
+def test_window_plan_covers_without_gaps():
+    assert window_plan(100, 345, 86) == [(0, 100)]
+    plan = window_plan(1000, 345, 86)
+    assert plan[0] == (0, 345) and plan[-1][0] + plan[-1][1] == 1000
+    for (s0, n0), (s1, _) in zip(plan, plan[1:]):
+        assert s1 <= s0 + n0 - 86  # overlaps the previous window by at least 86 frames
+        assert s1 > s0
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gen")
+    AudioTokenizer.from_preset("tiny").save_pretrained(root / "codec")
+    cfg = model_config("lab-adaln-b", d_model=32, n_layers=1, n_heads=4, codec=str(root / "codec"), codec_hidden=64,
+                       max_frames=40)
+    torch.manual_seed(0)
+    MaskVAT(cfg).save_pretrained(root / "model")
+    return root / "model"
+
+
+@pytest.fixture
+def silent_video(make_video):
+    return make_video("silent.mp4", 38, 25.0)  # 1.52 s, no audio stream
+
+
+def test_generate_long_video_in_windows(tiny_model, silent_video, one_torch_thread):
+    pipe = Pipeline.load(tiny_model)
+    s = SamplerSettings(steps=3)
+    out = pipe.generate(silent_video, settings=s, seed=1, overlap=0.2)
+    assert len(out.windows) >= 3  # 1.52 s at 86 frames/s is 131 frames; windows of 40
+    assert out.codes.shape == (9, 131) and (out.codes < 1024).all()  # every frame filled, no [MASK] left
+    assert out.wav.shape == (int(round(1.52 * 44100)),) and np.isfinite(out.wav).all()
+    again = pipe.generate(silent_video, settings=s, seed=1, overlap=0.2)
+    assert torch.equal(out.codes, again.codes)  # same seed, same output
+    # the overlap of each window was taken from the previous one (fixed prompt tokens)
+    (s0, n0), (s1, _) = out.windows[0], out.windows[1]
+    assert s1 < s0 + n0
+
+
+def test_cli_writes_sound_and_muxed_copy(tiny_model, silent_video, tmp_path, one_torch_thread):
+    out = tmp_path / "out"
+    rc = main(["generate", str(silent_video), "-o", str(out), "--model", str(tiny_model), "--steps", "2"])
+    assert rc == 0
+    wav, muxed = out / "silent.wav", out / "silent_maskvat.mp4"
+    assert wav.is_file() and muxed.is_file()
+
+    def packets(path):
+        with av.open(str(path)) as c:
+            return [(bytes(p), p.pts) for p in c.demux(c.streams.video[0]) if p.size]
+
+    assert packets(muxed) == packets(silent_video)  # video stream untouched
+    with av.open(str(muxed)) as c:
+        assert len(c.streams.audio) == 1
+    # a second run refuses to overwrite
+    assert main(["generate", str(silent_video), "-o", str(out), "--model", str(tiny_model)]) == 2
+
+
+def test_bad_inputs_are_clear_errors(tiny_model, tmp_path, capsys):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert main(["generate", str(text), "-o", str(tmp_path / "o"), "--model", str(tiny_model)]) == 2
+    assert "notes.mp4" in capsys.readouterr().err
+    assert main(["generate", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o"), "--model", str(tiny_model)]) == 2
+    with pytest.raises(MaskvatError, match="no such model folder"):
+        Pipeline.load(tmp_path / "nope")
