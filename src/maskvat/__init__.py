@@ -1,7 +1,40 @@
-"""maskvat: synchronised full-band sound for silent video (MaskVAT, Pascual et al., ECCV 2024)."""
+"""maskvat: synchronised full-band sound for silent video (MaskVAT, Pascual et al., ECCV 2024).
+
+    import maskvat
+    pipe = maskvat.load()                         # shipped lab model + codec + encoders
+    result = pipe.generate("clip.mp4", seed=0)    # result.wav [T] at result.sample_rate
+    # or in one call: maskvat.generate("clip.mp4")
+
+``load`` and ``generate`` (and ``MaskVAT``, ``AudioTokenizer``) import torch on first use,
+so that ``import maskvat`` stays light.
+"""
 
 __version__ = "0.1.0"
 
 from maskvat.errors import MaskvatError, MediaError  # noqa: E402
 
-__all__ = ["__version__", "MaskvatError", "MediaError"]
+__all__ = ["__version__", "MaskvatError", "MediaError", "load", "generate", "MaskVAT", "AudioTokenizer"]
+
+
+def load(model="lab", **kwargs):
+    """The generation pipeline for ``model`` ("lab", a folder or a hub id); see ``Pipeline.load``."""
+    from maskvat.generate.pipeline import Pipeline
+
+    return Pipeline.load(model, **kwargs)
+
+
+def generate(video, *, model="lab", device="cpu", **kwargs):
+    """Sound for one video with a freshly loaded pipeline; kwargs go to ``Pipeline.generate``."""
+    return load(model, device=device).generate(video, **kwargs)
+
+
+def __getattr__(name):
+    if name == "MaskVAT":
+        from maskvat.model.maskvat import MaskVAT
+
+        return MaskVAT
+    if name == "AudioTokenizer":
+        from maskvat.codec.tokenizer import AudioTokenizer
+
+        return AudioTokenizer
+    raise AttributeError(f"module 'maskvat' has no attribute {name!r}")

@@ -116,9 +116,12 @@ def test_save_and_load_roundtrip(tmp_path, one_torch_thread):
     assert torch.equal(back(codes, sem, sync), model.eval()(codes, sem, sync))
 
 
-def test_load_errors_are_clear(tmp_path):
-    with pytest.raises(MaskvatError, match="no such model folder"):
+def test_load_errors_are_clear(tmp_path, monkeypatch):
+    with pytest.raises(MaskvatError, match="no such folder"):
         MaskVAT.from_pretrained(tmp_path / "nope")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MaskvatError, match="not in the local cache and offline mode is on"):
+        MaskVAT.from_pretrained("someone/maskvat-vggsound")
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{")
     with pytest.raises(MaskvatError, match="not valid JSON"):

@@ -83,3 +83,24 @@ def test_cache_with_mismatched_clips_is_refused(tmp_path):
               metadata={"info": json.dumps({"clips": ["x", "y", "z"]})})
     with pytest.raises(MaskvatError, match="different clips"):
         load_training_set(tmp_path / "a")
+
+
+def test_ddp_two_processes_on_cpu(setup, tmp_path):
+    """Accelerate under torchrun: 2 processes, gloo, a few synchronised steps."""
+    import os
+    import subprocess
+    import sys
+    from dataclasses import asdict
+    from pathlib import Path
+
+    root, _, four = setup
+    cfg = config(root, four, steps=3, batch_size=2, checkpoint_every=1)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29533",
+                           str(Path(__file__).with_name("ddp_worker.py")), json.dumps(asdict(cfg)), str(tmp_path / "ddp")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ranks = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world"] == 2 and "gloo" in r["backend"] for r in ranks)
+    assert torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)["step"] == 3

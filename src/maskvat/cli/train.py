@@ -13,6 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="override the config's steps")
     p.add_argument("--train-cache", default=None)
     p.add_argument("--val-cache", default=None)
+    p.add_argument("--codec", default=None, help="override the config's codec (the one the codes came from)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.set_defaults(func=run)
 
@@ -20,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from maskvat.training.train import TrainConfig, train
 
-    cfg = TrainConfig.from_file(args.config, steps=args.steps, train_cache=args.train_cache, val_cache=args.val_cache)
+    cfg = TrainConfig.from_file(args.config, steps=args.steps, train_cache=args.train_cache, val_cache=args.val_cache,
+                                 codec=args.codec)
     last = train(cfg, args.out, device=args.device)
     print(json.dumps(last, indent=1))
     print(f"model: {args.out}/model; curves: {args.out}/curves.png")

@@ -10,7 +10,7 @@ alive on a short budget:
 4. Dead-code restart: every ``restart_every`` steps, codes unused since the last restart
    are replaced by random current encoder outputs of that level.
 5. Losses: multi-scale mel (x15), multi-resolution STFT (x1), codebook (x1) and
-   commitment (x0.25); quantizer dropout 0.5; AdamW (0.8, 0.99), linear warm-up then
+   commitment (x0.25); quantizer dropout 0.25 (DAC: 0.5); AdamW (0.8, 0.99), linear warm-up then
    cosine decay.
 
 Adversarial training (DAC's multi-period and multi-resolution STFT discriminators) is
@@ -58,8 +58,8 @@ class CodecTrainConfig:
     bypass_steps: int = 500
     kmeans_crops: int = 64
     kmeans_iters: int = 15
-    restart_every: int = 100
-    quantizer_dropout: float = 0.5
+    restart_every: int = 300
+    quantizer_dropout: float = 0.25
     lambda_mel: float = 15.0
     lambda_stft: float = 1.0
     lambda_codebook: float = 1.0
@@ -184,16 +184,19 @@ def kmeans_init(model: DacModel, wav: torch.Tensor, iters: int = 15, seed: int =
 
 @torch.no_grad()
 def restart_dead_codes(model: DacModel, usage: torch.Tensor, latents: list[torch.Tensor], generator: torch.Generator) -> list[int]:
-    """Replace codes with zero ``usage [K, C]`` by random vectors from ``latents`` (K x [B, D, L]).
+    """Replace codes with zero ``usage [K, C]`` by distinct random vectors from ``latents`` (K x [B, D, L]).
 
-    Returns the number of codes replaced per level.
+    At most as many codes as there are latent vectors are replaced at once; the rest wait
+    for the next restart. Returns the number of codes replaced per level.
     """
     replaced = []
     for level, counts, ze in zip(model.quantizer.quantizers, usage, latents):
         dead = torch.nonzero(counts == 0).flatten()
         if len(dead):
             pool = ze.detach().permute(0, 2, 1).reshape(-1, ze.shape[1])
-            pick = torch.randint(0, len(pool), (len(dead),), generator=generator)
+            # at most one new code per pool vector: duplicates would split one cluster many ways
+            dead = dead[torch.randperm(len(dead), generator=generator)[: len(pool)]]
+            pick = torch.randperm(len(pool), generator=generator)[: len(dead)]
             noise = 0.01 * pool.std() * torch.randn(len(dead), pool.shape[1], generator=generator)
             level.codebook.weight[dead.to(level.codebook.weight.device)] = pool[pick.to(pool.device)] + noise.to(pool.device)
         replaced.append(int(len(dead)))

@@ -1,6 +1,6 @@
 """Silent video in, synchronised sound out: the whole pipeline behind ``maskvat generate``.
 
-    pipe = maskvat.load()                           # the shipped lab model, its codec and encoders
+    pipe = maskvat.load()                           # Pipeline.load(): the shipped lab model, codec, encoders
     result = pipe.generate("clip.mp4", seed=0)      # Generation: wav [T] at 44.1 kHz, codes [K, L]
 
 Videos longer than the model's window are generated in windows that overlap by
@@ -122,11 +122,6 @@ class Pipeline:
         return sample_codes(self.model, cond, length, settings, gen, uncond=uncond if settings.guidance > 0 else None,
                             prompt=None if prompt is None else prompt.to(dev),
                             prompt_mask=None if prompt is None else fixed.to(dev), progress=progress)
-
-
-def load(model: str | os.PathLike = DEFAULT_MODEL, **kwargs) -> Pipeline:
-    """``maskvat.load()``: the shipped lab model (or a folder), its codec and encoders."""
-    return Pipeline.load(model, **kwargs)
 
 
 def output_paths(video: Path, out_dir: Path, audio_format: str) -> tuple[Path, Path]:

@@ -236,15 +236,33 @@ class MaskVAT(nn.Module):
             tmp.write_text(json.dumps(meta, indent=1))
 
     @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike, *, device: str | torch.device = "cpu") -> "MaskVAT":
-        """Load a folder written by ``save_pretrained`` (weights come back as float32)."""
+    def from_pretrained(cls, source: str | os.PathLike, *, device: str | torch.device = "cpu",
+                        local_files_only: bool = False) -> "MaskVAT":
+        """Load a folder written by ``save_pretrained``, or a model-hub id holding one (cache
+        first, then a download unless offline). Weights come back as float32."""
         from safetensors.torch import load_file
 
+        from maskvat.hub import load_pretrained
+
+        folder = load_pretrained(_SnapshotFolder, source, "model", local_files_only=local_files_only,
+                                 hint="pass a model folder (e.g. a `maskvat train` run's model/), or 'lab'")
         model, _ = read_model_folder(Path(folder), load_file)
         return model.to(device).eval()
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+class _SnapshotFolder:
+    """``from_pretrained`` protocol for ``maskvat.hub.load_pretrained``: a local folder, or a hub snapshot."""
+
+    @staticmethod
+    def from_pretrained(source: str, local_files_only: bool = False) -> Path:
+        if Path(source).exists():
+            return Path(source)
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(source, local_files_only=local_files_only))
 
 
 def read_model_folder(folder: Path, load_file) -> tuple["MaskVAT", dict]:
