@@ -10,7 +10,6 @@ import torch
 from maskvat.cli.main import main
 from maskvat.codec import AudioTokenizer, load_codes, save_codes
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

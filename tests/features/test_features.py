@@ -8,7 +8,12 @@ from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.encoders.lab import LogMelAudioEncoder, ThumbnailEncoder
 from maskvat.encoders.registry import load_encoder
 from maskvat.errors import MaskvatError
-from maskvat.features.extract import FeaturePipeline, build_codes_cache, build_feature_cache, load_training_set
+from maskvat.features.extract import (
+    FeaturePipeline,
+    build_codes_cache,
+    build_feature_cache,
+    load_training_set,
+)
 from maskvat.lab.build import build_split
 from maskvat.model.config import model_config
 

@@ -8,10 +8,18 @@ import av
 import numpy as np
 import pytest
 import soundfile as sf
-
 from media_helpers import SR, clicks, indexed_frames
+
 from maskvat.errors import MediaError
-from maskvat.media import decode_frames, fit_length, probe, read_audio, resample, write_audio, write_video
+from maskvat.media import (
+    decode_frames,
+    fit_length,
+    probe,
+    read_audio,
+    resample,
+    write_audio,
+    write_video,
+)
 
 
 def assert_pcm_equal(back: np.ndarray, wav: np.ndarray, bits: int) -> None:

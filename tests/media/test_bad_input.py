@@ -9,10 +9,17 @@ import av
 import numpy as np
 import pytest
 import soundfile as sf
-
 from media_helpers import SR, indexed_frames
+
 from maskvat.errors import MediaError
-from maskvat.media import decode_frames, mux_audio, probe, read_audio, write_audio, write_video
+from maskvat.media import (
+    decode_frames,
+    mux_audio,
+    probe,
+    read_audio,
+    write_audio,
+    write_video,
+)
 
 READERS = {
     "probe": probe,

@@ -8,8 +8,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from media_helpers import SR, encode_frames, indexed_frames
+
 from maskvat.errors import MediaError
 from maskvat.media import decode_frames, mux_audio, probe, read_audio
 

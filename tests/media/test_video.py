@@ -8,8 +8,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from media_helpers import encode_frames, frame_index, grey_level, indexed_frames
+
 from maskvat.media import decode_frames, probe, write_video
 
 

@@ -7,7 +7,13 @@ from maskvat.model.config import model_config
 from maskvat.model.maskvat import MaskVAT
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 from maskvat.sampling.schedule import schedule_table, still_masked
-from maskvat.sampling.steps import annealed_delta, confidence, guide, remask_lowest, sample_from_logits
+from maskvat.sampling.steps import (
+    annealed_delta,
+    confidence,
+    guide,
+    remask_lowest,
+    sample_from_logits,
+)
 
 TINY = dict(d_model=32, n_layers=2, n_heads=4, enc_layers=1, n_levels=3, codebook_size=16, codec_hidden=8,
             max_frames=12, semantic_dim=6, sync_dim=5, audio_dim=4)

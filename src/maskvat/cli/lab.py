@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("clip", metavar="CLIP", help="a clip .mp4 (its truth is the same-stem .json)")
     v.add_argument("-o", "--output", help="PNG to write (default: CLIP with .png)")
     v.add_argument("--onsets", action="store_true", help="also mark the detected onsets")
+    v.add_argument("--truth", default=None,
+                   help="truth JSON to mark (default: the clip's same-stem .json); e.g. for a generated video")
     v.set_defaults(func=run_show)
 
 
@@ -77,5 +79,5 @@ def run_show(args: argparse.Namespace) -> int:
     from maskvat.lab.sheet import contact_sheet
 
     out = args.output or str(Path(args.clip).with_suffix(".png"))
-    print(contact_sheet(args.clip, out, show_onsets=args.onsets))
+    print(contact_sheet(args.clip, out, truth=args.truth, show_onsets=args.onsets))
     return 0

@@ -25,7 +25,6 @@ as an uninterrupted one. At the end, ``OUT/codec`` holds the exported tokenizer
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -43,6 +42,7 @@ from maskvat.codec.losses import mel_distance, stft_distance
 from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.errors import MaskvatError
 from maskvat.media.atomic import atomic_path
+from maskvat.runlog import plot_curves, write_log
 
 
 @dataclass
@@ -357,41 +357,8 @@ def _save_checkpoint(out: Path, model, opt, step: int, log: list[dict], usage, c
     plot_codec_curves(log, out / "curves.png")
 
 
-def write_log(path: Path, log: list[dict]) -> None:
-    keys: list[str] = []
-    for row in log:
-        keys.extend(k for k in row if k not in keys)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(log)
-
-
-def plot_codec_curves(log: list[dict], path: Path) -> None:
+def plot_codec_curves(log: list[dict], path: Path, n_levels: int = 9) -> None:
     """Mel loss (smoothed) and per-level share of codes used, as a PNG."""
-    if not log:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = np.array([r["step"] for r in log])
-    mel = np.array([r["mel"] for r in log])
-    win = min(50, len(mel))
-    smooth = np.convolve(mel, np.ones(win) / win, mode="valid")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
-    ax1.plot(steps, mel, alpha=0.25, lw=0.6)
-    ax1.plot(steps[len(steps) - len(smooth):], smooth, lw=1.5)
-    ax1.set(xlabel="step", ylabel="multi-scale mel L1", title="reconstruction")
-    rows = [r for r in log if "used_0" in r]
-    if rows:
-        k = sum(1 for key in rows[0] if key.startswith("used_"))
-        for i in range(k):
-            ax2.plot([r["step"] for r in rows], [r[f"used_{i}"] for r in rows], lw=1, label=f"level {i + 1}")
-        ax2.set(xlabel="step", ylabel="share of codes used", ylim=(0, 1.02), title="code usage per level")
-        ax2.legend(fontsize=7, ncol=3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    plot_curves(log, path, loss_key="mel", loss_label="multi-scale mel L1", loss_title="reconstruction",
+                series=[(f"used_{i}", f"level {i + 1}") for i in range(n_levels)],
+                series_label="share of codes used", series_title="code usage per level", ylim=(0, 1.02))

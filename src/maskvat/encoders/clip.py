@@ -8,6 +8,7 @@ folder saved with ``save_pretrained``). frames [B, N, H, W, 3] uint8 at ``fps`` 
 from __future__ import annotations
 
 import os
+
 import torch
 from torch import nn
 

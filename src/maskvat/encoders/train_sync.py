@@ -22,7 +22,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from maskvat.encoders.lab_data import LabClips, OffsetGrid, load_lab_split, sample_sync_batch
+from maskvat.encoders.lab_data import (
+    LabClips,
+    OffsetGrid,
+    load_lab_split,
+    sample_sync_batch,
+)
 from maskvat.encoders.sync import SyncConfig, SyncJudge
 from maskvat.errors import MaskvatError
 from maskvat.media.atomic import atomic_path

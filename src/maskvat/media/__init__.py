@@ -9,7 +9,13 @@ naming the file and the problem. Nothing here imports the rest of maskvat but it
 """
 
 from maskvat.media.atomic import atomic_path
-from maskvat.media.audio import SAMPLE_RATE, fit_length, read_audio, resample, write_audio
+from maskvat.media.audio import (
+    SAMPLE_RATE,
+    fit_length,
+    read_audio,
+    resample,
+    write_audio,
+)
 from maskvat.media.mux import mux_audio
 from maskvat.media.probe import AudioStreamInfo, MediaInfo, VideoStreamInfo, probe
 from maskvat.media.video import Frames, decode_frames

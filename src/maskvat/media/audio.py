@@ -20,7 +20,13 @@ import soxr
 from maskvat.errors import MediaError
 from maskvat.media._open import corrupt
 from maskvat.media.atomic import atomic_path
-from maskvat.media.probe import audio_stream, check_complete, declared_duration, open_input, timeline_origin
+from maskvat.media.probe import (
+    audio_stream,
+    check_complete,
+    declared_duration,
+    open_input,
+    timeline_origin,
+)
 
 SAMPLE_RATE = 44100
 MAX_SAMPLE_RATE = 768_000

@@ -14,7 +14,12 @@ from maskvat.media._open import corrupt
 from maskvat.media.atomic import atomic_path
 from maskvat.media.audio import checked_mono, fit_length
 from maskvat.media.probe import open_input, probe
-from maskvat.media.write import AudioTrack, add_audio_stream, check_audio_codec, open_output
+from maskvat.media.write import (
+    AudioTrack,
+    add_audio_stream,
+    check_audio_codec,
+    open_output,
+)
 
 # Audio codec used by default for each output container (by file suffix).
 DEFAULT_AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "flac"}

@@ -19,7 +19,6 @@ import av
 from maskvat.errors import MediaError
 from maskvat.media._open import corrupt, open_media
 
-
 # FFmpeg demuxers that render text files as "video" (ANSI art): a .txt or .nfo file opens as
 # a 640x400 video with the tty demuxer. A text file is never media to maskvat.
 TEXT_ART_FORMATS = frozenset({"tty", "bin", "xbin", "idf", "adf"})

@@ -18,7 +18,13 @@ from tqdm import tqdm
 
 from maskvat.model.maskvat import Conditioning, MaskVAT
 from maskvat.sampling.schedule import still_masked
-from maskvat.sampling.steps import annealed_delta, confidence, guide, remask_lowest, sample_from_logits
+from maskvat.sampling.steps import (
+    annealed_delta,
+    confidence,
+    guide,
+    remask_lowest,
+    sample_from_logits,
+)
 
 
 @dataclass(frozen=True)

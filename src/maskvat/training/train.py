@@ -28,8 +28,14 @@ from maskvat.errors import MaskvatError
 from maskvat.features.extract import TrainingSet, load_training_set
 from maskvat.media.atomic import atomic_path
 from maskvat.model.config import model_config
-from maskvat.model.masking import apply_mask, cosine_mask, masked_accuracy_per_level, masked_cross_entropy
+from maskvat.model.masking import (
+    apply_mask,
+    cosine_mask,
+    masked_accuracy_per_level,
+    masked_cross_entropy,
+)
 from maskvat.model.maskvat import MaskVAT
+from maskvat.runlog import plot_curves, write_log
 
 
 @dataclass
@@ -238,40 +244,14 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, device: str = "auto",
 
 
 def _checkpoint(out: Path, model: MaskVAT, opt, step: int, log: list[dict], cfg: TrainConfig) -> None:
-    from maskvat.codec.train import write_log
-
     with atomic_path(out / "checkpoint.pt") as tmp:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "log": log, "cfg": asdict(cfg)}, tmp)
     write_log(out / "log.csv", log)
     plot_training(log, out / "curves.png")
 
 
-def plot_training(log: list[dict], path: Path) -> None:
+def plot_training(log: list[dict], path: Path, n_levels: int = 9) -> None:
     """Training CE (smoothed) and validation masked-token accuracy per level, as a PNG."""
-    if not log:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = np.array([r["step"] for r in log])
-    ce = np.array([r["ce"] for r in log])
-    win = min(25, len(ce))
-    smooth = np.convolve(ce, np.ones(win) / win, mode="valid")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
-    ax1.plot(steps, ce, alpha=0.25, lw=0.6)
-    ax1.plot(steps[len(steps) - len(smooth):], smooth, lw=1.5)
-    ax1.set(xlabel="step", ylabel="masked-token cross-entropy", title="training")
-    rows = [r for r in log if "val_acc" in r]
-    if rows:
-        k = sum(1 for key in rows[0] if key.startswith("val_acc_"))
-        for i in range(1, k + 1):
-            ax2.plot([r["step"] for r in rows], [r[f"val_acc_{i}"] for r in rows], lw=1, label=f"level {i}")
-        ax2.plot([r["step"] for r in rows], [r["val_acc"] for r in rows], "k-", lw=2, label="all")
-        ax2.set(xlabel="step", ylabel="masked-token accuracy", title="validation", ylim=(0, None))
-        ax2.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    series = [("val_acc", "all")] + [(f"val_acc_{k}", f"level {k}") for k in range(1, n_levels + 1)]
+    plot_curves(log, path, loss_key="ce", loss_label="masked-token cross-entropy", loss_title="training",
+                series=series, series_label="masked-token accuracy", series_title="validation")
