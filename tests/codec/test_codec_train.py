@@ -103,3 +103,19 @@ def test_resume_gives_the_same_next_loss(corpus, tmp_path, one_torch_thread):
     assert tok.encode(torch.from_numpy(clip())[None]).shape == (1, 9, 16)
     with pytest.raises(MaskvatError, match="other settings"):
         train_codec(corpus, tmp_path / "split", CodecTrainConfig(preset="tiny", steps=9), progress=False)
+
+
+def test_exported_codec_computes_what_was_trained(tmp_path, one_torch_thread):
+    from maskvat.codec.train import export_codec, kmeans_init
+
+    model = new_codec("tiny")
+    wav = torch.from_numpy(np.stack([clip(0), clip(1)]))
+    kmeans_init(model, wav, iters=2)
+    with torch.no_grad():
+        qp = quantize(model, model.encoder(wav[:, None]))
+        trained = model.decoder(qp.quantized)[:, 0]
+    export_codec(model, tmp_path / "codec")
+    tok = AudioTokenizer.from_pretrained(tmp_path / "codec")
+    codes = tok.encode(wav)
+    assert torch.equal(codes, torch.stack(qp.codes, dim=1))
+    assert torch.allclose(tok.decode(codes), trained, atol=1e-4)

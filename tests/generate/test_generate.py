@@ -79,3 +79,20 @@ def test_bad_inputs_are_clear_errors(tiny_model, tmp_path, capsys):
     assert main(["generate", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o"), "--model", str(tiny_model)]) == 2
     with pytest.raises(MaskvatError, match="no such folder"):
         Pipeline.load(tmp_path / "nope")
+
+
+def test_beams_are_scored_by_scav_and_the_nearest_kept(tiny_model, silent_video, tmp_path, one_torch_thread):
+    from maskvat.scav.model import SCAV, SCAVConfig
+
+    torch.manual_seed(0)
+    SCAV(SCAVConfig(hidden=8, dim=4, length=10)).save_pretrained(tmp_path / "scav")
+    pipe = Pipeline.load(tiny_model, scav=tmp_path / "scav")
+    out = pipe.generate(silent_video, settings=SamplerSettings(steps=2), seed=0, duration=0.45, beams=3)
+    assert len(out.beam_distances) == 1 and len(out.beam_distances[0]) == 3
+    assert out.chosen[0] == int(np.argmin(out.beam_distances[0]))
+    # the kept codegram is the chosen candidate's: recompute its distance
+    feats = pipe.features.visual(silent_video, 0.0, out.windows[0][1] * 512 / 44100)
+    d = pipe.scav_distances(feats, out.codes[None])
+    assert float(d[0]) == pytest.approx(min(out.beam_distances[0]), rel=1e-4)
+    with pytest.raises(MaskvatError, match="SCAV"):
+        Pipeline.load(tiny_model, scav=None).generate(silent_video, beams=2)

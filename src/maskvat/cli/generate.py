@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=32, help="decoding iterations N (paper: 32)")
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance gamma (paper: 3)")
     p.add_argument("--diversity", type=float, default=8.0, help="Gumbel confidence noise delta (paper: 8)")
+    p.add_argument("--beams", type=int, default=1, help="candidates per window; SCAV keeps the best (paper: 10)")
+    p.add_argument("--scav", default="lab", help="beam selector: 'lab' (shipped) or a folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=float, default=0.0, help="seconds into each video")
     p.add_argument("--duration", type=float, default=None, help="seconds to generate (default: to the end)")
@@ -70,12 +72,13 @@ def run(args: argparse.Namespace) -> int:
                 if path.exists():
                     raise MaskvatError(f"{path}: already exists (pass --overwrite to replace it)")
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
-    pipe = Pipeline.load(args.model, codec=args.codec, device=args.device)
+    pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     for video, sound, muxed in tqdm(plans, desc="generate", unit="video", disable=len(plans) < 2):
         try:
             result = pipe.generate(video, settings=settings, seed=args.seed, start=args.start, duration=args.duration,
+                                   beams=args.beams,
                                    progress=len(plans) == 1)
             write_audio(sound, result.wav, result.sample_rate)
             if not args.no_video:

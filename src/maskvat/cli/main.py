@@ -17,7 +17,7 @@ from maskvat.errors import MaskvatError
 
 # Order is the order shown in --help: the pipeline's order.
 SUBCOMMANDS = ["maskvat.cli.probe", "maskvat.cli.codec", "maskvat.cli.lab", "maskvat.cli.encoders", "maskvat.cli.features",
-               "maskvat.cli.train", "maskvat.cli.generate"]
+               "maskvat.cli.train", "maskvat.cli.scav", "maskvat.cli.generate"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

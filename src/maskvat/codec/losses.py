@@ -41,11 +41,14 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int) -> torch.Tensor:
 
 
 def _magnitude(wav: torch.Tensor, window: int, hop: int) -> torch.Tensor:
-    """|STFT| [B, F, frames] with a Hann window, centre padding (reflect when the clip is long enough)."""
+    """|STFT| [B, F, frames] with a Hann window, centre padding (reflect when the clip is long enough).
+
+    sqrt(re^2 + im^2 + 1e-12) rather than ``abs``: the gradient of |z| is NaN at z = 0
+    (a silent output), which would poison a whole training step."""
     mode = "reflect" if wav.shape[-1] > window // 2 else "constant"
     spec = torch.stft(wav, n_fft=window, hop_length=hop, window=torch.hann_window(window, device=wav.device),
                       center=True, pad_mode=mode, return_complex=True)
-    return spec.abs()
+    return torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-12)
 
 
 def mel_distance(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 44100, *,

@@ -110,6 +110,12 @@ def new_codec(preset: str, seed: int = 0, gain: float = 0.7) -> DacModel:
     return model
 
 
+def unit(x: torch.Tensor, dim: int, eps: float = 1e-3) -> torch.Tensor:
+    """x / |x| along ``dim``, smooth at 0 (``F.normalize``'s gradient is NaN for an all-zero
+    vector, which silent input gives)."""
+    return x * torch.rsqrt(x.pow(2).sum(dim, keepdim=True) + eps * eps)
+
+
 @dataclass
 class QuantizerPass:
     """What one pass through the residual VQ gives. ``quantized: [B, H, L]``; per-level lists."""
@@ -129,6 +135,13 @@ def quantize(model: DacModel, z: torch.Tensor, *, bypass: bool = False, dropout:
     ``bypass``: each level passes its projected latent on unquantised. ``dropout``: that
     fraction of the batch uses only the first n ~ U{1..K} levels (DAC's quantizer dropout).
     Losses are means over the items' active levels.
+
+    Unlike ``DacVectorQuantize`` (which looks up by cosine but passes on the raw codebook
+    vector), both the projected latent and the code are L2-normalised here, so neither the
+    encoder's scale nor the codebook's can run away: in a first run the encoder output grew
+    to 1e4 while the codes stayed near 1, the codebook loss reached 2e8 and every level
+    collapsed to one code. ``export_codec`` normalises the codebook rows, so the saved
+    ``DacModel`` computes exactly what was trained.
     """
     levels = model.quantizer.quantizers
     n_items = z.shape[0]
@@ -141,11 +154,12 @@ def quantize(model: DacModel, z: torch.Tensor, *, bypass: bool = False, dropout:
     cb_loss = commit_loss = z.new_zeros(())
     codes, latents = [], []
     for i, level in enumerate(levels):
-        ze = level.in_proj(residual)
+        ze = unit(level.in_proj(residual), dim=1)
         if bypass:
             zq = ze
         else:
-            zq_raw, idx = level.decode_latents(ze)
+            idx = (ze.transpose(1, 2) @ F.normalize(level.codebook.weight, dim=1).t()).argmax(-1)  # cosine, [B, L]
+            zq_raw = unit(level.codebook(idx), dim=-1).transpose(1, 2)
             used = (i < active).float()
             cb_loss = cb_loss + (F.mse_loss(zq_raw, ze.detach(), reduction="none").mean((1, 2)) * used).mean()
             commit_loss = commit_loss + (F.mse_loss(ze, zq_raw.detach(), reduction="none").mean((1, 2)) * used).mean()
@@ -167,7 +181,7 @@ def kmeans_init(model: DacModel, wav: torch.Tensor, iters: int = 15, seed: int =
     gen = torch.Generator().manual_seed(seed)
     residual = model.encoder(wav[:, None])
     for level in model.quantizer.quantizers:
-        ze = level.in_proj(residual)  # [B, D, L]
+        ze = F.normalize(level.in_proj(residual), dim=1)  # [B, D, L]
         x = ze.permute(0, 2, 1).reshape(-1, ze.shape[1])
         k = level.codebook.weight.shape[0]
         centroids = x[torch.randint(0, len(x), (k,), generator=gen)].clone()
@@ -177,9 +191,9 @@ def kmeans_init(model: DacModel, wav: torch.Tensor, iters: int = 15, seed: int =
             counts = torch.bincount(assign, minlength=k).float()
             empty = counts == 0
             centroids = torch.where(empty[:, None], x[torch.randint(0, len(x), (k,), generator=gen)], sums / counts.clamp_min(1)[:, None])
-        level.codebook.weight.copy_(centroids)
-        zq, _ = level.decode_latents(ze)
-        residual = residual - level.out_proj(zq)
+        level.codebook.weight.copy_(F.normalize(centroids, dim=1))
+        idx = (ze.transpose(1, 2) @ level.codebook.weight.t()).argmax(-1)
+        residual = residual - level.out_proj(level.codebook(idx).transpose(1, 2))
 
 
 @torch.no_grad()
@@ -312,6 +326,9 @@ def export_codec(model: DacModel, folder: Path, *, half: bool = False) -> None:
     """Write the trained codec as an AudioTokenizer folder (weight norm folded; fp16 if ``half``)."""
     from maskvat.codec.tokenizer import AudioTokenizer
 
+    with torch.no_grad():  # the trained quantizer uses unit-norm codes (see ``quantize``)
+        for level in model.quantizer.quantizers:
+            level.codebook.weight.copy_(F.normalize(level.codebook.weight, dim=1))
     tok = AudioTokenizer(model.cpu())
     if not half:
         tok.save_pretrained(folder)

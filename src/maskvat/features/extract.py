@@ -131,35 +131,41 @@ def build_codes_cache(split: str | os.PathLike, cache: str | os.PathLike, codec,
 class TrainingSet:
     """codes [N, K, L] long; semantic [N, Ns, Ds], sync [N, Ny, Dy], audio [N, Na, Da] float (or None)."""
 
-    codes: torch.Tensor
+    codes: torch.Tensor | None
     semantic: torch.Tensor | None
     sync: torch.Tensor | None
     audio: torch.Tensor | None
     clips: list[str]
 
     def __len__(self) -> int:
-        return self.codes.shape[0]
+        return len(self.clips)
 
     def batch(self, idx) -> dict:
         pick = lambda t: None if t is None else t[idx].float()  # noqa: E731
-        return {"codes": self.codes[idx], "semantic": pick(self.semantic), "sync": pick(self.sync),
-                "audio": pick(self.audio)}
+        return {"codes": None if self.codes is None else self.codes[idx], "semantic": pick(self.semantic),
+                "sync": pick(self.sync), "audio": pick(self.audio)}
 
 
-def load_training_set(cache: str | os.PathLike) -> TrainingSet:
-    """Read CACHE/features.safetensors and CACHE/codes.safetensors (same clips, same order)."""
+def load_training_set(cache: str | os.PathLike, *, codes: bool = True) -> TrainingSet:
+    """Read CACHE/features.safetensors and CACHE/codes.safetensors (same clips, same order).
+
+    ``codes=False``: the features only (SCAV training needs no codec)."""
     from safetensors import safe_open
 
     cache = Path(cache)
     loaded = {}
-    for name in ("features", "codes"):
+    for name in ("features", "codes") if codes else ("features",):
         path = cache / f"{name}.safetensors"
         if not path.is_file():
             raise MaskvatError(f"{cache}: no {path.name}; build it with `maskvat features`")
         with safe_open(str(path), "pt") as f:
             info = json.loads(f.metadata()["info"])
             loaded[name] = ({k: f.get_tensor(k) for k in f.keys()}, info)
-    (feats, finfo), (codes, cinfo) = loaded["features"], loaded["codes"]
-    if finfo["clips"] != cinfo["clips"]:
-        raise MaskvatError(f"{cache}: features and codes list different clips; rebuild one of them")
-    return TrainingSet(codes["codes"].long(), feats.get("semantic"), feats.get("sync"), feats.get("audio"), finfo["clips"])
+    feats, finfo = loaded["features"]
+    grid = None
+    if codes:
+        grid, cinfo = loaded["codes"]
+        if finfo["clips"] != cinfo["clips"]:
+            raise MaskvatError(f"{cache}: features and codes list different clips; rebuild one of them")
+        grid = grid["codes"].long()
+    return TrainingSet(grid, feats.get("semantic"), feats.get("sync"), feats.get("audio"), finfo["clips"])

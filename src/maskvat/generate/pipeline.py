@@ -23,7 +23,7 @@ from maskvat.errors import MaskvatError, MediaError
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 
 DEFAULT_MODEL = "lab"
-MIN_SECONDS = 0.5
+MIN_SECONDS = 0.25
 MAX_SECONDS = 600.0
 
 
@@ -36,6 +36,8 @@ class Generation:
     codes: torch.Tensor
     duration: float
     windows: list[tuple[int, int]] = field(default_factory=list)
+    beam_distances: list[list[float]] = field(default_factory=list)  # per window: SCAV distance of each beam
+    chosen: list[int] = field(default_factory=list)  # per window: the beam kept
 
 
 def window_plan(total_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
@@ -55,15 +57,18 @@ def window_plan(total_frames: int, window: int, overlap: int) -> list[tuple[int,
 class Pipeline:
     """A MaskVAT model with its codec and feature encoders, ready to generate."""
 
-    def __init__(self, model, codec, features, device: str | torch.device = "cpu"):
+    def __init__(self, model, codec, features, device: str | torch.device = "cpu", scav=None):
         self.model, self.codec, self.features = model.eval(), codec, features
         self.device = torch.device(device)
+        self.scav = scav
 
     @classmethod
     def load(cls, model: str | os.PathLike = DEFAULT_MODEL, *, codec: str | None = None,
-             device: str = "cpu", encoder_sources: dict[str, str] | None = None) -> "Pipeline":
+             device: str = "cpu", encoder_sources: dict[str, str] | None = None,
+             scav: str | os.PathLike | None = "lab") -> "Pipeline":
         """``model``: "lab" (shipped) or a folder written by ``save_pretrained``. ``codec``
-        overrides the codec the model config names ("lab" = shipped, or a folder / hub id)."""
+        overrides the codec the model config names ("lab" = shipped, or a folder / hub id).
+        ``scav``: the beam selector ("lab" = shipped, a folder, or None); needed for beams > 1."""
         from maskvat.codec.tokenizer import AudioTokenizer
         from maskvat.features.extract import FeaturePipeline
         from maskvat.model.maskvat import MaskVAT
@@ -78,13 +83,27 @@ class Pipeline:
         if tok.n_levels != net.config.n_levels or tok.codebook_size != net.config.codebook_size:
             raise MaskvatError(f"codec {tok.name} ({tok.n_levels} x {tok.codebook_size}) does not fit the model "
                                f"({net.config.n_levels} x {net.config.codebook_size})")
-        return cls(net, tok, FeaturePipeline.for_model(net.config, encoder_sources), device)
+        scav_model = None
+        if scav is not None:
+            from maskvat.scav.model import SCAV
+
+            if str(scav) == "lab":
+                from maskvat.assets import ROOT
+
+                scav = ROOT / "lab" / "scav" if (ROOT / "lab" / "scav").is_dir() else None
+            scav_model = SCAV.from_pretrained(scav).to(device) if scav is not None else None
+        features = FeaturePipeline.for_model(net.config, encoder_sources, audio=scav_model is not None)
+        return cls(net, tok, features, device, scav_model)
 
     # ------------------------------------------------------------------------------------
     def generate(self, video: str | os.PathLike, *, settings: SamplerSettings = SamplerSettings(),
                  seed: int = 0, generator: torch.Generator | None = None, start: float = 0.0,
-                 duration: float | None = None, overlap: float = 1.0, progress: bool = False) -> Generation:
-        """Sound for ``video`` from ``start`` for ``duration`` seconds (default: to the end of the video)."""
+                 duration: float | None = None, overlap: float = 1.0, beams: int = 1,
+                 progress: bool = False) -> Generation:
+        """Sound for ``video`` from ``start`` for ``duration`` seconds (default: to the end of the video).
+
+        beams: B candidates per window, sampled as one batch; SCAV keeps the one nearest the
+        video (paper 3.2.4). Their distances are in ``Generation.beam_distances``."""
         from maskvat.media import probe
 
         info = probe(video)
@@ -96,29 +115,54 @@ class Pipeline:
             raise MediaError(video, f"asks for {duration:.2f} s from {start:.2f} s, the video has {avail:.2f} s")
         if not MIN_SECONDS <= duration <= MAX_SECONDS:
             raise MediaError(video, f"duration {duration:.2f} s is outside {MIN_SECONDS}-{MAX_SECONDS:.0f} s")
+        if beams < 1 or beams > 64:
+            raise MaskvatError(f"beams must be between 1 and 64, not {beams}")
+        if beams > 1 and self.scav is None:
+            raise MaskvatError("beams > 1 needs a SCAV beam selector (Pipeline.load(scav=FOLDER))")
         gen = generator or torch.Generator(device=self.device).manual_seed(seed)
         cfg = self.model.config
         total = math.ceil(duration * self.codec.sample_rate / self.codec.hop_length)
         frame_s = self.codec.hop_length / self.codec.sample_rate
         plan = window_plan(total, cfg.max_frames, min(max(1, round(overlap / frame_s)), cfg.max_frames // 2))
         codes = torch.full((cfg.n_levels, total), cfg.mask_id, dtype=torch.long)
+        distances, chosen = [], []
         for w_start, w_len in plan:
             feats = self.features.visual(video, start + w_start * frame_s, w_len * frame_s)
-            prompt = codes[:, w_start:w_start + w_len][None]
+            prompt = codes[:, w_start:w_start + w_len][None].repeat(beams, 1, 1)
             fixed = prompt != cfg.mask_id
-            out = self._sample(feats, w_len, settings, gen, prompt if fixed.any() else None, fixed, progress)
-            codes[:, w_start:w_start + w_len] = out[0].cpu()
+            out = self._sample(feats, w_len, settings, gen, prompt if fixed.any() else None, fixed, progress, beams)
+            best = 0
+            if beams > 1:
+                dist = self.scav_distances(feats, out)
+                best = int(dist.argmin())
+                distances.append(dist.tolist())
+                chosen.append(best)
+            codes[:, w_start:w_start + w_len] = out[best].cpu()
         n_samples = int(round(duration * self.codec.sample_rate))
         with torch.no_grad():
             wav = self.codec.decode(codes[None].to(self.codec.device), num_samples=n_samples)[0]
-        return Generation(wav.float().cpu().numpy().reshape(-1), self.codec.sample_rate, codes, duration, plan)
+        return Generation(wav.float().cpu().numpy().reshape(-1), self.codec.sample_rate, codes, duration, plan,
+                          distances, chosen)
 
     @torch.no_grad()
-    def _sample(self, feats, length, settings, gen, prompt, fixed, progress) -> torch.Tensor:
+    def scav_distances(self, feats, candidates: torch.Tensor) -> torch.Tensor:
+        """SCAV distance between the window's video and each candidate codegram [B, K, L] -> [B]."""
+        wav = self.codec.decode(candidates.to(self.codec.device))  # [B, L * hop]
+        audio = torch.stack([self.features.audio_features(w.cpu().numpy()) for w in wav])
+        sem = None if feats.semantic is None else feats.semantic[None]
+        syn = None if feats.sync is None else feats.sync[None]
+        dev = next(self.scav.parameters()).device
+        v = self.scav.video(sem.to(dev) if sem is not None else None, syn.to(dev) if syn is not None else None)
+        return self.scav.distance(v, self.scav.audio(audio.to(dev)))[0].cpu()
+
+    @torch.no_grad()
+    def _sample(self, feats, length, settings, gen, prompt, fixed, progress, beams: int = 1) -> torch.Tensor:
         dev = self.device
         sem = None if feats.semantic is None else feats.semantic[None].to(dev)
         syn = None if feats.sync is None else feats.sync[None].to(dev)
         cond, uncond = self.model.condition_pair(sem, syn, length=length)
+        if beams > 1:
+            cond, uncond = cond.repeat(beams), uncond.repeat(beams)
         return sample_codes(self.model, cond, length, settings, gen, uncond=uncond if settings.guidance > 0 else None,
                             prompt=None if prompt is None else prompt.to(dev),
                             prompt_mask=None if prompt is None else fixed.to(dev), progress=progress)

@@ -1,0 +1,59 @@
+"""SCAV: distances between raw sequences, the contrastive loss, training on a cache, beams."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from maskvat.errors import MaskvatError
+from maskvat.scav.model import SCAV, SCAVConfig
+from maskvat.scav.train import SCAVTrainConfig, evaluate, shifted_copies, train_scav
+
+SMALL = SCAVConfig(semantic_dim=6, sync_dim=5, audio_dim=4, length=20, hidden=16, dim=8)
+
+
+def test_distance_is_mean_squared_difference_of_sequences():
+    v = torch.zeros(2, 3, 4)
+    a = torch.ones(3, 3, 4)
+    a[1] = 0
+    d = SCAV.distance(v, a)
+    assert d.shape == (2, 3)
+    assert d[0].tolist() == [1.0, 0.0, 1.0]
+    # a sequence reversed in time is far from the original, although its mean is the same
+    x = torch.arange(6.0).view(1, 6, 1)
+    assert SCAV.distance(x, x.flip(1)).item() > 5 and x.mean() == x.flip(1).mean()
+
+
+def test_loss_prefers_matching_pairs_over_shifted_ones():
+    torch.manual_seed(0)
+    model = SCAV(SMALL)
+    v = torch.randn(4, 20, 8)
+    good = model.contrastive_loss(v, v.clone(), shifted_copies(v))
+    bad = model.contrastive_loss(v, v.roll(1, dims=0), shifted_copies(v))
+    assert good < bad
+
+
+def make_cache(folder, n, seed):
+    """Clips whose audio is a noisy, known function of the sync stream (so alignment is learnable)."""
+    g = torch.Generator().manual_seed(seed)
+    sync = torch.randn(n, 20, 5, generator=g)
+    audio = sync[..., :4] * 2 + 0.1 * torch.randn(n, 20, 4, generator=g)
+    feats = {"semantic": torch.randn(n, 5, 6, generator=g).half(), "sync": sync.half(), "audio": audio.half()}
+    folder.mkdir()
+    save_file(feats, str(folder / "features.safetensors"), metadata={"info": json.dumps({"clips": [str(i) for i in range(n)]})})
+    return folder
+
+
+def test_training_learns_retrieval_and_alignment(tmp_path, one_torch_thread):
+    train = make_cache(tmp_path / "train", 64, 0)
+    val = make_cache(tmp_path / "val", 32, 1)
+    result = train_scav(train, tmp_path / "run", SCAVTrainConfig(steps=150, batch_size=16, lr=3e-3, eval_every=150),
+                        SMALL, val_cache=val, progress=False)
+    assert result["r1"] > 0.8 and result["aligned"] > 0.8, result
+    back = SCAV.from_pretrained(tmp_path / "run" / "scav")
+    from maskvat.features.extract import load_training_set
+
+    assert evaluate(back, load_training_set(val, codes=False))["r1"] > 0.8  # fp16 weights keep it
+    with pytest.raises(MaskvatError, match="not a SCAV folder"):
+        SCAV.from_pretrained(tmp_path)
