@@ -17,7 +17,8 @@ from maskvat.errors import MaskvatError
 
 # Order is the order shown in --help: the pipeline's order.
 SUBCOMMANDS = ["maskvat.cli.probe", "maskvat.cli.codec", "maskvat.cli.lab", "maskvat.cli.encoders", "maskvat.cli.features",
-               "maskvat.cli.train", "maskvat.cli.scav", "maskvat.cli.generate"]
+               "maskvat.cli.train", "maskvat.cli.scav", "maskvat.cli.generate",
+               "maskvat.cli.evaluate"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

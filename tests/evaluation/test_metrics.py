@@ -1,0 +1,40 @@
+"""The paper's metrics against closed forms and invariances."""
+
+import numpy as np
+import pytest
+
+from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_curve, novelty_score
+
+
+def test_frechet_distance_matches_closed_form():
+    rng = np.random.default_rng(0)
+    d, m, s = 4, 0.5, 2.0
+    a = rng.standard_normal((20000, d))
+    b = m + s * rng.standard_normal((20000, d))
+    expected = d * m**2 + d * (1 + s**2 - 2 * s)  # |mu|^2 + tr(I + s^2 I - 2 s I)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=0.03)
+    assert abs(frechet_distance(a, a)) < 1e-6
+    assert frechet_distance(a, b) == pytest.approx(frechet_distance(rng.permutation(a), rng.permutation(b)))
+    with pytest.raises(ValueError):
+        frechet_distance(a, b[:, :2])
+
+
+def test_mfcc_front_end_follows_the_paper():
+    wav = np.random.default_rng(0).standard_normal(44100).astype(np.float32)
+    frames = mfcc_frames(wav)
+    assert frames.shape == (1 + (44100 - 2048) // 512, 64)  # 2048 window, 512 hop, 64 coefficients
+    # a louder copy only moves the 0th (energy) coefficient
+    louder = mfcc_frames(wav * 10)
+    assert np.allclose(louder[:, 1:], frames[:, 1:], atol=1e-3)
+    assert (louder[:, 0] > frames[:, 0]).all()
+
+
+def test_novelty_score_of_a_sequence_with_itself_is_one():
+    rng = np.random.default_rng(0)
+    seq = np.repeat(rng.standard_normal((5, 16)), 20, axis=0)  # 5 segments: 4 boundaries
+    assert novelty_score(seq, seq) == pytest.approx(1.0)
+    curve = novelty_curve(seq)
+    for boundary in (20, 40, 60, 80):  # novelty peaks where the segments change, not inside them
+        assert curve[boundary - 1:boundary + 2].max() > 2 * max(curve[boundary - 10], curve[boundary + 10])
+    other = np.repeat(rng.standard_normal((7, 16)), 15, axis=0)[:100]
+    assert novelty_score(seq, other) < 0.9
