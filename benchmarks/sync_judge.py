@@ -20,7 +20,12 @@ import numpy as np
 
 from maskvat.encoders.judge import predict_offsets
 from maskvat.encoders.lab_data import load_lab_split
-from maskvat.encoders.train_sync import evaluate, fixed_windows, load_judge, predict_classes
+from maskvat.encoders.train_sync import (
+    evaluate,
+    fixed_windows,
+    load_judge,
+    predict_classes,
+)
 from maskvat.lab.truth import load_truth
 from maskvat.media import read_audio
 

@@ -61,9 +61,10 @@ def test_decode_warns_when_the_codec_differs(tmp_path, codec_dir, capsys):
     assert len(sf.read(tmp_path / "o.wav")[0]) == 2000
 
 
-def test_default_codec_offline_is_one_clear_line(tmp_path, wav_file, monkeypatch, capsys):
+def test_paper_codec_offline_is_one_clear_line(tmp_path, wav_file, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert main(["codec", "encode", str(wav_file), "-o", str(tmp_path / "c.safetensors")]) == 2
+    assert main(["codec", "encode", str(wav_file), "-o", str(tmp_path / "c.safetensors"),
+                 "--codec", "descript/dac_44khz"]) == 2
     _one_line_error(capsys, "descript/dac_44khz", "--codec PATH")
     assert not (tmp_path / "c.safetensors").exists()
 

@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_curve, novelty_score
+from maskvat.evaluation.metrics import (
+    frechet_distance,
+    mfcc_frames,
+    novelty_curve,
+    novelty_score,
+)
 
 
 def test_frechet_distance_matches_closed_form():

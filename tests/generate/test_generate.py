@@ -96,3 +96,37 @@ def test_beams_are_scored_by_scav_and_the_nearest_kept(tiny_model, silent_video,
     assert float(d[0]) == pytest.approx(min(out.beam_distances[0]), rel=1e-4)
     with pytest.raises(MaskvatError, match="SCAV"):
         Pipeline.load(tiny_model, scav=None).generate(silent_video, beams=2)
+
+
+def test_generate_many_batches_files_like_each_alone(tiny_model, make_video, tmp_path, one_torch_thread):
+    a, b = make_video("a.mp4", 12, 25.0), make_video("b.mp4", 5, 10.0)  # different pictures at the same times
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    pipe = Pipeline.load(tiny_model)
+    g = torch.Generator().manual_seed(0)
+    for name, w in pipe.model.named_parameters():
+        if ".ada." in name:  # adaLN-Zero starts blind to the video: give the modulation some weight
+            w.data.normal_(0.0, 0.3, generator=g)
+    greedy = SamplerSettings(steps=3, diversity=0.0, temperature=1e-4)  # independent of the order of random draws
+    got = {i: r for i, _, r in pipe.generate_many([a, bad, b], batch_size=2, settings=greedy, duration=0.4)}
+    assert sorted(got) == [0, 1, 2]
+    assert isinstance(got[1], MaskvatError) and "bad.mp4" in str(got[1])
+    for i, video in ((0, a), (2, b)):
+        alone = pipe.generate(video, settings=greedy, duration=0.4)
+        assert torch.equal(got[i].codes, alone.codes)
+        assert got[i].wav.shape == alone.wav.shape == (int(round(0.4 * 44100)),)
+        np.testing.assert_allclose(got[i].wav, alone.wav, atol=1e-4)
+    assert not torch.equal(got[0].codes, got[2].codes)  # each item kept its own conditioning
+    # batch size 1 with the paper's random sampling is generate() with the same seed
+    s = SamplerSettings(steps=3)
+    [(_, _, one)] = list(pipe.generate_many([a], batch_size=1, settings=s, seed=5, duration=0.4))
+    assert torch.equal(one.codes, pipe.generate(a, settings=s, seed=5, duration=0.4).codes)
+
+
+def test_cli_refuses_two_inputs_writing_the_same_file(tiny_model, make_video, tmp_path, capsys):
+    a = make_video("clip.mp4", 12, 25.0)
+    (tmp_path / "other").mkdir()
+    b = make_video("other/clip.mp4", 12, 25.0)
+    assert main(["generate", str(a), str(b), "-o", str(tmp_path / "o"), "--model", str(tiny_model)]) == 2
+    assert "clip.wav" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -104,3 +104,21 @@ def test_ddp_two_processes_on_cpu(setup, tmp_path):
     ranks = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert all(r["world"] == 2 and "gloo" in r["backend"] for r in ranks)
     assert torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)["step"] == 3
+
+
+def test_cli_stop_after_then_resume_finishes_the_run(setup, tmp_path, one_torch_thread):
+    from dataclasses import asdict
+
+    from maskvat.cli.main import main
+
+    root, _, four = setup
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text(json.dumps(asdict(config(root, four, steps=4, checkpoint_every=1))))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg_file), "--out", str(run), "--stop-after", "3"]) == 0
+    assert len((run / "log.csv").read_text().strip().splitlines()) == 1 + 3  # header + 3 steps
+    assert not (run / "model").exists()  # not finished: no model yet
+    assert main(["train", "--config", str(cfg_file), "--out", str(run)]) == 0
+    assert len((run / "log.csv").read_text().strip().splitlines()) == 1 + 4
+    assert (run / "model" / "model.safetensors").is_file()
+    assert main(["train", "--config", str(cfg_file), "--out", str(run), "--stop-after", "0"]) == 2

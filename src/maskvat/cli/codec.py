@@ -14,7 +14,7 @@ from pathlib import Path
 
 # Kept here, not imported, so that building the CLI parser does not load torch and
 # transformers (tests/cli/test_codec_cli.py checks it equals maskvat.codec.DEFAULT_CODEC).
-DEFAULT_CODEC = "descript/dac_44khz"
+DEFAULT_CODEC = "lab"
 
 CODES_SUFFIXES = (".safetensors",)
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--segment", type=int, default=8192, help="samples per training crop (multiple of 512)")
     tr.add_argument("--lr", type=float, default=7e-4)
     tr.add_argument("--bypass-steps", type=int, default=300, help="warm-up steps with the quantizer bypassed")
+    tr.add_argument("--warmup-steps", type=int, default=300, help="linear learning-rate warm-up")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu")
     tr.set_defaults(func=run_train)
@@ -67,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _codec_options(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--codec", default=default, metavar="NAME_OR_PATH",
-                        help=f"a saved codec folder, a hub id, or dac_44khz (default {default}, the paper's)")
+                        help="'lab' (shipped, the default), a saved codec folder, a hub id, or dac_44khz "
+                             "(the paper's descript/dac_44khz)")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
 
 
@@ -147,7 +149,8 @@ def run_train(args: argparse.Namespace) -> int:
     from maskvat.codec.train import CodecTrainConfig, train_codec
 
     cfg = CodecTrainConfig(preset=args.preset, steps=args.steps, batch_size=args.batch, segment=args.segment,
-                           lr=args.lr, bypass_steps=args.bypass_steps, seed=args.seed)
+                           lr=args.lr, bypass_steps=args.bypass_steps, warmup_steps=args.warmup_steps,
+                           seed=args.seed)
     corpus = AudioCorpus.from_dirs(args.data)
     print(f"corpus: {len(corpus.waves)} files, {corpus.seconds / 60:.1f} min ({len(corpus.skipped)} skipped)")
     print(json.dumps(train_codec(corpus, args.out, cfg, device=args.device), indent=1))

@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--diversity", type=float, default=8.0, help="Gumbel confidence noise delta (paper: 8)")
     p.add_argument("--beams", type=int, default=1, help="candidates per window; SCAV keeps the best (paper: 10)")
     p.add_argument("--scav", default="lab", help="beam selector: 'lab' (shipped) or a folder")
+    p.add_argument("--batch", type=int, default=8,
+                   help="videos of the same length sampled together (one window each); 1 = one at a time")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=float, default=0.0, help="seconds into each video")
     p.add_argument("--duration", type=float, default=None, help="seconds to generate (default: to the end)")
@@ -66,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     videos = expand_inputs(args.inputs)
     out_dir = Path(args.out)
     plans = [(v, *output_paths(v, out_dir, args.format)) for v in videos]
+    seen: dict[Path, Path] = {}
+    for video, sound, _ in plans:
+        if sound in seen:
+            raise MaskvatError(f"{video} and {seen[sound]} would both write {sound}; generate them into different folders")
+        seen[sound] = video
     if not args.overwrite:
         for _, sound, muxed in plans:
             for path in (sound,) if args.no_video else (sound, muxed):
@@ -75,11 +82,16 @@ def run(args: argparse.Namespace) -> int:
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for video, sound, muxed in tqdm(plans, desc="generate", unit="video", disable=len(plans) < 2):
+    bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)
+    results = pipe.generate_many([v for v, _, _ in plans], batch_size=args.batch, settings=settings, seed=args.seed,
+                                 start=args.start, duration=args.duration, beams=args.beams,
+                                 progress=len(plans) == 1)
+    for i, video, result in results:
+        _, sound, muxed = plans[i]
+        bar.update(1)
         try:
-            result = pipe.generate(video, settings=settings, seed=args.seed, start=args.start, duration=args.duration,
-                                   beams=args.beams,
-                                   progress=len(plans) == 1)
+            if isinstance(result, MaskvatError):
+                raise result
             write_audio(sound, result.wav, result.sample_rate)
             if not args.no_video:
                 mux_audio(video, result.wav, result.sample_rate, muxed)
@@ -90,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             tqdm.write(f"maskvat: skipped: {exc}")
             continue
         tqdm.write(f"{video} -> {sound}" + ("" if args.no_video else f", {muxed}"))
+    bar.close()
     if failed:
         print(f"maskvat: {failed} of {len(plans)} videos failed (see above)")
     return 1 if failed else 0

@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-cache", default=None)
     p.add_argument("--codec", default=None, help="override the config's codec (the one the codes came from)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="leave after N more steps with a checkpoint (the same command resumes); the schedule "
+                        "stays the config's")
     p.set_defaults(func=run)
 
 
@@ -23,7 +26,11 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig.from_file(args.config, steps=args.steps, train_cache=args.train_cache, val_cache=args.val_cache,
                                  codec=args.codec)
-    last = train(cfg, args.out, device=args.device)
+    from maskvat.errors import MaskvatError
+
+    if args.stop_after is not None and args.stop_after < 1:
+        raise MaskvatError(f"--stop-after must be at least 1, not {args.stop_after}")
+    last = train(cfg, args.out, device=args.device, stop_after=args.stop_after)
     print(json.dumps(last, indent=1))
     print(f"model: {args.out}/model; curves: {args.out}/curves.png")
     return 0

@@ -50,4 +50,4 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
                        asset="lab/codec"),
 }
 
-DEFAULT_CODEC = "descript/dac_44khz"
+DEFAULT_CODEC = "lab"

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from transformers import DacModel
 from maskvat.codec.corpus import AudioCorpus
 from maskvat.codec.losses import mel_distance, stft_distance
 from maskvat.codec.presets import CODEC_PRESETS
+from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
 from maskvat.media.atomic import atomic_path
 from maskvat.runlog import plot_curves, write_log
@@ -70,11 +71,7 @@ class CodecTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CodecTrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise MaskvatError(f"unknown codec training option(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return from_checked_dict(cls, d, "codec training option")
 
 
 def lr_at(step: int, cfg: CodecTrainConfig) -> float:

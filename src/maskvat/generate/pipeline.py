@@ -96,14 +96,8 @@ class Pipeline:
         return cls(net, tok, features, device, scav_model)
 
     # ------------------------------------------------------------------------------------
-    def generate(self, video: str | os.PathLike, *, settings: SamplerSettings = SamplerSettings(),
-                 seed: int = 0, generator: torch.Generator | None = None, start: float = 0.0,
-                 duration: float | None = None, overlap: float = 1.0, beams: int = 1,
-                 progress: bool = False) -> Generation:
-        """Sound for ``video`` from ``start`` for ``duration`` seconds (default: to the end of the video).
-
-        beams: B candidates per window, sampled as one batch; SCAV keeps the one nearest the
-        video (paper 3.2.4). Their distances are in ``Generation.beam_distances``."""
+    def _check(self, video, start: float, duration: float | None, beams: int) -> tuple[float, int]:
+        """Validate one request; returns (duration in seconds, codegram frames)."""
         from maskvat.media import probe
 
         info = probe(video)
@@ -119,10 +113,24 @@ class Pipeline:
             raise MaskvatError(f"beams must be between 1 and 64, not {beams}")
         if beams > 1 and self.scav is None:
             raise MaskvatError("beams > 1 needs a SCAV beam selector (Pipeline.load(scav=FOLDER))")
+        return duration, math.ceil(duration * self.codec.sample_rate / self.codec.hop_length)
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.codec.hop_length / self.codec.sample_rate
+
+    def generate(self, video: str | os.PathLike, *, settings: SamplerSettings = SamplerSettings(),
+                 seed: int = 0, generator: torch.Generator | None = None, start: float = 0.0,
+                 duration: float | None = None, overlap: float = 1.0, beams: int = 1,
+                 progress: bool = False) -> Generation:
+        """Sound for ``video`` from ``start`` for ``duration`` seconds (default: to the end of the video).
+
+        beams: B candidates per window, sampled as one batch; SCAV keeps the one nearest the
+        video (paper 3.2.4). Their distances are in ``Generation.beam_distances``."""
+        duration, total = self._check(video, start, duration, beams)
         gen = generator or torch.Generator(device=self.device).manual_seed(seed)
         cfg = self.model.config
-        total = math.ceil(duration * self.codec.sample_rate / self.codec.hop_length)
-        frame_s = self.codec.hop_length / self.codec.sample_rate
+        frame_s = self.frame_seconds
         plan = window_plan(total, cfg.max_frames, min(max(1, round(overlap / frame_s)), cfg.max_frames // 2))
         codes = torch.full((cfg.n_levels, total), cfg.mask_id, dtype=torch.long)
         distances, chosen = [], []
@@ -130,19 +138,77 @@ class Pipeline:
             feats = self.features.visual(video, start + w_start * frame_s, w_len * frame_s)
             prompt = codes[:, w_start:w_start + w_len][None].repeat(beams, 1, 1)
             fixed = prompt != cfg.mask_id
-            out = self._sample(feats, w_len, settings, gen, prompt if fixed.any() else None, fixed, progress, beams)
-            best = 0
-            if beams > 1:
-                dist = self.scav_distances(feats, out)
-                best = int(dist.argmin())
-                distances.append(dist.tolist())
+            out = self._sample([feats], w_len, settings, gen, prompt if fixed.any() else None, fixed, progress, beams)
+            best, dist = self._select(feats, out)
+            if dist is not None:
+                distances.append(dist)
                 chosen.append(best)
             codes[:, w_start:w_start + w_len] = out[best].cpu()
-        n_samples = int(round(duration * self.codec.sample_rate))
-        with torch.no_grad():
-            wav = self.codec.decode(codes[None].to(self.codec.device), num_samples=n_samples)[0]
-        return Generation(wav.float().cpu().numpy().reshape(-1), self.codec.sample_rate, codes, duration, plan,
-                          distances, chosen)
+        wav = self._decode(codes[None], [duration])[0]
+        return Generation(wav, self.codec.sample_rate, codes, duration, plan, distances, chosen)
+
+    def generate_many(self, videos, *, batch_size: int = 8, settings: SamplerSettings = SamplerSettings(),
+                      seed: int = 0, start: float = 0.0, duration: float | None = None, overlap: float = 1.0,
+                      beams: int = 1, progress: bool = False):
+        """Sound for many videos, batching across files: yields ``(index, video, Generation or
+        MaskvatError)`` as each is done (not necessarily in input order).
+
+        Videos that fit in one window and have the same codegram length are sampled together,
+        ``batch_size`` at a time (times ``beams``); longer ones go through ``generate`` alone.
+        Each batch draws from its own generator seeded with ``seed``, so with ``batch_size=1``
+        every result equals ``generate(video, seed=seed)``."""
+        if batch_size < 1:
+            raise MaskvatError(f"batch size must be at least 1, not {batch_size}")
+        cfg = self.model.config
+        pending: dict[tuple, list] = {}
+
+        def shape(t):
+            return None if t is None else tuple(t.shape)
+
+        for i, video in enumerate(videos):
+            try:
+                dur, total = self._check(video, start, duration, beams)
+                if total > cfg.max_frames:
+                    yield i, video, self.generate(video, settings=settings, seed=seed, start=start, duration=dur,
+                                                  overlap=overlap, beams=beams, progress=progress)
+                    continue
+                feats = self.features.visual(video, start, total * self.frame_seconds)
+            except MaskvatError as exc:
+                yield i, video, exc
+                continue
+            key = (total, shape(feats.semantic), shape(feats.sync))
+            pending.setdefault(key, []).append((i, video, feats, dur))
+            if len(pending[key]) == batch_size:
+                yield from self._run_batch(pending.pop(key), key[0], settings, seed, beams, progress)
+        for key in list(pending):
+            yield from self._run_batch(pending.pop(key), key[0], settings, seed, beams, progress)
+
+    def _run_batch(self, items, length, settings, seed, beams, progress):
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        out = self._sample([f for _, _, f, _ in items], length, settings, gen, None, None, progress, beams)
+        picks, scores = [], []
+        for j, (_, _, feats, _) in enumerate(items):
+            best, dist = self._select(feats, out[j * beams:(j + 1) * beams])
+            picks.append(out[j * beams + best].cpu())
+            scores.append((best, dist))
+        wavs = self._decode(torch.stack(picks), [d for *_, d in items])
+        for (i, video, _, dur), codes, wav, (best, dist) in zip(items, picks, wavs, scores):
+            yield i, video, Generation(wav, self.codec.sample_rate, codes, dur, [(0, length)],
+                                       [] if dist is None else [dist], [] if dist is None else [best])
+
+    def _select(self, feats, candidates: torch.Tensor) -> tuple[int, list[float] | None]:
+        """(index of the kept beam, SCAV distances of all beams or None for a single candidate)."""
+        if candidates.shape[0] == 1:
+            return 0, None
+        dist = self.scav_distances(feats, candidates)
+        return int(dist.argmin()), dist.tolist()
+
+    @torch.no_grad()
+    def _decode(self, codes: torch.Tensor, durations: list[float]) -> list[np.ndarray]:
+        """codes [B, K, L] -> one float32 waveform per item, cut to its duration."""
+        n = [int(round(d * self.codec.sample_rate)) for d in durations]
+        wav = self.codec.decode(codes.to(self.codec.device), num_samples=max(n))
+        return [w[:m].float().cpu().numpy().reshape(-1) for w, m in zip(wav, n)]
 
     @torch.no_grad()
     def scav_distances(self, feats, candidates: torch.Tensor) -> torch.Tensor:
@@ -156,11 +222,21 @@ class Pipeline:
         return self.scav.distance(v, self.scav.audio(audio.to(dev)))[0].cpu()
 
     @torch.no_grad()
-    def _sample(self, feats, length, settings, gen, prompt, fixed, progress, beams: int = 1) -> torch.Tensor:
+    def _sample(self, feats: list, length, settings, gen, prompt, fixed, progress, beams: int = 1) -> torch.Tensor:
+        """Codes [len(feats) * beams, K, length]; item j's beams are rows j * beams ... (j + 1) * beams - 1."""
+        from maskvat.model.maskvat import Conditioning
+
         dev = self.device
-        sem = None if feats.semantic is None else feats.semantic[None].to(dev)
-        syn = None if feats.sync is None else feats.sync[None].to(dev)
-        cond, uncond = self.model.condition_pair(sem, syn, length=length)
+        conds, unconds = [], []
+        for f in feats:  # conditioned one by one: feature lengths may differ by a frame
+            sem = None if f.semantic is None else f.semantic[None].to(dev)
+            syn = None if f.sync is None else f.sync[None].to(dev)
+            c, u = self.model.condition_pair(sem, syn, length=length)
+            conds.append(c)
+            unconds.append(u)
+        cond, uncond = conds[0], unconds[0]
+        for c, u in zip(conds[1:], unconds[1:]):
+            cond, uncond = Conditioning.cat(cond, c), Conditioning.cat(uncond, u)
         if beams > 1:
             cond, uncond = cond.repeat(beams), uncond.repeat(beams)
         return sample_codes(self.model, cond, length, settings, gen, uncond=uncond if settings.guidance > 0 else None,

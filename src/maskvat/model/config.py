@@ -7,8 +7,9 @@ can rebuild the whole pipeline.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
+from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
 
 VARIANTS = ("adaln", "seq2seq", "hybrid")
@@ -69,11 +70,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise MaskvatError(f"unknown model config key(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return from_checked_dict(cls, d, "model config key")
 
 
 _LAB = ModelConfig()

@@ -17,13 +17,14 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
 from maskvat.features.extract import TrainingSet, load_training_set
 from maskvat.media.atomic import atomic_path
@@ -70,10 +71,7 @@ class TrainConfig:
         except json.JSONDecodeError as exc:
             raise MaskvatError(f"{path}: not valid JSON ({exc})") from None
         data.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise MaskvatError(f"{path}: unknown training option(s): {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return from_checked_dict(cls, data, f"{path}: training option")
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
