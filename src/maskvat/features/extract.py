@@ -149,10 +149,15 @@ class TrainingSet:
 def load_training_set(cache: str | os.PathLike, *, codes: bool = True) -> TrainingSet:
     """Read CACHE/features.safetensors and CACHE/codes.safetensors (same clips, same order).
 
-    ``codes=False``: the features only (SCAV training needs no codec)."""
+    ``codes=False``: the features only (SCAV training needs no codec). A shard cache written
+    by ``maskvat extract`` is read too: every clip cut to the shortest one's span, from its start."""
     from safetensors import safe_open
 
+    from maskvat.data.dataset import is_shard_cache
+
     cache = Path(cache)
+    if is_shard_cache(cache):
+        return _from_shards(cache, codes)
     loaded = {}
     for name in ("features", "codes") if codes else ("features",):
         path = cache / f"{name}.safetensors"
@@ -169,3 +174,22 @@ def load_training_set(cache: str | os.PathLike, *, codes: bool = True) -> Traini
             raise MaskvatError(f"{cache}: features and codes list different clips; rebuild one of them")
         grid = grid["codes"].long()
     return TrainingSet(grid, feats.get("semantic"), feats.get("sync"), feats.get("audio"), finfo["clips"])
+
+
+def _from_shards(cache: Path, codes: bool) -> TrainingSet:
+    from maskvat.data.dataset import CacheDataset, window_slices
+
+    ds = CacheDataset(cache)
+    if not len(ds):
+        raise MaskvatError(f"{cache}: the cache holds no clips yet")
+    items = [ds[i] for i in range(len(ds))]
+    span = min(it["codes"].shape[-1] for it in items) / ds.rates["codes"]
+    stacked: dict[str, list] = {}
+    for it in items:
+        lengths = {k: (v.shape[-1] if k == "codes" else v.shape[0]) for k, v in it.items() if k != "key"}
+        cuts = window_slices({k: ds.rates[k] for k in lengths}, lengths, 0.0, span)
+        for k in lengths:
+            stacked.setdefault(k, []).append(it[k][:, cuts[k]] if k == "codes" else it[k][cuts[k]].half())
+    get = lambda k: torch.stack(stacked[k]) if k in stacked else None  # noqa: E731
+    return TrainingSet(get("codes") if codes else None, get("semantic"), get("sync"), get("audio"),
+                       [it["key"] for it in items])

@@ -1,0 +1,63 @@
+"""``maskvat extract SOURCE... --out CACHE``: clips, codes and features into cache shards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+EXIT_UNREADABLE = 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("extract", help="cut videos into clips and store codes + features in a sharded cache "
+                                       "(resumable, --shard i/n)")
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="a folder of videos, a .csv/.jsonl list (path, start, end) or a lab split")
+    p.add_argument("--out", required=True, metavar="CACHE", help="cache folder (created, or resumed)")
+    p.add_argument("--clip-seconds", type=float, default=10.0, help="clip length (paper: 10)")
+    p.add_argument("--min-seconds", type=float, default=None,
+                   help="shortest clip kept; shorter videos and remainders are dropped (default: --clip-seconds)")
+    p.add_argument("--min-fps", type=float, default=15.0, help="drop videos under this frame rate (paper: 15)")
+    p.add_argument("--silence-db", type=float, default=-60.0, help="drop clips whose RMS is under this dBFS")
+    p.add_argument("--max-clips-per-video", type=int, default=0, help="0: all")
+    p.add_argument("--chunk", type=int, default=16, help="videos per shard file")
+    p.add_argument("--codec", default="lab", help="'lab' (shipped), a codec folder or hub id")
+    p.add_argument("--encoders", nargs="+", default=None, metavar="NAME",
+                   help="encoder names (one per role: semantic, sync, audio); default: lab-thumbs lab-sync lab-logmel")
+    p.add_argument("--shard", default="0/1", metavar="I/N", help="this machine's part of the work")
+    p.add_argument("--workers", type=int, default=2, help="decoding processes (0: in this process)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from maskvat.data.extract import ExtractConfig, extract, parse_shard
+    from maskvat.encoders.registry import ENCODERS
+    from maskvat.errors import MaskvatError
+
+    roles = {"semantic": "lab-thumbs", "sync": "lab-sync", "audio": "lab-logmel"}
+    if args.encoders is not None:
+        roles = {r: None for r in roles}
+        for name in args.encoders:
+            if name not in ENCODERS:
+                raise MaskvatError(f"unknown encoder {name!r} (choose from {', '.join(sorted(ENCODERS))})")
+            role = ENCODERS[name].role
+            if role not in roles or roles[role] is not None:
+                raise MaskvatError(f"--encoders: {name!r} is a second {role} encoder or has no cache role")
+            roles[role] = name
+    cfg = ExtractConfig(clip_seconds=args.clip_seconds, min_seconds=args.min_seconds, min_fps=args.min_fps,
+                        silence_dbfs=args.silence_db, max_clips_per_video=args.max_clips_per_video,
+                        chunk_size=args.chunk, codec=args.codec, **roles)
+    summary = extract(args.sources, args.out, cfg, shard=parse_shard(args.shard), workers=args.workers,
+                      device=args.device)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(f"{summary['cache']} (shard {summary['shard']}): {summary['clips_added']} clips added, "
+              f"{summary['clips_in_cache']} in the cache; chunks done before: {summary['chunks_done_before']}")
+        for reason, n in sorted(summary["dropped_now"].items()):
+            print(f"  dropped {n}: {reason}")
+        for line in summary["unreadable_now"]:
+            print(f"  unreadable: {line}")
+    return EXIT_UNREADABLE if summary["unreadable_now"] else 0

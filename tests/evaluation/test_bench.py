@@ -1,0 +1,108 @@
+"""maskvat bench lab: retrieval pieces alone, then the whole table on a tiny lab with a tiny model."""
+
+import json
+
+import pytest
+import torch
+
+from maskvat.cli.main import main
+from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.errors import MaskvatError
+from maskvat.evaluation.bench import (
+    Row,
+    markdown_table,
+    nearest,
+    parse_model_arg,
+    pooled,
+    run_lab_bench,
+)
+from maskvat.features.extract import FeaturePipeline, build_feature_cache
+from maskvat.lab.build import build_split
+from maskvat.media import read_audio
+from maskvat.model.config import model_config
+from maskvat.model.maskvat import MaskVAT
+from maskvat.sampling.sampler import SamplerSettings
+
+
+def test_nearest_picks_the_most_similar_key():
+    keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    query = torch.tensor([[0.1, 2.0], [3.0, 0.2], [-0.5, -0.1]])
+    assert nearest(query, keys).tolist() == [1, 0, 2]
+
+
+def test_pooled_weighs_each_stream_equally_whatever_its_scale():
+    sem = torch.zeros(2, 5, 3)
+    sem[0, :, 0], sem[1, :, 1] = 100.0, 0.01
+    sync = torch.ones(2, 7, 4)
+    d = pooled(sem, sync)
+    assert d.shape == (2, 7)
+    assert torch.allclose(d[:, :3].norm(dim=-1), torch.ones(2)) and torch.allclose(d[:, 3:].norm(dim=-1), torch.ones(2))
+    with pytest.raises(MaskvatError):
+        pooled(None, None)
+
+
+def test_parse_model_arg():
+    assert parse_model_arg("Hybrid=runs/h/model") == ("Hybrid", "runs/h/model")
+    assert parse_model_arg("lab") == ("lab", "lab")
+    with pytest.raises(MaskvatError):
+        parse_model_arg("=runs/x")
+
+
+def test_markdown_table_marks_missing_values_and_beams():
+    res = {"n_clips": 2, "seed": 0, "settings": {"steps": 32, "guidance": 3.0, "diversity": 8.0},
+           "rows": [{"name": "codec reconstruct", "fdd": 0.5, "onset_f1": 0.9, "beams": 1},
+                    {"name": "M", "fdd": 1.25, "seconds_per_clip": 2.0, "beams": 10}]}
+    lines = markdown_table(res).splitlines()
+    assert lines[2].startswith("| codec reconstruct | 0.500 | - |")
+    assert lines[3].startswith("| M, B = 10 | 1.250 |") and lines[3].endswith("| 2.000 |")
+
+
+@pytest.fixture(scope="module")
+def tiny_lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("benchlab")
+    AudioTokenizer.from_preset("tiny").save_pretrained(root / "codec")
+    cfg = model_config("lab-adaln-b", d_model=32, n_layers=1, n_heads=4, codec=str(root / "codec"), codec_hidden=64,
+                       max_frames=200)
+    torch.manual_seed(0)
+    MaskVAT(cfg).save_pretrained(root / "model")
+    lab = root / "lab"
+    build_split(lab, "test", 2, seed=4, duration=2.0, bank="procedural", workers=1, progress=False)
+    build_split(lab, "train", 3, seed=4, duration=2.0, bank="procedural", workers=1, progress=False)
+    pipe = FeaturePipeline.for_model(cfg, audio=True)
+    for split in ("test", "train"):
+        build_feature_cache(lab / split, lab / "cache" / split, pipe, progress=False)
+    return root
+
+
+def test_bench_lab_writes_table_json_and_page(tiny_lab, tmp_path, one_torch_thread):
+    out = tmp_path / "bench"
+    rows = [Row("codec reconstruct", "codec"), Row("retrieval", "retrieval"),
+            Row("Tiny", "model", str(tiny_lab / "model"))]
+    res = run_lab_bench(tiny_lab / "lab", rows, out, n=2, settings=SamplerSettings(steps=2),
+                        codec=str(tiny_lab / "codec"), judge=None, html_clips=1, progress=False)
+    assert [r["name"] for r in res["rows"]] == ["codec reconstruct", "retrieval", "Tiny"]
+    for r in res["rows"]:
+        assert r["n_files"] == 2 and r["fdd"] >= 0 and r["fdm"] >= 0 and r["onset_f1"] is not None
+        assert len(list((out / r["dir"]).glob("*.wav"))) == 2
+    # retrieval copies the true sound of a training clip, sample for sample
+    test_clip, train_clip = next(iter(res["rows"][1]["retrieved"].items()))
+    got = read_audio(out / "rows" / "retrieval" / f"{test_clip}.wav")
+    want = read_audio(tiny_lab / "lab" / "train" / f"{train_clip}.mp4")
+    assert got.shape == want.shape and abs(got - want).max() < 1e-3
+    assert res["rows"][2]["seconds_per_clip"] > 0 and "seconds_per_clip" not in res["rows"][0]
+    assert json.loads((out / "results.json").read_text())["n_clips"] == 2
+    assert "| Tiny |" in (out / "table.md").read_text()
+    page = (out / "index.html").read_text()
+    assert page.count("<audio") == 3 and "<video" in page and len(list((out / "media").glob("*.png"))) == 3
+
+
+def test_bench_cli_refuses_a_folder_without_a_lab(tmp_path, capsys):
+    assert main(["bench", "lab", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "manifest.json" in capsys.readouterr().err
+
+
+def test_bench_cli_best_must_name_a_model_row(tiny_lab, tmp_path, capsys):
+    argv = ["bench", "lab", str(tiny_lab / "lab"), "--out", str(tmp_path / "o"), "--model", f"A={tiny_lab / 'model'}",
+            "--best", "B"]
+    assert main(argv) == 2
+    assert "--best B" in capsys.readouterr().err and not (tmp_path / "o").exists()
