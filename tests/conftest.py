@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).with_name("media")))
+sys.path.insert(0, str(Path(__file__).parent))  # model_helpers
 from media_helpers import SIZE, encode_frames, indexed_frames  # noqa: E402
 
 from maskvat.media import write_video  # noqa: E402
@@ -47,3 +48,4 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+

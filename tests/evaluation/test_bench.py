@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
+from model_helpers import save_tiny_model
 
 from maskvat.cli.main import main
-from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.bench import (
     Row,
@@ -19,7 +19,6 @@ from maskvat.evaluation.bench import (
 from maskvat.features.extract import FeaturePipeline, build_feature_cache
 from maskvat.lab.build import build_split
 from maskvat.media import read_audio
-from maskvat.model.config import model_config
 from maskvat.model.maskvat import MaskVAT
 from maskvat.sampling.sampler import SamplerSettings
 
@@ -60,11 +59,8 @@ def test_markdown_table_marks_missing_values_and_beams():
 @pytest.fixture(scope="module")
 def tiny_lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("benchlab")
-    AudioTokenizer.from_preset("tiny").save_pretrained(root / "codec")
-    cfg = model_config("lab-adaln-b", d_model=32, n_layers=1, n_heads=4, codec=str(root / "codec"), codec_hidden=64,
-                       max_frames=200)
-    torch.manual_seed(0)
-    MaskVAT(cfg).save_pretrained(root / "model")
+    save_tiny_model(root, max_frames=200)
+    cfg = MaskVAT.from_pretrained(root / "model").config
     lab = root / "lab"
     build_split(lab, "test", 2, seed=4, duration=2.0, bank="procedural", workers=1, progress=False)
     build_split(lab, "train", 3, seed=4, duration=2.0, bank="procedural", workers=1, progress=False)

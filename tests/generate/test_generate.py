@@ -4,13 +4,11 @@ import av
 import numpy as np
 import pytest
 import torch
+from model_helpers import save_tiny_model
 
 from maskvat.cli.main import main
-from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.errors import MaskvatError
 from maskvat.generate.pipeline import Pipeline, window_plan
-from maskvat.model.config import model_config
-from maskvat.model.maskvat import MaskVAT
 from maskvat.sampling.sampler import SamplerSettings
 
 
@@ -25,13 +23,7 @@ def test_window_plan_covers_without_gaps():
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gen")
-    AudioTokenizer.from_preset("tiny").save_pretrained(root / "codec")
-    cfg = model_config("lab-adaln-b", d_model=32, n_layers=1, n_heads=4, codec=str(root / "codec"), codec_hidden=64,
-                       max_frames=40)
-    torch.manual_seed(0)
-    MaskVAT(cfg).save_pretrained(root / "model")
-    return root / "model"
+    return save_tiny_model(tmp_path_factory.mktemp("gen"))
 
 
 @pytest.fixture
