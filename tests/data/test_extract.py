@@ -21,10 +21,6 @@ from maskvat.lab.build import build_split
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """6 lab clips of 2 s (each cut into two 1-s clips), plus four videos every filter drops."""
-    import sys as _sys
-    from pathlib import Path
-
-    _sys.path.insert(0, str(Path(__file__).parents[1] / "media"))
     from media_helpers import indexed_frames
 
     from maskvat.media import write_video

@@ -122,3 +122,22 @@ def test_cli_refuses_two_inputs_writing_the_same_file(tiny_model, make_video, tm
     assert main(["generate", str(a), str(b), "-o", str(tmp_path / "o"), "--model", str(tiny_model)]) == 2
     assert "clip.wav" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_generate_from_frames_in_memory(tiny_model, make_video, one_torch_thread):
+    from media_helpers import indexed_frames
+
+    from maskvat.media import FrameArray
+
+    pipe = Pipeline.load(tiny_model)
+    s = SamplerSettings(steps=2)
+    frames = indexed_frames(10)  # 0.4 s at 25 fps
+    out = pipe.generate(frames, fps=25, settings=s, seed=4)
+    assert out.codes.shape == (9, 35) and out.wav.shape == (17640,) and np.isfinite(out.wav).all()
+    assert torch.equal(pipe.generate(FrameArray(frames, 25.0), settings=s, seed=4).codes, out.codes)
+    with pytest.raises(MaskvatError, match="fps="):
+        pipe.generate(frames)
+    # generate_many takes frames and files side by side
+    path = make_video("f.mp4", 10, 25.0)
+    got = {i: r for i, _, r in pipe.generate_many([FrameArray(frames, 25.0), path], settings=s)}
+    assert got[0].codes.shape == got[1].codes.shape == (9, 35)

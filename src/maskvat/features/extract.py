@@ -50,18 +50,23 @@ class FeaturePipeline:
         return cls(sem, syn, aud)
 
     def visual(self, path: str | os.PathLike, start: float = 0.0, duration: float | None = None) -> ClipFeatures:
-        """Read ``path`` at each encoder's frame rate and size, from ``start`` for ``duration`` seconds."""
-        from maskvat.media import decode_frames, probe
+        """Read ``path`` (a file or a ``FrameArray``) at each encoder's frame rate and size, from
+        ``start`` for ``duration`` seconds."""
+        from maskvat.media import FrameArray, decode_frames, probe
 
+        in_memory = isinstance(path, FrameArray)
         if duration is None:
-            duration = probe(path).duration - start
+            duration = (path.duration if in_memory else probe(path).duration) - start
         out = {}
         for name, enc in (("semantic", self.semantic), ("sync", self.sync)):
             if enc is None:
                 out[name] = None
                 continue
             c = enc.config
-            frames = decode_frames(path, c.fps, size=(c.size, c.size), start=start, duration=duration).frames
+            if in_memory:
+                frames = path.at(c.fps, size=(c.size, c.size), start=start, duration=duration).frames
+            else:
+                frames = decode_frames(path, c.fps, size=(c.size, c.size), start=start, duration=duration).frames
             out[name] = enc.encode_frames(frames[None])[0].float()
         return ClipFeatures(out["semantic"], out["sync"], duration)
 

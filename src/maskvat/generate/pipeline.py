@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from maskvat.errors import MaskvatError, MediaError
+from maskvat.media.frame_array import FrameArray
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 
 DEFAULT_MODEL = "lab"
@@ -100,10 +101,13 @@ class Pipeline:
         """Validate one request; returns (duration in seconds, codegram frames)."""
         from maskvat.media import probe
 
-        info = probe(video)
-        if info.video is None:
-            raise MediaError(video, "has no video stream")
-        avail = info.video.duration - start
+        if isinstance(video, FrameArray):
+            avail = video.duration - start
+        else:
+            info = probe(video)
+            if info.video is None:
+                raise MediaError(video, "has no video stream")
+            avail = info.video.duration - start
         duration = avail if duration is None else duration
         if duration > avail + 1e-6:
             raise MediaError(video, f"asks for {duration:.2f} s from {start:.2f} s, the video has {avail:.2f} s")
@@ -119,14 +123,16 @@ class Pipeline:
     def frame_seconds(self) -> float:
         return self.codec.hop_length / self.codec.sample_rate
 
-    def generate(self, video: str | os.PathLike, *, settings: SamplerSettings = SamplerSettings(),
+    def generate(self, video, *, settings: SamplerSettings = SamplerSettings(),
                  seed: int = 0, generator: torch.Generator | None = None, start: float = 0.0,
                  duration: float | None = None, overlap: float = 1.0, beams: int = 1,
-                 progress: bool = False) -> Generation:
+                 fps: float | None = None, progress: bool = False) -> Generation:
         """Sound for ``video`` from ``start`` for ``duration`` seconds (default: to the end of the video).
 
+        video: a file path, a ``FrameArray``, or frames [N, H, W, 3] uint8 with their ``fps``.
         beams: B candidates per window, sampled as one batch; SCAV keeps the one nearest the
         video (paper 3.2.4). Their distances are in ``Generation.beam_distances``."""
+        video = as_video(video, fps)
         duration, total = self._check(video, start, duration, beams)
         gen = generator or torch.Generator(device=self.device).manual_seed(seed)
         cfg = self.model.config
@@ -149,9 +155,10 @@ class Pipeline:
 
     def generate_many(self, videos, *, batch_size: int = 8, settings: SamplerSettings = SamplerSettings(),
                       seed: int = 0, start: float = 0.0, duration: float | None = None, overlap: float = 1.0,
-                      beams: int = 1, progress: bool = False):
+                      beams: int = 1, fps: float | None = None, progress: bool = False):
         """Sound for many videos, batching across files: yields ``(index, video, Generation or
-        MaskvatError)`` as each is done (not necessarily in input order).
+        MaskvatError)`` as each is done (not necessarily in input order). Videos are paths or
+        frames, as for ``generate`` (``fps`` applies to bare arrays).
 
         Videos that fit in one window and have the same codegram length are sampled together,
         ``batch_size`` at a time (times ``beams``); longer ones go through ``generate`` alone.
@@ -167,6 +174,7 @@ class Pipeline:
 
         for i, video in enumerate(videos):
             try:
+                video = as_video(video, fps)
                 dur, total = self._check(video, start, duration, beams)
                 if total > cfg.max_frames:
                     yield i, video, self.generate(video, settings=settings, seed=seed, start=start, duration=dur,
@@ -242,6 +250,19 @@ class Pipeline:
         return sample_codes(self.model, cond, length, settings, gen, uncond=uncond if settings.guidance > 0 else None,
                             prompt=None if prompt is None else prompt.to(dev),
                             prompt_mask=None if prompt is None else fixed.to(dev), progress=progress)
+
+
+def as_video(video, fps: float | None = None):
+    """A path or ``FrameArray`` as it is; frames [N, H, W, 3] uint8 with ``fps`` -> FrameArray."""
+    from maskvat.media import FrameArray
+
+    if isinstance(video, np.ndarray) or (isinstance(video, torch.Tensor) and video.dim() == 4):
+        if fps is None:
+            raise MaskvatError("frames given as an array need their frame rate: pass fps=...")
+        return FrameArray(np.asarray(video), float(fps))
+    if fps is not None and not isinstance(video, FrameArray):
+        raise MaskvatError(f"{video}: fps applies to frame arrays; a file brings its own frame rate")
+    return video
 
 
 def output_paths(video: Path, out_dir: Path, audio_format: str) -> tuple[Path, Path]:

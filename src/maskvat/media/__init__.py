@@ -16,6 +16,7 @@ from maskvat.media.audio import (
     resample,
     write_audio,
 )
+from maskvat.media.frame_array import FrameArray
 from maskvat.media.mux import mux_audio
 from maskvat.media.probe import AudioStreamInfo, MediaInfo, VideoStreamInfo, probe
 from maskvat.media.video import Frames, decode_frames
@@ -24,6 +25,7 @@ from maskvat.media.write import as_fraction, write_video
 __all__ = [
     "SAMPLE_RATE",
     "AudioStreamInfo",
+    "FrameArray",
     "Frames",
     "MediaInfo",
     "VideoStreamInfo",
