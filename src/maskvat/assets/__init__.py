@@ -3,6 +3,8 @@
     lab/codec        the project's own DAC-architecture codec (``maskvat codec train``)
     lab/sync_judge   the lab sync judge; its video tower is the ``lab-sync`` encoder
     lab/model        the default MaskVAT generator (``maskvat train``)
+    lab/scav         the SCAV beam selector (``maskvat scav train``)
+    lab/sound_classifier  the lab sound-class classifier of the class-accuracy metric (``maskvat lab classifier``)
 """
 
 from __future__ import annotations

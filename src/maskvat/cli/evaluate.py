@@ -12,6 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", required=True, help="folder of reference audio or videos (NAME.*); a lab split adds onsets")
     p.add_argument("--codec", default="lab", help="codec whose latents FDD uses (default: the shipped lab codec)")
     p.add_argument("--judge", default="lab", help="sync judge for SS ('lab' shipped, a folder, or 'none')")
+    p.add_argument("--classifier", default="lab",
+                   help="sound-class classifier for class accuracy on lab references ('lab' shipped, a folder, or 'none')")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -20,11 +22,12 @@ def run(args: argparse.Namespace) -> int:
     from maskvat.evaluation.evaluate import evaluate_dirs
 
     result = evaluate_dirs(args.generated, args.reference, codec=args.codec,
-                           judge=None if args.judge == "none" else args.judge)
+                           judge=None if args.judge == "none" else args.judge,
+                           classifier=None if args.classifier == "none" else args.classifier)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
-        for key in ("n_files", "fdd", "fdm", "ns", "ss_seconds"):
+        for key in ("n_files", "fdd", "fdm", "ns", "ss_seconds", "class_accuracy"):
             if key in result:
                 print(f"{key}: {result[key]:.4f}" if isinstance(result[key], float) else f"{key}: {result[key]}")
         if "onsets" in result:

@@ -43,6 +43,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="truth JSON to mark (default: the clip's same-stem .json); e.g. for a generated video")
     v.set_defaults(func=run_show)
 
+    k = lsub.add_parser("classifier", help="train the sound-class classifier behind the class-accuracy metric")
+    k.add_argument("--lab", required=True, help="lab folder with train/ (and val/, test/ to report accuracy)")
+    k.add_argument("--out", required=True, help="folder for the classifier (config.json, model.safetensors)")
+    k.add_argument("--steps", type=int, default=1200)
+    k.add_argument("--seed", type=int, default=0)
+    k.set_defaults(func=run_classifier)
+
+
+def run_classifier(args: argparse.Namespace) -> int:
+    import json
+
+    from maskvat.evaluation.sound_class import train_classifier
+
+    print(json.dumps(train_classifier(args.lab, args.out, steps=args.steps, seed=args.seed), indent=1))
+    return 0
+
 
 def run_build(args: argparse.Namespace) -> int:
     from maskvat.lab.build import build_split

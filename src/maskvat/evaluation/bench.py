@@ -7,7 +7,8 @@ Rows: "codec reconstruct" (the true sound through the codec: the bound on every 
 "retrieval" (the true sound of the training clip nearest in the visual features, when the
 lab's feature caches exist), one row per ``--model``, and the ``--best`` model again with B
 beams (SCAV keeps one). Columns: FDD, FDM, NS, SS (``maskvat evaluate``), onset F1 and median
-|offset| against the true events, seconds per clip of generation. Written: ``table.md``,
+|offset| against the true events, class accuracy (``evaluation.sound_class``), seconds per
+clip of generation. Written: ``table.md``,
 ``results.json`` and ``index.html`` (each clip's video, every row's sound as a player and a
 spectrogram with the true events marked), with the sound of every row under ``rows/``.
 
@@ -33,6 +34,7 @@ from maskvat.errors import MaskvatError
 
 COLUMNS = [("fdd", "FDD ↓"), ("fdm", "FDM ↓"), ("ns", "NS ↑"), ("ss_seconds", "SS (s) ↓"),
            ("onset_f1", "onset F1 ↑"), ("median_abs_offset_ms", "median abs offset (ms) ↓"),
+           ("class_accuracy", "class acc. ↑"),
            ("seconds_per_clip", "s / clip")]
 
 
@@ -143,7 +145,7 @@ def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: in
 
 def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLike, *, n: int | None = 30,
                   settings=None, seed: int = 0, batch: int = 8, codec: str = "lab", judge: str | None = "lab",
-                  html_clips: int = 8, progress: bool = True) -> dict:
+                  classifier: str | None = "lab", html_clips: int = 8, progress: bool = True) -> dict:
     """Fill OUT/rows/<row>/ with each row's sound for the first ``n`` test clips, score every row,
     write OUT/table.md, OUT/results.json and OUT/index.html. Returns the results dict."""
     from maskvat.evaluation.evaluate import evaluate_dirs
@@ -173,9 +175,10 @@ def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLik
             entry["seconds_per_clip"] = _write_model_row(row, clips, split, row_dir, settings, seed, batch, progress)
         else:
             raise MaskvatError(f"row {row.name}: unknown kind {row.kind!r}")
-        scores = evaluate_dirs(row_dir, split, codec=codec, judge=judge, progress=progress)
+        scores = evaluate_dirs(row_dir, split, codec=codec, judge=judge, classifier=classifier, progress=progress)
         onsets = scores.get("onsets", {}).get("all", {})
-        entry.update({k: scores.get(k) for k in ("fdd", "fdm", "ns", "ss_seconds", "n_files", "frames")})
+        entry.update({k: scores.get(k) for k in ("fdd", "fdm", "ns", "ss_seconds", "n_files", "frames",
+                                                 "class_accuracy")})
         entry["onset_f1"] = onsets.get("f1")
         entry["median_abs_offset_ms"] = onsets.get("median_abs_offset_ms")
         entry["onsets"] = scores.get("onsets")
@@ -202,7 +205,7 @@ def markdown_table(results: dict) -> str:
     lines.append("")
     lines.append(f"{results['n_clips']} lab test clips; N = {s.get('steps')}, gamma = {s.get('guidance')}, "
                  f"delta = {s.get('diversity')}, seed {results.get('seed')}. Not computed: FAD, WaveCLIP, CycleCLIP "
-                 "(their pretrained embeddings cannot be loaded offline) and sound-class accuracy.")
+                 "(their pretrained embeddings cannot be loaded offline).")
     return "\n".join(lines) + "\n"
 
 

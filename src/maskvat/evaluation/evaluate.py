@@ -8,7 +8,9 @@ Files pair by stem (``GEN/x.wav`` with ``REF/x.*``; a reference may be a video).
   paper, the lab log-mel stand-in here), mean over pairs.
 - SS: the sync judge's mean |predicted offset| of generated sound against the reference
   video (when the reference files are videos).
-- onsets: when the reference is a lab split (truth JSONs), onset P/R/F1 at +-50 ms.
+- onsets: when the reference is a lab split (truth JSONs), onset P/R/F1 at +-50 ms, and the
+  class accuracy: the share of files whose sound classes (heard by a classifier trained on
+  the lab's true audio, ``evaluation.sound_class``) equal the truth's.
 
 Not here yet: FAD (VGGish) and WaveCLIP/CycleCLIP (Wav2CLIP): their pretrained weights
 cannot be fetched on the machine this was built on.
@@ -44,7 +46,7 @@ def pair_files(generated: Path, reference: Path) -> list[tuple[Path, Path]]:
 
 @torch.no_grad()
 def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str = "lab",
-                  judge: str | None = "lab", progress: bool = True) -> dict:
+                  judge: str | None = "lab", classifier: str | None = "lab", progress: bool = True) -> dict:
     from maskvat.codec.tokenizer import AudioTokenizer
     from maskvat.encoders.lab import LogMelAudioEncoder
     from maskvat.media import read_audio
@@ -81,7 +83,31 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
         from maskvat.lab.score import score_dirs
 
         result["onsets"] = score_dirs(reference, generated)["families"]
+        if classifier is not None:
+            result["class_accuracy"] = _class_accuracy(classifier, pairs, audio_enc)
     return result
+
+
+def _class_accuracy(source: str, pairs, audio_enc) -> float | None:
+    """Share of generated files whose heard class set equals the truth's (lab references only);
+    None when the shipped classifier is absent and none was named."""
+    from maskvat.assets import ROOT
+    from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
+    from maskvat.lab.truth import load_truth
+    from maskvat.media import read_audio
+
+    if source == "lab" and not (ROOT / "lab" / "sound_classifier").is_dir():
+        return None
+    model = load_classifier(source)
+    predicted, truth = [], []
+    for gen_path, ref_path in pairs:
+        truth_path = ref_path.with_suffix(".json")
+        if not truth_path.is_file():
+            continue
+        mel = audio_enc.encode_audio(read_audio(gen_path)[None])
+        predicted += model.predict_sets(mel)
+        truth.append(class_set(load_truth(truth_path)))
+    return set_accuracy(predicted, truth) if truth else None
 
 
 def _load_judge(source: str):
