@@ -117,8 +117,10 @@ def test_cli_stop_after_then_resume_finishes_the_run(setup, tmp_path, one_torch_
     run = tmp_path / "run"
     assert main(["train", "--config", str(cfg_file), "--out", str(run), "--stop-after", "3"]) == 0
     assert len((run / "log.csv").read_text().strip().splitlines()) == 1 + 3  # header + 3 steps
-    assert not (run / "model").exists()  # not finished: no model yet
+    extra = json.loads((run / "model" / "config.json").read_text())["extra"]
+    assert (extra["steps"], extra["finished"]) == (3, False)  # the model so far, marked unfinished
     assert main(["train", "--config", str(cfg_file), "--out", str(run)]) == 0
     assert len((run / "log.csv").read_text().strip().splitlines()) == 1 + 4
-    assert (run / "model" / "model.safetensors").is_file()
+    extra = json.loads((run / "model" / "config.json").read_text())["extra"]
+    assert (extra["steps"], extra["finished"]) == (4, True)
     assert main(["train", "--config", str(cfg_file), "--out", str(run), "--stop-after", "0"]) == 2

@@ -236,8 +236,9 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, device: str = "auto",
         bar.close()
     if acc.is_main_process:
         _checkpoint(out, core, opt, step, log, cfg)
-        if step >= cfg.steps:
-            core.save_pretrained(out / "model", extra={"train_config": asdict(cfg), "steps": step})
+        # the model as it stands, also after --stop-after (its config says how far it got)
+        core.save_pretrained(out / "model", extra={"train_config": asdict(cfg), "steps": step,
+                                                   "finished": step >= cfg.steps})
     return log[-1] if log else {}
 
 
