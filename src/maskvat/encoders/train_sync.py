@@ -11,7 +11,6 @@ batches the uninterrupted run would have.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -178,26 +177,15 @@ def plot_curves(log: list[dict], path: Path) -> None:
 
 def save_judge(model: SyncJudge, folder: Path) -> None:
     """config.json + model.safetensors (fp16 weights; BatchNorm counters dropped)."""
-    from safetensors.torch import save_file
+    from maskvat.weights import save_module
 
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.half().contiguous() if v.is_floating_point() else v for k, v in model.state_dict().items()
-             if not k.endswith("num_batches_tracked")}
-    with atomic_path(folder / "model.safetensors") as tmp:
-        save_file(state, str(tmp))
-    (folder / "config.json").write_text(json.dumps({"kind": "sync_judge", **model.config_dict()}, indent=1))
+    save_module(folder, model, "sync_judge", model.config_dict())
 
 
 def load_judge(folder: str | os.PathLike) -> SyncJudge:
-    from safetensors.torch import load_file
+    from maskvat.weights import load_module
 
-    folder = Path(folder)
-    try:
-        meta = json.loads((folder / "config.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError) as exc:
-        raise MaskvatError(f"{folder}: not a saved sync judge ({exc})") from None
-    meta.pop("kind", None)
+    meta, state = load_module(folder, "sync_judge", "a saved sync judge")
     model = SyncJudge(SyncConfig(**meta))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
     model.load_state_dict(state, strict=False)
     return model.eval()

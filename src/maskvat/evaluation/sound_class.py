@@ -53,33 +53,19 @@ class SoundClassifier(nn.Module):
         return [set(torch.nonzero(row > 0).flatten().tolist()) for row in self(mel)]
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
-        from safetensors.torch import save_file
+        from maskvat.weights import save_module
 
-        from maskvat.media.atomic import atomic_path
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "model.safetensors") as tmp:
-            save_file({k: v.half().contiguous() for k, v in self.state_dict().items()}, str(tmp))
-        with atomic_path(folder / "config.json") as tmp:
-            tmp.write_text(json.dumps({"kind": "sound_classifier", "classes": list(SOUND_CLASSES),
-                                       **asdict(self.config)}, indent=1))
+        save_module(folder, self, "sound_classifier", {"classes": list(SOUND_CLASSES), **asdict(self.config)})
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "SoundClassifier":
-        from safetensors.torch import load_file
+        from maskvat.weights import load_module
 
-        folder = Path(folder)
-        try:
-            meta = json.loads((folder / "config.json").read_text())
-        except (FileNotFoundError, NotADirectoryError):
-            raise MaskvatError(f"{folder}: not a sound-classifier folder (no config.json)") from None
-        if meta.get("kind") != "sound_classifier":
-            raise MaskvatError(f"{folder}/config.json: not a sound-classifier config")
+        meta, state = load_module(folder, "sound_classifier", "a sound-classifier folder")
         if meta.get("classes") != list(SOUND_CLASSES)[: len(meta.get("classes", []))]:
             raise MaskvatError(f"{folder}: trained on another class list than this version's lab")
         model = cls(ClassifierConfig(**{k: v for k, v in meta.items() if k in {f.name for f in fields(ClassifierConfig)}}))
-        model.load_state_dict({k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()})
+        model.load_state_dict(state)
         return model.eval()
 
 

@@ -11,10 +11,8 @@ alignment. Beam selection keeps the candidate of least ``distance`` to the video
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -90,30 +88,16 @@ class SCAV(nn.Module):
 
     # ---- persistence ---------------------------------------------------------------------
     def save_pretrained(self, folder: str | os.PathLike) -> None:
-        from safetensors.torch import save_file
+        from maskvat.weights import save_module
 
-        from maskvat.media.atomic import atomic_path
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "model.safetensors") as tmp:
-            save_file({k: v.half().contiguous() for k, v in self.state_dict().items()}, str(tmp))
-        with atomic_path(folder / "config.json") as tmp:
-            tmp.write_text(json.dumps({"kind": "scav", **asdict(self.config)}, indent=1))
+        save_module(folder, self, "scav", asdict(self.config))
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "SCAV":
-        from safetensors.torch import load_file
+        from maskvat.weights import load_module
 
-        folder = Path(folder)
-        try:
-            meta = json.loads((folder / "config.json").read_text())
-        except (FileNotFoundError, NotADirectoryError):
-            raise MaskvatError(f"{folder}: not a SCAV folder (no config.json)") from None
-        if meta.pop("kind", None) != "scav":
-            raise MaskvatError(f"{folder}: config.json is not a SCAV config")
+        meta, state = load_module(folder, "scav", "a SCAV folder")
         known = {f.name for f in fields(SCAVConfig)}
         model = cls(SCAVConfig(**{k: v for k, v in meta.items() if k in known}))
-        state = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
         model.load_state_dict(state)
         return model.eval()
