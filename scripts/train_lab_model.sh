@@ -41,4 +41,4 @@ $MV train --config "configs/$MODEL.json" --out "$RUNS/$MODEL" --train-cache "$LA
 # the SCAV beam selector (on the visual and audio features of the same cache)
 $MV scav train --cache "$LAB/cache/train" --val-cache "$LAB/cache/val" --out "$RUNS/scav"
 echo "trained: $RUNS/$MODEL/model, $RUNS/scav/scav (codec: $CODEC)."
-echo "To ship: copy them to src/maskvat/assets/lab/{model,scav,codec} and set the model config's codec to \"lab\""
+echo "To ship: copy them to src/maskvat/assets/lab/{model,scav} (and the codec export to lab/codec, setting the model config's codec to \"lab\", when one was trained here)"
