@@ -102,3 +102,17 @@ def test_bench_cli_best_must_name_a_model_row(tiny_lab, tmp_path, capsys):
             "--best", "B"]
     assert main(argv) == 2
     assert "--best B" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_rescore_keeps_the_sound_and_the_times(tiny_lab, tmp_path, one_torch_thread):
+    out = tmp_path / "bench"
+    rows = [Row("Tiny", "model", str(tiny_lab / "model"))]
+    kw = dict(n=2, settings=SamplerSettings(steps=2), codec=str(tiny_lab / "codec"), judge=None, html_clips=0,
+              progress=False)
+    first = run_lab_bench(tiny_lab / "lab", rows, out, **kw)
+    wav = next((out / "rows" / "tiny").glob("*.wav"))
+    stamp = wav.stat().st_mtime_ns
+    again = run_lab_bench(tiny_lab / "lab", rows, out, rescore=True, **kw)
+    assert wav.stat().st_mtime_ns == stamp  # not generated again
+    assert again["rows"][0]["seconds_per_clip"] == first["rows"][0]["seconds_per_clip"]
+    assert again["rows"][0]["fdd"] == pytest.approx(first["rows"][0]["fdd"])

@@ -61,3 +61,15 @@ def test_evaluate_reports_class_accuracy(trained, tmp_path):
     kw = dict(codec=str(tmp_path / "codec"), judge=None, classifier=str(root / "clf"), progress=False)
     good, bad = evaluate_dirs(own, split, **kw), evaluate_dirs(noise, split, **kw)
     assert good["class_accuracy"] >= 0.75 > bad["class_accuracy"]
+
+
+def test_codec_round_trip_features_follow_the_codec(trained, tmp_path, one_torch_thread):
+    from maskvat.evaluation.sound_class import codec_round_trip_features
+
+    root, _ = trained
+    AudioTokenizer.from_preset("tiny").save_pretrained(tmp_path / "codec")
+    split = root / "lab" / "train"
+    rt = codec_round_trip_features(split, str(tmp_path / "codec"), progress=False, limit=3)
+    true, _ = split_features(split, progress=False)
+    assert rt.shape == (3, *true.shape[1:])
+    assert (rt - true[:3]).abs().mean() > 0.1  # an untrained codec changes the sound

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--batch", type=int, default=8, help="clips sampled together")
     b.add_argument("--no-retrieval", action="store_true", help="skip the retrieval baseline row")
     b.add_argument("--html-clips", type=int, default=8, help="clips shown on the results page")
+    b.add_argument("--rescore", action="store_true",
+                   help="keep the sound of rows already in --out and only score them again")
     b.set_defaults(func=run_lab)
 
 
@@ -54,7 +56,7 @@ def run_lab(args: argparse.Namespace) -> int:
         rows.append(Row(f"{args.best} beams", "model", match[0][1], beams=args.beams))
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
     run_lab_bench(lab, rows, args.out, n=args.n, settings=settings, seed=args.seed, batch=args.batch,
-                  html_clips=args.html_clips)
+                  html_clips=args.html_clips, rescore=args.rescore)
     print(Path(args.out, "table.md").read_text())
     print(f"results page: {Path(args.out) / 'index.html'}")
     return 0

@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--lab", required=True, help="lab folder with train/ (and val/, test/ to report accuracy)")
     k.add_argument("--out", required=True, help="folder for the classifier (config.json, model.safetensors)")
     k.add_argument("--steps", type=int, default=1200)
+    k.add_argument("--codec", default="lab",
+                   help="also train on codec round trips of the clips ('none' to train on the true audio alone)")
     k.add_argument("--seed", type=int, default=0)
     k.set_defaults(func=run_classifier)
 
@@ -56,7 +58,8 @@ def run_classifier(args: argparse.Namespace) -> int:
 
     from maskvat.evaluation.sound_class import train_classifier
 
-    print(json.dumps(train_classifier(args.lab, args.out, steps=args.steps, seed=args.seed), indent=1))
+    codec = None if args.codec == "none" else args.codec
+    print(json.dumps(train_classifier(args.lab, args.out, steps=args.steps, codec=codec, seed=args.seed), indent=1))
     return 0
 
 

@@ -145,9 +145,13 @@ def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: in
 
 def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLike, *, n: int | None = 30,
                   settings=None, seed: int = 0, batch: int = 8, codec: str = "lab", judge: str | None = "lab",
-                  classifier: str | None = "lab", html_clips: int = 8, progress: bool = True) -> dict:
+                  classifier: str | None = "lab", html_clips: int = 8, rescore: bool = False,
+                  progress: bool = True) -> dict:
     """Fill OUT/rows/<row>/ with each row's sound for the first ``n`` test clips, score every row,
-    write OUT/table.md, OUT/results.json and OUT/index.html. Returns the results dict."""
+    write OUT/table.md, OUT/results.json and OUT/index.html. Returns the results dict.
+
+    rescore: keep the sound of rows already in OUT (same name, every clip there) and only
+    score them again; their generation times come from the earlier results.json."""
     from maskvat.evaluation.evaluate import evaluate_dirs
     from maskvat.sampling.sampler import SamplerSettings
 
@@ -161,13 +165,22 @@ def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLik
     results = {"lab": str(lab), "n_clips": len(clips), "seed": seed,
                "settings": {"steps": settings.steps, "guidance": settings.guidance, "diversity": settings.diversity},
                "rows": []}
+    earlier = {}
+    if rescore and (out / "results.json").is_file():
+        earlier = {r["name"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
     for row in rows:
         row_dir = out / "rows" / row.slug
-        if row_dir.exists():
-            shutil.rmtree(row_dir)
-        row_dir.mkdir(parents=True)
         entry: dict = {"name": row.name, "kind": row.kind, "source": row.source, "beams": row.beams, "dir": f"rows/{row.slug}"}
-        if row.kind == "codec":
+        kept = row.name in earlier and all((row_dir / f"{c['clip_id']}.wav").is_file() for c in clips)
+        if kept:
+            entry.update({k: earlier[row.name][k] for k in ("seconds_per_clip", "retrieved") if k in earlier[row.name]})
+        else:
+            if row_dir.exists():
+                shutil.rmtree(row_dir)
+            row_dir.mkdir(parents=True)
+        if kept:
+            pass
+        elif row.kind == "codec":
             _write_codec_row(clips, split, row_dir, codec, progress)
         elif row.kind == "retrieval":
             entry["retrieved"] = _write_retrieval_row(clips, lab, row_dir)

@@ -118,13 +118,60 @@ def augment(mel: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.roll(mel + gain, int(torch.randint(-20, 21, (1,), generator=gen)), 1)
 
 
+@torch.no_grad()
+def codec_round_trip_features(split: str | os.PathLike, codec: str, progress: bool = True,
+                               limit: int | None = None) -> torch.Tensor:
+    """Log-mel [N, Na, 64] of the first ``limit`` clips (default all) of a lab split after a trip
+    through ``codec`` (the codegrams of LAB/cache/<split>/codes.safetensors when that cache was
+    made with this codec). Decoded two at a time: larger batches are slower on a CPU."""
+    from tqdm import tqdm
+
+    from maskvat.codec.tokenizer import AudioTokenizer
+    from maskvat.encoders.lab import LogMelAudioEncoder
+    from maskvat.media import read_audio
+    from maskvat.training.train import resolve_codec
+
+    split = Path(split)
+    tok = AudioTokenizer.from_pretrained(resolve_codec(codec))
+    all_clips = json.loads((split / "manifest.json").read_text())["clips"]
+    clips = all_clips[:limit] if limit else all_clips
+    enc = LogMelAudioEncoder()
+    cache = split.parent / "cache" / split.name / "codes.safetensors"
+    codes = None
+    if cache.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(cache), "pt") as f:
+            info = json.loads(f.metadata()["info"])
+            if info.get("codec") == tok.name and info["clips"] == [c["clip_id"] for c in all_clips]:
+                codes = f.get_tensor("codes").long()
+    mels = []
+    for i in tqdm(range(0, len(clips), 2), desc=f"codec round trip {split.name}", unit="pair", disable=not progress):
+        part = clips[i:i + 2]
+        wavs = [read_audio(split / c["video"]) for c in part]
+        n = max(len(w) for w in wavs)
+        grid = codes[i:i + 2] if codes is not None else tok.encode(torch.stack(
+            [torch.from_numpy(np.pad(w, (0, n - len(w)))) for w in wavs]))
+        rec = tok.decode(grid, num_samples=n).reshape(len(part), -1)
+        mels.append(enc.encode_audio(rec.float()))
+    return torch.cat(mels)
+
+
 def train_classifier(lab: str | os.PathLike, out: str | os.PathLike, *, steps: int = 1200, batch: int = 64,
-                     lr: float = 2e-3, weight_decay: float = 1e-2, seed: int = 0, progress: bool = True) -> dict:
-    """Train on LAB/train, report set accuracy on LAB/val (and LAB/test if present); save to OUT."""
+                     lr: float = 2e-3, weight_decay: float = 1e-2, codec: str | None = None,
+                     codec_clips: int = 600, seed: int = 0, progress: bool = True) -> dict:
+    """Train on LAB/train, report set accuracy on LAB/val (and LAB/test if present); save to OUT.
+
+    ``codec``: also train on every clip after a trip through this codec, so that the classifier
+    hears classes, not the codec's timbre (generated sound always comes through a codec);
+    ``codec_clips``: how many training clips to round-trip (decoding is the slow part)."""
     from tqdm import tqdm
 
     lab = Path(lab)
     x_train, s_train = split_features(lab / "train", progress)
+    if codec is not None:
+        x_train = torch.cat([x_train, codec_round_trip_features(lab / "train", codec, progress, codec_clips)])
+        s_train = s_train + s_train[:codec_clips]
     y_train = class_targets(s_train)
     torch.manual_seed(seed)
     model = SoundClassifier()
@@ -139,11 +186,16 @@ def train_classifier(lab: str | os.PathLike, out: str | os.PathLike, *, steps: i
         opt.step()
     model.eval()
     report = {"train_clips": len(s_train), "steps": steps, "final_loss": float(loss.detach())}
+    if codec is not None:
+        report["codec"] = codec
     for name in ("val", "test"):
         if (lab / name / "manifest.json").is_file():
             x, s = split_features(lab / name, progress)
             report[f"{name}_set_accuracy"] = set_accuracy(model.predict_sets(x), s)
             report[f"{name}_clips"] = len(s)
+            if codec is not None and name == "val":
+                rt = codec_round_trip_features(lab / name, codec, progress)
+                report[f"{name}_set_accuracy_codec_round_trip"] = set_accuracy(model.predict_sets(rt), s)
     model.save_pretrained(out)
     Path(out, "report.json").write_text(json.dumps(report, indent=1))
     return report
