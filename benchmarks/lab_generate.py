@@ -39,9 +39,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
+    from maskvat.evaluation.bench import write_codec_round_trip
     from maskvat.generate.pipeline import Pipeline
     from maskvat.lab.score import score_dirs
-    from maskvat.media import read_audio, write_audio
+    from maskvat.media import write_audio
     from maskvat.sampling.sampler import SamplerSettings
 
     split = Path(args.split)
@@ -58,11 +59,7 @@ def main() -> None:
         from tqdm import tqdm
 
         if not args.no_ceiling:
-            for clip in tqdm(clips, desc="codec round trip", unit="clip"):
-                wav = read_audio(split / clip["video"])
-                with torch.no_grad():
-                    rec = pipe.codec.decode(pipe.codec.encode(torch.from_numpy(wav)[None]), num_samples=len(wav))
-                write_audio(trip_dir / f"{clip['clip_id']}.wav", rec[0].numpy().reshape(-1), 44100)
+            write_codec_round_trip(clips, split, trip_dir, pipe.codec)
         for clip in clips:
             shutil.copy(split / clip["truth"], truth / Path(clip["truth"]).name)
         videos = [split / clip["video"] for clip in clips]

@@ -70,6 +70,15 @@ def window_slices(rates: dict[str, float], lengths: dict[str, int], start_s: flo
     return out
 
 
+def cut_window(item: dict, rates: dict[str, float], start_s: float, window_s: float) -> dict:
+    """The same span of time from every stream of one clip: "codes" [K, L] is cut on its last
+    axis, each feature sequence [N, D] on its first; other keys pass through."""
+    streams = {k: v for k, v in item.items() if k in rates}
+    lengths = {k: (v.shape[-1] if k == "codes" else v.shape[0]) for k, v in streams.items()}
+    cuts = window_slices({k: rates[k] for k in streams}, lengths, start_s, window_s)
+    return {**item, **{k: (v[:, cuts[k]] if k == "codes" else v[cuts[k]]) for k, v in streams.items()}}
+
+
 class CacheDataset(torch.utils.data.Dataset):
     """Clips of a shard cache. Item: {"key", "codes" [K, L] long, and per stored role
     [N, D] float32}; with ``window_seconds``, a window at a random start (seeded by
@@ -116,9 +125,7 @@ class CacheDataset(torch.utils.data.Dataset):
             duration = item["codes"].shape[-1] / self.rates["codes"]
             slack = max(0.0, duration - self.window)
             rng = random.Random(f"{self.seed}/{self.epoch}/{c.key}")
-            lengths = {k: (v.shape[-1] if k == "codes" else v.shape[0]) for k, v in item.items()}
-            cuts = window_slices({k: self.rates[k] for k in item}, lengths, rng.uniform(0, slack), self.window)
-            item = {k: (v[:, cuts[k]] if k == "codes" else v[cuts[k]]) for k, v in item.items()}
+            item = cut_window(item, self.rates, rng.uniform(0, slack), self.window)
         item["key"] = c.key
         return item
 

@@ -87,14 +87,14 @@ def _clips(split: Path, n: int | None) -> list[dict]:
     return clips[:n] if n else clips
 
 
-def _write_codec_row(clips, split: Path, out: Path, codec: str, progress: bool) -> None:
+def write_codec_round_trip(clips: list[dict], split: Path, out: Path, tok, progress: bool = True) -> None:
+    """OUT/{clip_id}.wav: each lab clip's true sound encoded and decoded by ``tok`` (the bound on
+    what a generator over this codec can reach)."""
     from tqdm import tqdm
 
-    from maskvat.codec.tokenizer import AudioTokenizer
     from maskvat.media import read_audio, write_audio
 
-    tok = AudioTokenizer.from_pretrained(codec)
-    for clip in tqdm(clips, desc="codec reconstruct", unit="clip", disable=not progress):
+    for clip in tqdm(clips, desc="codec round trip", unit="clip", disable=not progress):
         wav = read_audio(split / clip["video"])
         with torch.no_grad():
             rec = tok.decode(tok.encode(torch.from_numpy(wav)[None]), num_samples=len(wav))
@@ -143,6 +143,25 @@ def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: in
     return (time.perf_counter() - start) / len(videos)
 
 
+def _write_row(row: Row, clips, lab: Path, row_dir: Path, codec: str, settings, seed: int, batch: int,
+               progress: bool) -> dict:
+    """Write ``row``'s sound for ``clips`` into a fresh ``row_dir``; returns what to record of it."""
+    if row_dir.exists():
+        shutil.rmtree(row_dir)
+    row_dir.mkdir(parents=True)
+    split = lab / "test"
+    if row.kind == "codec":
+        from maskvat.codec.tokenizer import AudioTokenizer
+
+        write_codec_round_trip(clips, split, row_dir, AudioTokenizer.from_pretrained(codec), progress)
+        return {}
+    if row.kind == "retrieval":
+        return {"retrieved": _write_retrieval_row(clips, lab, row_dir)}
+    if row.kind == "model":
+        return {"seconds_per_clip": _write_model_row(row, clips, split, row_dir, settings, seed, batch, progress)}
+    raise MaskvatError(f"row {row.name}: unknown kind {row.kind!r}")
+
+
 def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLike, *, n: int | None = 30,
                   settings=None, seed: int = 0, batch: int = 8, codec: str = "lab", judge: str | None = "lab",
                   classifier: str | None = "lab", html_clips: int = 8, rescore: bool = False,
@@ -165,7 +184,7 @@ def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLik
     results = {"lab": str(lab), "n_clips": len(clips), "seed": seed,
                "settings": {"steps": settings.steps, "guidance": settings.guidance, "diversity": settings.diversity},
                "rows": []}
-    earlier = {}
+    earlier, reference_cache = {}, {}  # the test clips' own features, computed once for all rows
     if rescore and (out / "results.json").is_file():
         earlier = {r["name"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
     for row in rows:
@@ -175,20 +194,9 @@ def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLik
         if kept:
             entry.update({k: earlier[row.name][k] for k in ("seconds_per_clip", "retrieved") if k in earlier[row.name]})
         else:
-            if row_dir.exists():
-                shutil.rmtree(row_dir)
-            row_dir.mkdir(parents=True)
-        if kept:
-            pass
-        elif row.kind == "codec":
-            _write_codec_row(clips, split, row_dir, codec, progress)
-        elif row.kind == "retrieval":
-            entry["retrieved"] = _write_retrieval_row(clips, lab, row_dir)
-        elif row.kind == "model":
-            entry["seconds_per_clip"] = _write_model_row(row, clips, split, row_dir, settings, seed, batch, progress)
-        else:
-            raise MaskvatError(f"row {row.name}: unknown kind {row.kind!r}")
-        scores = evaluate_dirs(row_dir, split, codec=codec, judge=judge, classifier=classifier, progress=progress)
+            entry.update(_write_row(row, clips, lab, row_dir, codec, settings, seed, batch, progress))
+        scores = evaluate_dirs(row_dir, split, codec=codec, judge=judge, classifier=classifier, progress=progress,
+                               reference_cache=reference_cache)
         onsets = scores.get("onsets", {}).get("all", {})
         entry.update({k: scores.get(k) for k in ("fdd", "fdm", "ns", "ss_seconds", "n_files", "frames",
                                                  "class_accuracy")})

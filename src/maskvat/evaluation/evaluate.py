@@ -46,7 +46,11 @@ def pair_files(generated: Path, reference: Path) -> list[tuple[Path, Path]]:
 
 @torch.no_grad()
 def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str = "lab",
-                  judge: str | None = "lab", classifier: str | None = "lab", progress: bool = True) -> dict:
+                  judge: str | None = "lab", classifier: str | None = "lab", progress: bool = True,
+                  reference_cache: dict | None = None) -> dict:
+    """Score ``generated`` against ``reference`` (see the module doc). ``reference_cache``: a dict
+    kept across calls (e.g. the rows of one table) so that each reference file's features are
+    computed once."""
     from maskvat.codec.tokenizer import AudioTokenizer
     from maskvat.encoders.lab import LogMelAudioEncoder
     from maskvat.media import read_audio
@@ -56,18 +60,30 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
     tok = AudioTokenizer.from_pretrained(codec)
     audio_enc = LogMelAudioEncoder()
     judge_model = _load_judge(judge) if judge else None
+    refs = reference_cache if reference_cache is not None else {}
+
+    def features(wav: np.ndarray) -> dict:
+        """FDD latents [L, 8K], MFCC frames, audio-semantic sequence [N, C] of one waveform."""
+        return {"lat": tok.latents(tok.encode(torch.from_numpy(wav)[None]))[0].T.numpy(), "mfcc": mfcc_frames(wav),
+                "sem": audio_enc.encode_audio(wav[None])[0]}
+
     fdd = {"gen": [], "ref": []}
     fdm = {"gen": [], "ref": []}
-    ns, ss = [], []
+    ns, ss, gen_sem = [], [], []
     for gen_path, ref_path in tqdm(pairs, desc="evaluate", unit="file", disable=not progress):
-        ref = read_audio(ref_path)
-        gen = read_audio(gen_path)[: len(ref)]
-        gen = np.pad(gen, (0, len(ref) - len(gen)))
-        for key, wav in (("gen", gen), ("ref", ref)):
-            lat = tok.latents(tok.encode(torch.from_numpy(wav)[None]))[0].T  # [L, 8K]
-            fdd[key].append(lat.numpy())
-            fdm[key].append(mfcc_frames(wav))
-        ns.append(novelty_score(audio_enc.encode_audio(gen[None])[0].numpy(), audio_enc.encode_audio(ref[None])[0].numpy()))
+        key = (str(ref_path.resolve()), tok.name)
+        if key not in refs:
+            ref = read_audio(ref_path)
+            refs[key] = {"n": len(ref), **features(ref)}
+        r = refs[key]
+        gen = read_audio(gen_path)[: r["n"]]
+        gen = np.pad(gen, (0, r["n"] - len(gen)))
+        g = features(gen)
+        for name, f in (("gen", g), ("ref", r)):
+            fdd[name].append(f["lat"])
+            fdm[name].append(f["mfcc"])
+        ns.append(novelty_score(g["sem"].numpy(), r["sem"].numpy()))
+        gen_sem.append(g["sem"])
         if judge_model is not None and ref_path.suffix.lower() in VIDEO_SUFFIXES:
             ss.append(_sync_offset(judge_model, ref_path, gen))
     result = {
@@ -84,29 +100,27 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
 
         result["onsets"] = score_dirs(reference, generated)["families"]
         if classifier is not None:
-            result["class_accuracy"] = _class_accuracy(classifier, pairs, audio_enc)
+            result["class_accuracy"] = _class_accuracy(classifier, pairs, gen_sem)
     return result
 
 
-def _class_accuracy(source: str, pairs, audio_enc) -> float | None:
-    """Share of generated files whose heard class set equals the truth's (lab references only);
-    None when the shipped classifier is absent and none was named."""
+def _class_accuracy(source: str, pairs, gen_mels: list[torch.Tensor]) -> float | None:
+    """Share of generated files whose heard class set equals the truth's (lab references only),
+    from their lab log-mel sequences [N, 64]; None when the shipped classifier is absent and
+    none was named."""
     from maskvat.assets import ROOT
     from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
     from maskvat.lab.truth import load_truth
-    from maskvat.media import read_audio
 
     if source == "lab" and not (ROOT / "lab" / "sound_classifier").is_dir():
         return None
     model = load_classifier(source)
     predicted, truth = [], []
-    for gen_path, ref_path in pairs:
+    for (_, ref_path), mel in zip(pairs, gen_mels):
         truth_path = ref_path.with_suffix(".json")
-        if not truth_path.is_file():
-            continue
-        mel = audio_enc.encode_audio(read_audio(gen_path)[None])
-        predicted += model.predict_sets(mel)
-        truth.append(class_set(load_truth(truth_path)))
+        if truth_path.is_file():
+            predicted += model.predict_sets(mel[None])
+            truth.append(class_set(load_truth(truth_path)))
     return set_accuracy(predicted, truth) if truth else None
 
 

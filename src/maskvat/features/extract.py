@@ -182,19 +182,14 @@ def load_training_set(cache: str | os.PathLike, *, codes: bool = True) -> Traini
 
 
 def _from_shards(cache: Path, codes: bool) -> TrainingSet:
-    from maskvat.data.dataset import CacheDataset, window_slices
+    from maskvat.data.dataset import CacheDataset, cut_window
 
     ds = CacheDataset(cache)
     if not len(ds):
         raise MaskvatError(f"{cache}: the cache holds no clips yet")
     items = [ds[i] for i in range(len(ds))]
     span = min(it["codes"].shape[-1] for it in items) / ds.rates["codes"]
-    stacked: dict[str, list] = {}
-    for it in items:
-        lengths = {k: (v.shape[-1] if k == "codes" else v.shape[0]) for k, v in it.items() if k != "key"}
-        cuts = window_slices({k: ds.rates[k] for k in lengths}, lengths, 0.0, span)
-        for k in lengths:
-            stacked.setdefault(k, []).append(it[k][:, cuts[k]] if k == "codes" else it[k][cuts[k]].half())
-    get = lambda k: torch.stack(stacked[k]) if k in stacked else None  # noqa: E731
+    items = [cut_window(it, ds.rates, 0.0, span) for it in items]
+    get = lambda k: torch.stack([it[k] if k == "codes" else it[k].half() for it in items]) if k in items[0] else None  # noqa: E731
     return TrainingSet(get("codes") if codes else None, get("semantic"), get("sync"), get("audio"),
                        [it["key"] for it in items])
