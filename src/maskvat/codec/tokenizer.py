@@ -148,9 +148,10 @@ class AudioTokenizer(torch.nn.Module):
         return torch.stack(tables)
 
     def _cpu_parts(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """On a CPU, a batch one item at a time: the codec's long convolutions run about 4x
-        faster per item that way (lab codec, 4 s clips: encode 0.18 s per clip alone, 0.73 s in
-        batches of 8; decode 0.24 s vs 0.58 s). On a GPU, the batch whole."""
+        """On a CPU, a batch one item at a time: the codec's long convolutions run faster per
+        item that way (lab codec, 4 s clips, 2 cores: encode 0.34 s per clip alone vs 0.66 s in
+        batches of 8, decode 0.16 s vs 0.63 s; ``benchmarks/codec_batching.py``). On a GPU, the
+        batch whole."""
         return list(x.split(1)) if self.device.type == "cpu" and x.shape[0] > 1 else [x]
 
     # ---- input checks -------------------------------------------------------------------
