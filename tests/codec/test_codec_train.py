@@ -4,6 +4,7 @@ dead codes are restarted, a resumed run equals an uninterrupted one, runs export
 import numpy as np
 import pytest
 import torch
+from audio_helpers import impact_clip as clip
 
 from maskvat.codec.corpus import AudioCorpus
 from maskvat.codec.losses import best_lag, mel_distance, si_sdr
@@ -19,16 +20,6 @@ from maskvat.codec.train import (
     train_step,
 )
 from maskvat.errors import MaskvatError
-
-
-def clip(seed=0, n=8192, sr=44100):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / sr
-    wav = np.zeros(n, np.float32)
-    for start in rng.uniform(0, n / sr - 0.05, 4):
-        env = np.where(t >= start, np.exp(-(t - start) * 40), 0)
-        wav += (0.3 * env * np.sin(2 * np.pi * rng.uniform(200, 2000) * t)).astype(np.float32)
-    return wav
 
 
 @pytest.fixture

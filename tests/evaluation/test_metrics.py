@@ -43,3 +43,12 @@ def test_novelty_score_of_a_sequence_with_itself_is_one():
         assert curve[boundary - 1:boundary + 2].max() > 2 * max(curve[boundary - 10], curve[boundary + 10])
     other = np.repeat(rng.standard_normal((7, 16)), 15, axis=0)[:100]
     assert novelty_score(seq, other) < 0.9
+
+
+def test_mfcc_floor_puts_digital_silence_and_inaudible_hiss_together():
+    rng = np.random.default_rng(0)
+    silence = mfcc_frames(np.zeros(44100, np.float32))
+    hiss = mfcc_frames((rng.standard_normal(44100) * 10 ** (-130 / 20)).astype(np.float32))  # -130 dBFS
+    np.testing.assert_allclose(hiss, silence, atol=1e-6)
+    quiet_tone = mfcc_frames((0.01 * np.sin(2 * np.pi * 440 * np.arange(44100) / 44100)).astype(np.float32))
+    assert np.abs(quiet_tone - silence).max() > 5.0  # -40 dBFS is well above the floor

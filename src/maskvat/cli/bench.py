@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--html-clips", type=int, default=8, help="clips shown on the results page")
     b.add_argument("--rescore", action="store_true",
                    help="keep the sound of rows already in --out and only score them again")
+    b.add_argument("--semantic", default="lab",
+                   help="semantic encoder pair for WC, CC, NS and FAD ('lab' shipped, or a folder)")
+    b.add_argument("--vggish", default=None, metavar="PTH",
+                   help="VGGish state dict (torchvggish's vggish-10086976.pth) for FAD; default: the lab-audio encoder")
     b.set_defaults(func=run_lab)
 
 
@@ -56,7 +60,7 @@ def run_lab(args: argparse.Namespace) -> int:
         rows.append(Row(f"{args.best} beams", "model", match[0][1], beams=args.beams))
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
     run_lab_bench(lab, rows, args.out, n=args.n, settings=settings, seed=args.seed, batch=args.batch,
-                  html_clips=args.html_clips, rescore=args.rescore)
+                  html_clips=args.html_clips, rescore=args.rescore, semantic=args.semantic, vggish=args.vggish)
     print(Path(args.out, "table.md").read_text())
     print(f"results page: {Path(args.out) / 'index.html'}")
     return 0

@@ -2,6 +2,7 @@
 
     maskvat codec encode clip.mp4 -o clip.safetensors [--codec NAME_OR_PATH]
     maskvat codec decode clip.safetensors -o clip.wav [--codec NAME_OR_PATH]
+    maskvat codec train --data DIR --out RUN [--adversarial-start N] [--init-from CODEC_DIR --freeze-encoder]
 
 Outputs are checked (suffix, folder) before the codec loads, and written atomically.
 """
@@ -48,6 +49,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--bypass-steps", type=int, default=300, help="warm-up steps with the quantizer bypassed")
     tr.add_argument("--warmup-steps", type=int, default=300, help="linear learning-rate warm-up")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--adversarial-start", type=int, default=0, metavar="N",
+                    help="from step N on, train DAC's discriminators and add the adversarial and feature-matching "
+                         "losses (0, the default: off); switch on once reconstruction has converged")
+    tr.add_argument("--disc-width", type=float, default=0.25,
+                    help="channel multiplier of the discriminators (1.0: DAC's size, 42.5 M weights)")
+    tr.add_argument("--init-from", default=None, metavar="CODEC_DIR",
+                    help="start from an existing codec: a codec folder, 'lab' (the shipped one), or a run folder; "
+                         "no bypass warm-up or k-means then (--preset must match its architecture)")
+    tr.add_argument("--freeze-encoder", action="store_true",
+                    help="train only the decoder of the --init-from codec: encoder and codebooks stay bit-identical, "
+                         "so its codes (and models trained on them) stay valid")
     tr.add_argument("--device", default="cpu")
     tr.set_defaults(func=run_train)
 
@@ -146,11 +158,13 @@ def run_train(args: argparse.Namespace) -> int:
     import json
 
     from maskvat.codec.corpus import AudioCorpus
-    from maskvat.codec.train import CodecTrainConfig, train_codec
+    from maskvat.codec.train import CodecTrainConfig, check_config, train_codec
 
     cfg = CodecTrainConfig(preset=args.preset, steps=args.steps, batch_size=args.batch, segment=args.segment,
                            lr=args.lr, bypass_steps=args.bypass_steps, warmup_steps=args.warmup_steps,
-                           seed=args.seed)
+                           seed=args.seed, adversarial_start=args.adversarial_start, disc_width=args.disc_width,
+                           init_from=args.init_from, freeze_encoder=args.freeze_encoder)
+    check_config(cfg)  # before the corpus loads
     corpus = AudioCorpus.from_dirs(args.data)
     print(f"corpus: {len(corpus.waves)} files, {corpus.seconds / 60:.1f} min ({len(corpus.skipped)} skipped)")
     print(json.dumps(train_codec(corpus, args.out, cfg, device=args.device), indent=1))

@@ -11,12 +11,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     esub = p.add_subparsers(dest="encoders_command", metavar="ACTION", required=True)
     ls = esub.add_parser("list", help="named encoders, their role and default weights")
     ls.set_defaults(func=run_list)
-    t = esub.add_parser("train", help="train the sync judge (offset classifier) on LAB/train, validate on LAB/val")
+    t = esub.add_parser("train", help="train a home-made encoder on LAB/train, validate on LAB/val: the sync judge "
+                        "(offset classifier; S3D role) or the semantic pair (frame and audio encoders, contrastive; "
+                        "CLIP and BEATs roles)")
     t.add_argument("--lab", required=True, help="a lab build with train/ and val/ splits")
     t.add_argument("--out", required=True, help="run folder: checkpoint, log, curves, trained weights (resumes)")
+    t.add_argument("--what", choices=("sync", "semantic"), default="sync", help="which encoder to train (default: sync)")
     t.add_argument("--steps", type=int, default=1500)
-    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--batch", type=int, default=None, help="clips per step (default: 32 sync, 64 semantic)")
     t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--codec", default="lab",
+                   help="semantic pair: also train on the sound after a round trip through this codec, so that the "
+                        "audio encoder hears content, not codec timbre ('lab', a folder, or 'none')")
+    t.add_argument("--window-frames", type=int, default=40,
+                   help="sync judge: window length in 25 fps frames (default 40 = 1.6 s; clips need window + 2 x 20 frames)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=run_train)
 
@@ -30,10 +38,18 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from maskvat.encoders.train_sync import SyncTrainConfig, train_sync
+    if args.what == "semantic":
+        from maskvat.encoders.train_semantic import SemanticTrainConfig, train_semantic
 
-    cfg = SyncTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
-    result = train_sync(args.lab, args.out, cfg)
+        cfg = SemanticTrainConfig(steps=args.steps, batch=args.batch or 64, lr=args.lr, seed=args.seed,
+                                  codec=None if args.codec == "none" else args.codec)
+        result, trained = train_semantic(args.lab, args.out, cfg), "semantic"
+    else:
+        from maskvat.encoders.sync import SyncConfig
+        from maskvat.encoders.train_sync import SyncTrainConfig, train_sync
+
+        cfg = SyncTrainConfig(steps=args.steps, batch=args.batch or 32, lr=args.lr, seed=args.seed)
+        result, trained = train_sync(args.lab, args.out, cfg, SyncConfig(window_frames=args.window_frames)), "sync_judge"
     print(json.dumps(result, indent=1))
-    print(f"trained judge: {args.out}/sync_judge; curves: {args.out}/curves.png")
+    print(f"trained weights: {args.out}/{trained}; curves: {args.out}/curves.png")
     return 0

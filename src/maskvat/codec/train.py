@@ -1,4 +1,4 @@
-"""Train a DAC-architecture codec (``transformers.DacModel``) from nothing: ``maskvat codec train``.
+"""Train a DAC-architecture codec (``transformers.DacModel``), from nothing or from an existing one: ``maskvat codec train``.
 
 The recipe is DAC's (Kumar et al. 2023) scaled down, plus what keeps a small residual VQ
 alive on a short budget:
@@ -13,14 +13,36 @@ alive on a short budget:
    commitment (x0.25); quantizer dropout 0.25 (DAC: 0.5); AdamW (0.8, 0.99), linear warm-up then
    cosine decay.
 
-Adversarial training (DAC's multi-period and multi-resolution STFT discriminators) is
-not implemented yet; see BENCHMARKS.md for what the reconstruction-only recipe reaches.
+Adversarial stage (``adversarial_start`` = N > 0; 0, the default, leaves it off): from
+step N on, DAC's discriminators (``maskvat.codec.discriminators``: multi-period, periods
+2..11, and multi-band complex STFT, windows 2048/1024/512; channels times ``disc_width``)
+train each step on the real crops against the current reconstructions (least-squares GAN,
+AdamW (0.8, 0.99) at a constant ``disc_lr``), and the generator adds ``lambda_adv`` x the
+LSGAN generator loss and ``lambda_fm`` x feature matching (DAC's weights 1 and 2; see
+``maskvat.codec.losses`` for the reductions). Switch it on once reconstruction has
+converged: the first N steps are the reconstruction-only recipe above.
+
+Starting from an existing codec: ``init_from`` (a codec folder as ``AudioTokenizer`` reads
+it, a shipped preset name such as ``lab``, or a ``codec train`` run folder) loads its
+weights into ``preset``'s architecture; there is then no bypass warm-up and no k-means
+(the codebooks are trained already). With ``freeze_encoder`` only the decoder trains:
+encoder and quantizer keep their weights bit for bit (no weight norm on them, no
+gradients, no dead-code restarts; the export leaves the codebooks as loaded), so every
+clip encodes to the same codes as before and models trained on those codes stay valid;
+this is how the shipped codec's decoder is fine-tuned adversarially. The decoder is fed
+what ``DacModel`` computes from those codes (``quantize``'s ``raw_codes``). Quantizer
+dropout still applies, so the decoder keeps decoding from fewer levels as it learnt to.
+Without ``freeze_encoder`` the codebook rows are used and exported unit-norm, as in our own
+training: for a codec whose rows are not (the published DAC's), that changes what its
+quantizer passes on, and so its codes from the second level on.
 
 Checkpoints (``checkpoint.pt``, every ``checkpoint_every`` steps and on Ctrl-C) hold the
-model, optimiser, step, usage counters and log; the batch and the quantizer dropout of
-step s are drawn from generators seeded by (seed, s), so a resumed run continues exactly
-as an uninterrupted one. At the end, ``OUT/codec`` holds the exported tokenizer
-(``AudioTokenizer.from_pretrained`` reads it).
+model, optimiser, discriminator and its optimiser (when on), step, usage counters and log;
+the batch and the quantizer dropout of step s are drawn from generators seeded by
+(seed, s), so a resumed run continues exactly as an uninterrupted one. Checkpoints written
+before these options existed resume with them at their defaults. At the end, ``OUT/codec``
+holds the exported tokenizer (``AudioTokenizer.from_pretrained`` reads it). ``log.csv``
+and ``curves.png`` add ``d_loss``, ``adv`` and ``fm`` for the adversarial steps.
 """
 
 from __future__ import annotations
@@ -38,7 +60,14 @@ from tqdm import tqdm
 from transformers import DacModel
 
 from maskvat.codec.corpus import AudioCorpus
-from maskvat.codec.losses import mel_distance, stft_distance
+from maskvat.codec.discriminators import Discriminator
+from maskvat.codec.losses import (
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adv_loss,
+    mel_distance,
+    stft_distance,
+)
 from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
@@ -68,6 +97,15 @@ class CodecTrainConfig:
     grad_clip: float = 10.0
     checkpoint_every: int = 250
     seed: int = 0
+    # adversarial stage (DAC): 0 = off, else the step from which discriminator and adv/fm losses train
+    adversarial_start: int = 0
+    lambda_adv: float = 1.0
+    lambda_fm: float = 2.0
+    disc_lr: float = 1e-4
+    disc_width: float = 0.25  # channel multiplier of the discriminators (1.0: the papers' 42.5 M weights)
+    # start from an existing codec (folder, shipped preset name, or run folder); train only its decoder
+    init_from: str | None = None
+    freeze_encoder: bool = False
 
     @classmethod
     def from_dict(cls, d: dict) -> "CodecTrainConfig":
@@ -80,6 +118,20 @@ def lr_at(step: int, cfg: CodecTrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
     return cfg.lr * (cfg.lr_min_ratio + (1 - cfg.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def check_config(cfg: CodecTrainConfig) -> None:
+    """Refuse option combinations that cannot train (one MaskvatError naming the option)."""
+    if cfg.preset not in CODEC_PRESETS:
+        raise MaskvatError(f"unknown codec preset {cfg.preset!r} (choose from {', '.join(sorted(CODEC_PRESETS))})")
+    if cfg.segment % 512:
+        raise MaskvatError(f"segment {cfg.segment} must be a multiple of the hop (512)")
+    if cfg.adversarial_start < 0:
+        raise MaskvatError(f"adversarial_start must be 0 (off) or a step >= 1, got {cfg.adversarial_start}")
+    if cfg.disc_width <= 0:
+        raise MaskvatError(f"disc_width must be positive, got {cfg.disc_width}")
+    if cfg.freeze_encoder and not cfg.init_from:
+        raise MaskvatError("freeze_encoder trains only the decoder of an existing codec: give init_from (--init-from)")
 
 
 def new_codec(preset: str, seed: int = 0, gain: float = 0.7) -> DacModel:
@@ -107,6 +159,64 @@ def new_codec(preset: str, seed: int = 0, gain: float = 0.7) -> DacModel:
     return model
 
 
+def empty_codec(preset: str, *, freeze_encoder: bool = False) -> DacModel:
+    """A DacModel of ``preset`` laid out as training keeps it, for loading a checkpoint into:
+    weight norm everywhere, or on the decoder only when the encoder is frozen."""
+    model = DacModel(CODEC_PRESETS[preset].dac_config())
+    _apply_weight_norm(model, decoder_only=freeze_encoder)
+    return model
+
+
+def codec_from(source: str | os.PathLike, preset: str, *, freeze_encoder: bool = False) -> DacModel:
+    """The weights of an existing codec in ``preset``'s training layout (see ``empty_codec``).
+
+    source: a codec folder (``AudioTokenizer.save_pretrained`` / ``export_codec``, fp16 too),
+    a name ``AudioTokenizer.from_pretrained`` resolves (``lab``: the shipped codec), or a
+    ``codec train`` run folder (its checkpoint.pt). A frozen encoder and quantizer keep the
+    source's weights exactly (weight norm goes on the decoder only).
+    """
+    path = Path(source).expanduser()
+    if (path / "checkpoint.pt").is_file() and not (path / "config.json").is_file():
+        state = torch.load(path / "checkpoint.pt", map_location="cpu", weights_only=False)
+        run = empty_codec(state["cfg"]["preset"], freeze_encoder=state["cfg"].get("freeze_encoder", False))
+        run.load_state_dict(state["model"])
+        from maskvat.codec.tokenizer import _plain_copy
+
+        plain = _plain_copy(run)
+    else:
+        from maskvat.codec.tokenizer import AudioTokenizer
+
+        plain = AudioTokenizer.from_pretrained(str(source)).model.float()
+    model = DacModel(CODEC_PRESETS[preset].dac_config())
+    try:
+        model.load_state_dict(plain.state_dict())
+    except RuntimeError:
+        cfg = plain.config
+        raise MaskvatError(
+            f"init_from {source}: its architecture (encoder {cfg.encoder_hidden_size}, decoder "
+            f"{cfg.decoder_hidden_size}, hidden {cfg.hidden_size}, K={cfg.n_codebooks} x {cfg.codebook_size}) "
+            f"is not the {preset!r} preset's; pass the matching --preset") from None
+    _apply_weight_norm(model, decoder_only=freeze_encoder)
+    return model
+
+
+def _apply_weight_norm(model: DacModel, *, decoder_only: bool) -> None:
+    """DAC's weight norm (every conv), or on the decoder's convolutions alone."""
+    if not decoder_only:
+        model.apply_weight_norm()
+        return
+    for m in model.decoder.modules():
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            torch.nn.utils.parametrizations.weight_norm(m)
+
+
+def new_discriminator(cfg: CodecTrainConfig) -> Discriminator:
+    """The discriminator of ``cfg`` (``disc_width``), initialised from ``seed`` without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed * 1_000_003 + 99_991)
+        return Discriminator(cfg.disc_width)
+
+
 def unit(x: torch.Tensor, dim: int, eps: float = 1e-3) -> torch.Tensor:
     """x / |x| along ``dim``, smooth at 0 (``F.normalize``'s gradient is NaN for an all-zero
     vector, which silent input gives)."""
@@ -126,7 +236,7 @@ class QuantizerPass:
 
 
 def quantize(model: DacModel, z: torch.Tensor, *, bypass: bool = False, dropout: float = 0.0,
-             generator: torch.Generator | None = None) -> QuantizerPass:
+             generator: torch.Generator | None = None, raw_codes: bool = False) -> QuantizerPass:
     """Residual VQ of encoder output ``z: [B, H, L]``, as ``DacResidualVectorQuantizer`` in training mode.
 
     ``bypass``: each level passes its projected latent on unquantised. ``dropout``: that
@@ -139,6 +249,10 @@ def quantize(model: DacModel, z: torch.Tensor, *, bypass: bool = False, dropout:
     to 1e4 while the codes stayed near 1, the codebook loss reached 2e8 and every level
     collapsed to one code. ``export_codec`` normalises the codebook rows, so the saved
     ``DacModel`` computes exactly what was trained.
+
+    ``raw_codes``: look codes up and pass the codebook rows on exactly as ``DacModel`` does
+    (rows as stored; they need not be unit-norm, the published DAC's are not), for a frozen
+    quantizer: the decoder then trains on exactly what the saved codec will feed it.
     """
     levels = model.quantizer.quantizers
     n_items = z.shape[0]
@@ -151,12 +265,16 @@ def quantize(model: DacModel, z: torch.Tensor, *, bypass: bool = False, dropout:
     cb_loss = commit_loss = z.new_zeros(())
     codes, latents = [], []
     for i, level in enumerate(levels):
-        ze = unit(level.in_proj(residual), dim=1)
+        projected = level.in_proj(residual)
+        ze = unit(projected, dim=1)
         if bypass:
             zq = ze
         else:
-            idx = (ze.transpose(1, 2) @ F.normalize(level.codebook.weight, dim=1).t()).argmax(-1)  # cosine, [B, L]
-            zq_raw = unit(level.codebook(idx), dim=-1).transpose(1, 2)
+            if raw_codes:  # DacVectorQuantize's own lookup, so near-ties break as in the saved codec
+                zq_raw, idx = level.decode_latents(projected)
+            else:
+                idx = (ze.transpose(1, 2) @ F.normalize(level.codebook.weight, dim=1).t()).argmax(-1)  # cosine, [B, L]
+                zq_raw = unit(level.codebook(idx), dim=-1).transpose(1, 2)
             used = (i < active).float()
             cb_loss = cb_loss + (F.mse_loss(zq_raw, ze.detach(), reduction="none").mean((1, 2)) * used).mean()
             commit_loss = commit_loss + (F.mse_loss(ze, zq_raw.detach(), reduction="none").mean((1, 2)) * used).mean()
@@ -229,21 +347,87 @@ def perplexity(counts: torch.Tensor) -> torch.Tensor:
     return torch.exp(-(p * p.clamp_min(1e-12).log()).sum(-1))
 
 
-def train_step(model: DacModel, wav: torch.Tensor, cfg: CodecTrainConfig, step: int) -> tuple[torch.Tensor, dict, QuantizerPass]:
-    """Forward one batch ``wav: [B, T]`` -> (total loss, floats per term, quantizer pass)."""
+def is_bypassed(cfg: CodecTrainConfig, step: int) -> bool:
+    """Whether step ``step`` runs with the quantizer bypassed (never when starting from a codec)."""
+    return step < cfg.bypass_steps and not (cfg.init_from or cfg.freeze_encoder)
+
+
+def is_adversarial(cfg: CodecTrainConfig, step: int) -> bool:
+    """Whether step ``step`` (0-based) trains the discriminator and adds the adversarial losses."""
+    return cfg.adversarial_start > 0 and step >= cfg.adversarial_start
+
+
+def reconstruct(model: DacModel, wav: torch.Tensor, cfg: CodecTrainConfig, step: int) -> tuple[torch.Tensor, QuantizerPass]:
+    """Encode, quantise (bypass / dropout of step ``step``) and decode ``wav: [B, T]`` -> (recon [B, T], pass).
+
+    With ``freeze_encoder`` the encoder and quantizer run without gradients, and the codebook
+    rows are used as stored (``quantize``'s ``raw_codes``)."""
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-    bypass = step < cfg.bypass_steps
-    z = model.encoder(wav[:, None])
-    qp = quantize(model, z, bypass=bypass, dropout=0.0 if bypass else cfg.quantizer_dropout, generator=gen)
+    bypass = is_bypassed(cfg, step)
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not cfg.freeze_encoder):
+        z = model.encoder(wav[:, None])
+        qp = quantize(model, z, bypass=bypass, dropout=0.0 if bypass else cfg.quantizer_dropout, generator=gen,
+                      raw_codes=cfg.freeze_encoder)
     recon = model.decoder(qp.quantized)[:, 0, : wav.shape[-1]]
+    return recon, qp
+
+
+def generator_loss(recon: torch.Tensor, wav: torch.Tensor, qp: QuantizerPass, cfg: CodecTrainConfig, step: int,
+                   disc: Discriminator | None = None) -> tuple[torch.Tensor, dict]:
+    """The codec's loss for ``recon`` vs ``wav`` (both [B, T]) -> (total, floats per term).
+
+    Reconstruction (mel, STFT), the VQ losses (not while bypassed or frozen), and with
+    ``disc`` the LSGAN generator loss and feature matching (the discriminator's weights get
+    no gradient from it; its features of the real audio are computed without one).
+    """
     mel = mel_distance(recon, wav)
     stft = stft_distance(recon, wav)
     loss = cfg.lambda_mel * mel + cfg.lambda_stft * stft
-    if not bypass:
+    if not is_bypassed(cfg, step) and not cfg.freeze_encoder:
         loss = loss + cfg.lambda_codebook * qp.codebook_loss + cfg.lambda_commit * qp.commitment_loss
+    extra = {}
+    if disc is not None:
+        disc.requires_grad_(False)
+        try:
+            fake_logits, fake_feats = disc(recon)
+            with torch.no_grad():
+                _, real_feats = disc(wav)
+        finally:
+            disc.requires_grad_(True)
+        adv = generator_adv_loss(fake_logits)
+        fm = feature_matching_loss(real_feats, fake_feats)
+        loss = loss + cfg.lambda_adv * adv + cfg.lambda_fm * fm
+        extra = {"adv": adv.item(), "fm": fm.item()}
     terms = {"loss": loss.item(), "mel": mel.item(), "stft": stft.item(),
-             "codebook": qp.codebook_loss.item(), "commitment": qp.commitment_loss.item()}
+             "codebook": qp.codebook_loss.item(), "commitment": qp.commitment_loss.item(), **extra}
+    return loss, terms
+
+
+def train_step(model: DacModel, wav: torch.Tensor, cfg: CodecTrainConfig, step: int,
+               disc: Discriminator | None = None) -> tuple[torch.Tensor, dict, QuantizerPass]:
+    """Forward one batch ``wav: [B, T]`` -> (total loss, floats per term, quantizer pass).
+
+    ``disc``: add the adversarial and feature-matching terms (the discriminator's own update
+    is ``discriminator_step``)."""
+    recon, qp = reconstruct(model, wav, cfg, step)
+    loss, terms = generator_loss(recon, wav, qp, cfg, step, disc)
     return loss, terms, qp
+
+
+def discriminator_step(disc: Discriminator, opt: torch.optim.Optimizer, wav: torch.Tensor, fake: torch.Tensor,
+                       cfg: CodecTrainConfig, step: int) -> float:
+    """One LSGAN update of ``disc`` on real ``wav`` vs generated ``fake`` (both [B, T]; fake is
+    detached here) -> the discriminator loss before the update. Gradients clipped at ``grad_clip``."""
+    logits, _ = disc(torch.cat([wav, fake.detach()]))
+    n = wav.shape[0]
+    d_loss = discriminator_loss([x[:n] for x in logits], [x[n:] for x in logits])
+    if not torch.isfinite(d_loss):
+        raise MaskvatError(f"discriminator diverged at step {step} (loss {d_loss.item()}); lower the learning rates and resume")
+    opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    torch.nn.utils.clip_grad_norm_(disc.parameters(), cfg.grad_clip)
+    opt.step()
+    return d_loss.item()
 
 
 def train_codec(corpus: AudioCorpus, out_dir: str | os.PathLike, cfg: CodecTrainConfig | None = None, *,
@@ -254,27 +438,48 @@ def train_codec(corpus: AudioCorpus, out_dir: str | os.PathLike, cfg: CodecTrain
     this call, as if interrupted (tests, time-boxed sessions). Returns the last log row.
     """
     cfg = cfg or CodecTrainConfig()
-    if cfg.segment % 512:
-        raise MaskvatError(f"segment {cfg.segment} must be a multiple of the hop (512)")
+    check_config(cfg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = torch.device(device)
-    model = new_codec(cfg.preset, cfg.seed).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
-    k, c = model.config.n_codebooks, model.config.codebook_size
     state = _load_checkpoint(out, cfg)
+    if state:
+        model = empty_codec(cfg.preset, freeze_encoder=cfg.freeze_encoder)
+    elif cfg.init_from:
+        model = codec_from(cfg.init_from, cfg.preset, freeze_encoder=cfg.freeze_encoder)
+    else:
+        model = new_codec(cfg.preset, cfg.seed)
+    model = model.to(dev)
+    if cfg.freeze_encoder:
+        model.encoder.requires_grad_(False)
+        model.quantizer.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
+    disc = disc_opt = None
+    if cfg.adversarial_start:
+        disc = new_discriminator(cfg).to(dev)
+        disc_opt = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
+    k, c = model.config.n_codebooks, model.config.codebook_size
     if state:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+        if disc is not None and state.get("disc") is not None:
+            disc.load_state_dict(state["disc"])
+            disc_opt.load_state_dict(state["disc_opt"])
         step, log, usage = state["step"], state["log"], state["usage"]
     else:
         step, log, usage = 0, [], torch.zeros(k, c, dtype=torch.long)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=1))
+    kmeans_at = None if (cfg.init_from or cfg.freeze_encoder) else cfg.bypass_steps
+
+    def save() -> None:
+        _save_checkpoint(out, model, opt, step, log, usage, cfg, disc, disc_opt)
+
     bar = tqdm(total=cfg.steps, initial=step, desc="codec", unit="step", disable=not progress)
     taken = 0
     try:
         while step < cfg.steps and (stop_after is None or taken < stop_after):
-            if step == cfg.bypass_steps:
+            if step == kmeans_at:
                 rng = np.random.default_rng([cfg.seed, 7, step])
                 crops = torch.from_numpy(corpus.sample_batch(cfg.kmeans_crops, cfg.segment, rng)).to(dev)
                 kmeans_init(model, crops, cfg.kmeans_iters, cfg.seed)
@@ -283,16 +488,21 @@ def train_codec(corpus: AudioCorpus, out_dir: str | os.PathLike, cfg: CodecTrain
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, cfg)
             wav = torch.from_numpy(corpus.sample_batch(cfg.batch_size, cfg.segment, np.random.default_rng([cfg.seed, step]))).to(dev)
-            loss, terms, qp = train_step(model, wav, cfg, step)
+            adversarial = disc is not None and is_adversarial(cfg, step)
+            recon, qp = reconstruct(model, wav, cfg, step)
+            d_loss = discriminator_step(disc, disc_opt, wav, recon, cfg, step) if adversarial else None
+            loss, terms = generator_loss(recon, wav, qp, cfg, step, disc if adversarial else None)
             if not torch.isfinite(loss):
                 raise MaskvatError(f"codec training diverged at step {step} (loss {loss.item()}); lower --lr and resume")
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
             opt.step()
             step += 1
             taken += 1
             row = {"step": step, "lr": lr_at(step - 1, cfg), **terms}
+            if d_loss is not None:
+                row["d_loss"] = d_loss
             if qp.codes:
                 usage += code_usage(qp.codes, qp.active, c)
                 if step % cfg.restart_every == 0:
@@ -300,32 +510,39 @@ def train_codec(corpus: AudioCorpus, out_dir: str | os.PathLike, cfg: CodecTrain
                     ppl = perplexity(usage)
                     row.update({f"used_{i}": float(u) for i, u in enumerate(used)})
                     row.update({f"ppl_{i}": float(p) for i, p in enumerate(ppl)})
-                    gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
-                    row["restarted"] = sum(restart_dead_codes(model, usage, qp.latents, gen))
+                    if not cfg.freeze_encoder:  # a frozen codebook keeps its dead codes: the code space stays
+                        gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
+                        row["restarted"] = sum(restart_dead_codes(model, usage, qp.latents, gen))
                     usage.zero_()
             log.append(row)
             if step % cfg.checkpoint_every == 0:
-                _save_checkpoint(out, model, opt, step, log, usage, cfg)
-            bar.set_postfix(mel=f"{terms['mel']:.3f}", phase="bypass" if step <= cfg.bypass_steps else "vq")
+                save()
+            phase = ("bypass" if step <= cfg.bypass_steps and kmeans_at is not None else
+                     "decoder" if cfg.freeze_encoder else "vq") + ("+adv" if adversarial else "")
+            bar.set_postfix(mel=f"{terms['mel']:.3f}", phase=phase)
             bar.update()
     except KeyboardInterrupt:
-        _save_checkpoint(out, model, opt, step, log, usage, cfg)
+        save()
         raise
     finally:
         bar.close()
-    _save_checkpoint(out, model, opt, step, log, usage, cfg)
+    save()
     if step >= cfg.steps:
-        export_codec(model, out / "codec")
+        export_codec(model, out / "codec", normalize_codebooks=not cfg.freeze_encoder)
     return log[-1] if log else {}
 
 
-def export_codec(model: DacModel, folder: Path, *, half: bool = False) -> None:
-    """Write the trained codec as an AudioTokenizer folder (weight norm folded; fp16 if ``half``)."""
+def export_codec(model: DacModel, folder: Path, *, half: bool = False, normalize_codebooks: bool = True) -> None:
+    """Write the trained codec as an AudioTokenizer folder (weight norm folded; fp16 if ``half``).
+
+    ``normalize_codebooks``: make the codebook rows unit-norm, as training used them (see
+    ``quantize``); a frozen quantizer (``freeze_encoder``) is written as it was loaded."""
     from maskvat.codec.tokenizer import AudioTokenizer
 
-    with torch.no_grad():  # the trained quantizer uses unit-norm codes (see ``quantize``)
-        for level in model.quantizer.quantizers:
-            level.codebook.weight.copy_(F.normalize(level.codebook.weight, dim=1))
+    if normalize_codebooks:
+        with torch.no_grad():  # the trained quantizer uses unit-norm codes (see ``quantize``)
+            for level in model.quantizer.quantizers:
+                level.codebook.weight.copy_(F.normalize(level.codebook.weight, dim=1))
     tok = AudioTokenizer(model.cpu())
     if not half:
         tok.save_pretrained(folder)
@@ -346,9 +563,10 @@ def export_from_run(run: str | os.PathLike, folder: str | os.PathLike, *, half: 
     if not path.is_file():
         raise MaskvatError(f"{run}: no checkpoint.pt (not a `maskvat codec train` run)")
     state = torch.load(path, map_location="cpu", weights_only=False)
-    model = new_codec(state["cfg"]["preset"])
+    frozen = state["cfg"].get("freeze_encoder", False)
+    model = empty_codec(state["cfg"]["preset"], freeze_encoder=frozen)
     model.load_state_dict(state["model"])
-    export_codec(model, Path(folder), half=half)
+    export_codec(model, Path(folder), half=half, normalize_codebooks=not frozen)
 
 
 def _load_checkpoint(out: Path, cfg: CodecTrainConfig) -> dict | None:
@@ -356,23 +574,68 @@ def _load_checkpoint(out: Path, cfg: CodecTrainConfig) -> dict | None:
     if not path.is_file():
         return None
     state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["cfg"] != asdict(cfg):
-        changed = sorted(k for k in asdict(cfg) if state["cfg"].get(k) != asdict(cfg)[k])
+    # options added since a checkpoint was written count as their defaults (what that run used)
+    saved = {**asdict(CodecTrainConfig()), **state["cfg"]}
+    if saved != asdict(cfg):
+        changed = sorted(k for k in asdict(cfg) if saved.get(k) != asdict(cfg)[k])
         raise MaskvatError(f"{path}: checkpoint was made with other settings ({', '.join(changed)}); "
                            "use the same options to resume, or a new --out folder")
     return state
 
 
-def _save_checkpoint(out: Path, model, opt, step: int, log: list[dict], usage, cfg: CodecTrainConfig) -> None:
+def _save_checkpoint(out: Path, model, opt, step: int, log: list[dict], usage, cfg: CodecTrainConfig,
+                     disc=None, disc_opt=None) -> None:
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "log": log,
+             "usage": usage, "cfg": asdict(cfg)}
+    if disc is not None:
+        state.update(disc=disc.state_dict(), disc_opt=disc_opt.state_dict())
     with atomic_path(out / "checkpoint.pt") as tmp:
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "log": log,
-                    "usage": usage, "cfg": asdict(cfg)}, tmp)
+        torch.save(state, tmp)
     write_log(out / "log.csv", log)
     plot_codec_curves(log, out / "curves.png")
 
 
 def plot_codec_curves(log: list[dict], path: Path, n_levels: int = 9) -> None:
-    """Mel loss (smoothed) and per-level share of codes used, as a PNG."""
-    plot_curves(log, path, loss_key="mel", loss_label="multi-scale mel L1", loss_title="reconstruction",
-                series=[(f"used_{i}", f"level {i + 1}") for i in range(n_levels)],
-                series_label="share of codes used", series_title="code usage per level", ylim=(0, 1.02))
+    """Mel loss (smoothed) and per-level share of codes used, as a PNG; a third panel with the
+    discriminator loss, the adversarial and the feature-matching loss once the adversarial stage ran."""
+    usage = [(f"used_{i}", f"level {i + 1}") for i in range(n_levels)]
+    if not any("d_loss" in r for r in log):
+        plot_curves(log, path, loss_key="mel", loss_label="multi-scale mel L1", loss_title="reconstruction",
+                    series=usage, series_label="share of codes used", series_title="code usage per level",
+                    ylim=(0, 1.02))
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8), dpi=100)
+    _smoothed(axes[0], log, "mel", "mel", raw=True)
+    axes[0].set(xlabel="step", ylabel="multi-scale mel L1", title="reconstruction")
+    for key, label in usage:
+        rows = [r for r in log if r.get(key) not in (None, "")]
+        if rows:
+            axes[1].plot([r["step"] for r in rows], [float(r[key]) for r in rows], lw=1, label=label)
+            axes[1].legend(fontsize=7, ncol=2)
+    axes[1].set(xlabel="step", ylabel="share of codes used", title="code usage per level", ylim=(0, 1.02))
+    for key, label in (("d_loss", "discriminator"), ("adv", "generator (adversarial)"), ("fm", "feature matching")):
+        _smoothed(axes[2], log, key, label, raw=True)
+    axes[2].set(xlabel="step", ylabel="loss (log scale)", title="adversarial stage", yscale="log")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def _smoothed(ax, log: list[dict], key: str, label: str, *, raw: bool = False) -> None:
+    """Plot ``key`` over the rows that have it, as a 25-step moving average (and raw, faint)."""
+    rows = [r for r in log if r.get(key) not in (None, "")]
+    if not rows:
+        return
+    steps = np.array([r["step"] for r in rows])
+    vals = np.array([float(r[key]) for r in rows])
+    win = min(25, len(vals))
+    line = ax.plot(steps[win - 1:], np.convolve(vals, np.ones(win) / win, mode="valid"), lw=1.5, label=label)[0]
+    if raw:
+        ax.plot(steps, vals, alpha=0.25, lw=0.6, color=line.get_color())

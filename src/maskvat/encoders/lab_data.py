@@ -38,12 +38,14 @@ def log_mel(wav: torch.Tensor, sample_rate: int = 44100) -> torch.Tensor:
 
 @dataclass
 class LabClips:
-    """frames [C, F, S, S, 3] uint8, mels [C, 64, M] float32, class ids per clip [C] (-1: none)."""
+    """frames [C, F, S, S, 3] uint8, mels [C, 64, M] float32, class ids per clip [C] (-1: none);
+    optionally ``codec_mels`` [C, 64, M]: the same clips' sound after a codec round trip."""
 
     frames: np.ndarray
     mels: np.ndarray
     labels: np.ndarray
     clip_ids: list[str]
+    codec_mels: np.ndarray | None = None
 
 
 def _load_one(args) -> tuple[np.ndarray, np.ndarray, int]:
@@ -72,9 +74,12 @@ def load_lab_split(folder: str | os.PathLike, size: int = 64, limit: int | None 
     jobs = [(folder / c["video"], folder / c["truth"], size, n_frames) for c in clips]
     # spawn, not fork: a forked child running torch ops deadlocks once the parent has used
     # torch's thread pool (loading a model before the data is enough)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        rows = list(tqdm(pool.map(_load_one, jobs, chunksize=8), total=len(jobs), desc=f"load {folder.name}",
-                         unit="clip", disable=not progress))
+    bar = dict(total=len(jobs), desc=f"load {folder.name}", unit="clip", disable=not progress)
+    if workers <= 1:
+        rows = [_load_one(job) for job in tqdm(jobs, **bar)]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            rows = list(tqdm(pool.map(_load_one, jobs, chunksize=8), **bar))
     return LabClips(
         frames=np.stack([r[0] for r in rows]),
         mels=np.stack([r[1] for r in rows]).astype(np.float32),

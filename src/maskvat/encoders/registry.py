@@ -46,6 +46,18 @@ def _lab_sync(source):
     return SyncFeatureEncoder.from_pretrained(asset("lab/sync_judge") if source == "shipped" else source)
 
 
+def _lab_semantic(source):
+    from maskvat.encoders.semantic import SemanticFrameEncoder
+
+    return SemanticFrameEncoder.from_pretrained(source)
+
+
+def _lab_audio(source):
+    from maskvat.encoders.semantic import SemanticAudioEncoder
+
+    return SemanticAudioEncoder.from_pretrained(source)
+
+
 def _lab_logmel(source):
     from maskvat.encoders.lab import LogMelAudioEncoder
 
@@ -61,6 +73,12 @@ ENCODERS: dict[str, EncoderEntry] = {
                                "lab stand-in for CLIP: 16x16 RGB thumbnails per frame, 8 fps, 768-d (no weights)"),
     "lab-sync": EncoderEntry("sync", _lab_sync, "shipped",
                              "video tower of the lab sync judge (shipped), 25 fps in and out, 64-d"),
+    "lab-semantic": EncoderEntry("semantic", _lab_semantic, "shipped",
+                                 "frame tower of the lab semantic pair (shipped; trained contrastively against "
+                                 "audio), 8 fps, 128-d"),
+    "lab-audio": EncoderEntry("audio", _lab_audio, "shipped",
+                              "audio tower of the lab semantic pair (shipped), 25 frames/s, 128-d; the "
+                              "evaluation's BEATs and VGGish/Wav2CLIP stand-in"),
     "lab-logmel": EncoderEntry("audio", _lab_logmel, "none",
                                "lab stand-in for BEATs: 64-band log-mel averaged to 25 frames/s (no weights)"),
 }

@@ -32,7 +32,8 @@ import torch
 
 from maskvat.errors import MaskvatError
 
-COLUMNS = [("fdd", "FDD ↓"), ("fdm", "FDM ↓"), ("ns", "NS ↑"), ("ss_seconds", "SS (s) ↓"),
+COLUMNS = [("fdd", "FDD ↓"), ("fdm", "FDM ↓"), ("fad", "FAD ↓"), ("wc", "WC ↑"), ("cc", "CC ↑"), ("ns", "NS ↑"),
+           ("ss_seconds", "SS (s) ↓"),
            ("onset_f1", "onset F1 ↑"), ("median_abs_offset_ms", "median abs offset (ms) ↓"),
            ("class_accuracy", "class acc. ↑"),
            ("seconds_per_clip", "s / clip")]
@@ -164,8 +165,8 @@ def _write_row(row: Row, clips, lab: Path, row_dir: Path, codec: str, settings, 
 
 def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLike, *, n: int | None = 30,
                   settings=None, seed: int = 0, batch: int = 8, codec: str = "lab", judge: str | None = "lab",
-                  classifier: str | None = "lab", html_clips: int = 8, rescore: bool = False,
-                  progress: bool = True) -> dict:
+                  classifier: str | None = "lab", semantic: str = "lab", vggish: str | None = None,
+                  html_clips: int = 8, rescore: bool = False, progress: bool = True) -> dict:
     """Fill OUT/rows/<row>/ with each row's sound for the first ``n`` test clips, score every row,
     write OUT/table.md, OUT/results.json and OUT/index.html. Returns the results dict.
 
@@ -195,11 +196,11 @@ def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLik
             entry.update({k: earlier[row.name][k] for k in ("seconds_per_clip", "retrieved") if k in earlier[row.name]})
         else:
             entry.update(_write_row(row, clips, lab, row_dir, codec, settings, seed, batch, progress))
-        scores = evaluate_dirs(row_dir, split, codec=codec, judge=judge, classifier=classifier, progress=progress,
-                               reference_cache=reference_cache)
+        scores = evaluate_dirs(row_dir, split, codec=codec, judge=judge, classifier=classifier, semantic=semantic,
+                               vggish=vggish, progress=progress, reference_cache=reference_cache)
         onsets = scores.get("onsets", {}).get("all", {})
-        entry.update({k: scores.get(k) for k in ("fdd", "fdm", "ns", "ss_seconds", "n_files", "frames",
-                                                 "class_accuracy")})
+        entry.update({k: scores.get(k) for k in ("fdd", "fdm", "fad", "fad_embedding", "wc", "cc", "ns", "ss_seconds",
+                                                 "n_files", "frames", "class_accuracy")})
         entry["onset_f1"] = onsets.get("f1")
         entry["median_abs_offset_ms"] = onsets.get("median_abs_offset_ms")
         entry["onsets"] = scores.get("onsets")
@@ -225,8 +226,11 @@ def markdown_table(results: dict) -> str:
     s = results.get("settings", {})
     lines.append("")
     lines.append(f"{results['n_clips']} lab test clips; N = {s.get('steps')}, gamma = {s.get('guidance')}, "
-                 f"delta = {s.get('diversity')}, seed {results.get('seed')}. Not computed: FAD, WaveCLIP, CycleCLIP "
-                 "(their pretrained embeddings cannot be loaded offline).")
+                 f"delta = {s.get('diversity')}, seed {results.get('seed')}.")
+    fad = {r.get("fad_embedding") for r in results["rows"]} - {None}
+    if fad:
+        lines.append(f"FAD embedding: {', '.join(sorted(fad))}; WC, CC and NS in the space of the semantic encoder pair "
+                     "(lab-audio / lab-semantic, home-trained stand-ins for Wav2CLIP and BEATs).")
     return "\n".join(lines) + "\n"
 
 

@@ -4,16 +4,25 @@ Files pair by stem (``GEN/x.wav`` with ``REF/x.*``; a reference may be a video).
 
 - FDD: Frechet distance of the codec's per-level latents (8 x K dims per frame), pooled over files.
 - FDM: Frechet distance of MFCC frames (paper's front-end), pooled over files.
-- NS: novelty score of the audio-semantic sequence (the model's audio encoder; BEATs in the
-  paper, the lab log-mel stand-in here), mean over pairs.
+- FAD: Frechet distance of audio embeddings of consecutive 1 s windows, pooled over files:
+  VGGish (``vggish=`` a local copy of the published weights) or, by default, our home-trained
+  audio encoder (``lab-audio``, the offline stand-in; its figures are not comparable to
+  published VGGish FADs).
+- WC (WaveCLIP-style): cosine of the generated and reference clip embeddings in the
+  audio-semantic space, mean over pairs.
+- CC (CycleCLIP-style): cosine of the generated clip's audio embedding and the reference
+  video's mean frame embedding, in the joint space of the contrastive pair (video references).
+- NS: novelty score of the audio-semantic sequence (BEATs in the paper; the ``lab-audio``
+  sequence here), mean over pairs.
 - SS: the sync judge's mean |predicted offset| of generated sound against the reference
-  video (when the reference files are videos).
+  video (when the reference files are videos). ``judge="lab"``: the shipped SS judge (2.4 s
+  windows), not the 1.6 s judge whose video tower is the generator's ``lab-sync`` encoder.
 - onsets: when the reference is a lab split (truth JSONs), onset P/R/F1 at +-50 ms, and the
   class accuracy: the share of files whose sound classes (heard by a classifier trained on
   the lab's true audio, ``evaluation.sound_class``) equal the truth's.
 
-Not here yet: FAD (VGGish) and WaveCLIP/CycleCLIP (Wav2CLIP): their pretrained weights
-cannot be fetched on the machine this was built on.
+WC, CC, FAD's default embedding and NS come from the semantic pair (``semantic=``: ``lab``,
+the shipped one, or a folder); Wav2CLIP and BEATs weights are not loaded here.
 """
 
 from __future__ import annotations
@@ -46,61 +55,80 @@ def pair_files(generated: Path, reference: Path) -> list[tuple[Path, Path]]:
 
 @torch.no_grad()
 def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str = "lab",
-                  judge: str | None = "lab", classifier: str | None = "lab", progress: bool = True,
-                  reference_cache: dict | None = None) -> dict:
+                  judge: str | None = "lab", classifier: str | None = "lab", semantic: str = "lab",
+                  vggish: str | None = None, progress: bool = True, reference_cache: dict | None = None) -> dict:
     """Score ``generated`` against ``reference`` (see the module doc). ``reference_cache``: a dict
     kept across calls (e.g. the rows of one table) so that each reference file's features are
     computed once."""
     from maskvat.codec.tokenizer import AudioTokenizer
     from maskvat.encoders.lab import LogMelAudioEncoder
+    from maskvat.encoders.semantic import SemanticAudioEncoder, SemanticFrameEncoder
     from maskvat.media import read_audio
 
     generated, reference = Path(generated), Path(reference)
     pairs = pair_files(generated, reference)
     tok = AudioTokenizer.from_pretrained(codec)
-    audio_enc = LogMelAudioEncoder()
+    logmel = LogMelAudioEncoder()
+    audio_enc = SemanticAudioEncoder.from_pretrained("shipped" if semantic == "lab" else semantic)
+    frame_enc = SemanticFrameEncoder(audio_enc.pair, audio_enc.config.source)
+    fad_embed = _fad_embedder(vggish, audio_enc)
     judge_model = _load_judge(judge) if judge else None
     refs = reference_cache if reference_cache is not None else {}
 
     def features(wav: np.ndarray) -> dict:
-        """FDD latents [L, 8K], MFCC frames, audio-semantic sequence [N, C] of one waveform."""
+        """FDD latents [L, 8K], MFCC frames, FAD window embeddings [W, E], the audio-semantic
+        sequence [N, C] and clip embedding [C], and the lab log-mel [N, 64] of one waveform."""
         return {"lat": tok.latents(tok.encode(torch.from_numpy(wav)[None]))[0].T.numpy(), "mfcc": mfcc_frames(wav),
-                "sem": audio_enc.encode_audio(wav[None])[0]}
+                "fad": fad_embed(wav), "sem": audio_enc.encode_audio(wav[None])[0].numpy(),
+                "emb": audio_enc.embed_audio(wav[None])[0], "logmel": logmel.encode_audio(wav[None])[0]}
 
-    fdd = {"gen": [], "ref": []}
-    fdm = {"gen": [], "ref": []}
-    ns, ss, gen_sem = [], [], []
+    sets = {k: {"gen": [], "ref": []} for k in ("fdd", "fdm", "fad")}
+    ns, ss, ss_short, wc, cc, gen_mels = [], [], [], [], [], []
     for gen_path, ref_path in tqdm(pairs, desc="evaluate", unit="file", disable=not progress):
-        key = (str(ref_path.resolve()), tok.name)
+        key = (str(ref_path.resolve()), tok.name, audio_enc.config.source, vggish)
         if key not in refs:
             ref = read_audio(ref_path)
             refs[key] = {"n": len(ref), **features(ref)}
+            if ref_path.suffix.lower() in VIDEO_SUFFIXES:
+                refs[key]["video_emb"] = _video_embedding(frame_enc, ref_path)
         r = refs[key]
         gen = read_audio(gen_path)[: r["n"]]
         gen = np.pad(gen, (0, r["n"] - len(gen)))
         g = features(gen)
         for name, f in (("gen", g), ("ref", r)):
-            fdd[name].append(f["lat"])
-            fdm[name].append(f["mfcc"])
-        ns.append(novelty_score(g["sem"].numpy(), r["sem"].numpy()))
-        gen_sem.append(g["sem"])
+            sets["fdd"][name].append(f["lat"])
+            sets["fdm"][name].append(f["mfcc"])
+            sets["fad"][name].append(f["fad"])
+        ns.append(novelty_score(g["sem"], r["sem"]))
+        wc.append(torch.cosine_similarity(g["emb"], r["emb"], dim=0).item())
+        if "video_emb" in r:
+            cc.append(torch.cosine_similarity(g["emb"], r["video_emb"], dim=0).item())
+        gen_mels.append(g["logmel"])
         if judge_model is not None and ref_path.suffix.lower() in VIDEO_SUFFIXES:
-            ss.append(_sync_offset(judge_model, ref_path, gen))
+            offset = _sync_offset(judge_model, ref_path, gen)
+            if offset is None:
+                ss_short.append(ref_path.name)
+            else:
+                ss.append(offset)
+    fd = {k: frechet_distance(np.concatenate(v["gen"]), np.concatenate(v["ref"])) for k, v in sets.items()}
     result = {
-        "n_files": len(pairs), "codec": tok.name,
-        "fdd": frechet_distance(np.concatenate(fdd["gen"]), np.concatenate(fdd["ref"])),
-        "fdm": frechet_distance(np.concatenate(fdm["gen"]), np.concatenate(fdm["ref"])),
-        "ns": float(np.mean(ns)),
-        "frames": {"fdd": int(sum(len(x) for x in fdd["gen"])), "fdm": int(sum(len(x) for x in fdm["gen"]))},
+        "n_files": len(pairs), "codec": tok.name, **fd, "fad_embedding": "vggish" if vggish else "lab-audio",
+        "wc": float(np.mean(wc)), "ns": float(np.mean(ns)),
+        "frames": {k: int(sum(len(x) for x in v["gen"])) for k, v in sets.items()},
     }
+    if cc:
+        result["cc"] = float(np.mean(cc))
     if ss:
         result["ss_seconds"] = float(np.mean(ss))
+        result["ss_files"] = len(ss)
+    if ss_short:  # shorter than the judge's window: no SS for them
+        result["ss_skipped_too_short"] = ss_short
     if any(p.suffix == ".json" and p.name != "manifest.json" for p in reference.iterdir()):
         from maskvat.lab.score import score_dirs
 
         result["onsets"] = score_dirs(reference, generated)["families"]
         if classifier is not None:
-            result["class_accuracy"] = _class_accuracy(classifier, pairs, gen_sem)
+            result["class_accuracy"] = _class_accuracy(classifier, pairs, gen_mels)
     return result
 
 
@@ -124,22 +152,45 @@ def _class_accuracy(source: str, pairs, gen_mels: list[torch.Tensor]) -> float |
     return set_accuracy(predicted, truth) if truth else None
 
 
+def _fad_embedder(vggish: str | None, audio_enc):
+    """wav [T] at 44.1 kHz -> FAD embeddings [W, E]: VGGish's 0.96 s examples when a VGGish
+    state dict is named, else the semantic audio encoder's 1 s windows."""
+    if vggish:
+        from maskvat.evaluation.vggish import VGGishEmbedder
+
+        model = VGGishEmbedder.from_pretrained(vggish)
+        return lambda wav: model.embed(wav, 44100)
+    return lambda wav: audio_enc.embed_windows(wav, 1.0).numpy()
+
+
+def _video_embedding(frame_enc, video: Path) -> torch.Tensor:
+    """Mean frame embedding [C] of ``video`` read at the frame encoder's fps and size."""
+    from maskvat.media import decode_frames
+
+    size = frame_enc.config.size
+    frames = decode_frames(video, frame_enc.config.fps, size=(size, size)).frames
+    return frame_enc.encode_frames(frames[None])[0].mean(0)
+
+
 def _load_judge(source: str):
     from maskvat.encoders.train_sync import load_judge
 
     if source == "lab":
         from maskvat.assets import asset
 
-        source = asset("lab/sync_judge")
+        source = asset("lab/ss_judge")
     return load_judge(source)
 
 
-def _sync_offset(judge, video: Path, wav: np.ndarray) -> float:
-    """Mean |offset| (s) the judge predicts between ``video``'s picture and ``wav``."""
+def _sync_offset(judge, video: Path, wav: np.ndarray) -> float | None:
+    """Mean |offset| (s) the judge predicts between ``video``'s picture and ``wav``; None for a
+    clip shorter than the judge's window."""
     from maskvat.encoders.judge import predict_offsets
     from maskvat.media import decode_frames
 
     size = judge.cfg.size
     frames = decode_frames(video, 25.0, size=(size, size)).frames
     n = min(len(frames), int(len(wav) / 44100 * 25))
+    if n < judge.grid.window_frames:
+        return None
     return float(np.abs(predict_offsets(judge, frames[:n], wav[: int(n / 25 * 44100)])).mean())

@@ -3,12 +3,16 @@
 - ``frechet_distance``: between Gaussians fitted to two sets of embeddings (stable matrix
   square root via scipy).
 - ``mfcc_frames`` (FDM's front-end): 2048-sample window, 512 hop, 128 mel bands, 64 MFCCs,
-  at 44.1 kHz, as the paper specifies.
+  at 44.1 kHz, as the paper specifies. The paper gives no log floor; ours is 100 dB below a
+  full-scale sine, so that digital silence (log of ~0) and inaudible codec hiss (-120 dB) do
+  not sit 20 nats apart and dominate the distance.
 - ``novelty_curve`` / ``novelty_score`` (NS): Foote novelty of the self-similarity matrix of
   an embedding sequence; NS = Pearson correlation of the generated and reference curves.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import scipy.fft
@@ -33,6 +37,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * covmean))
 
 
+MFCC_FLOOR_DB = -100.0  # mel power floor, re a full-scale sine: digital silence and a codec's hiss both sit on it
+
+
 def mfcc_frames(wav: np.ndarray, sample_rate: int = 44100, n_fft: int = 2048, hop: int = 512,
                 n_mels: int = 128, n_mfcc: int = 64) -> np.ndarray:
     """wav [T] -> MFCC frames [N, 64]: Hann-windowed power spectra, 128 mel bands, log, DCT-II."""
@@ -45,8 +52,20 @@ def mfcc_frames(wav: np.ndarray, sample_rate: int = 44100, n_fft: int = 2048, ho
     idx = np.arange(n_fft)[None] + hop * np.arange(n)[:, None]
     frames = wav[idx] * np.hanning(n_fft + 1)[:-1].astype(np.float32)
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    mel = power @ mel_filterbank(n_fft, n_mels, sample_rate).numpy().T
-    return scipy.fft.dct(np.log(mel + 1e-10), type=2, norm="ortho", axis=1)[:, :n_mfcc]
+    fb = mel_filterbank(n_fft, n_mels, sample_rate).numpy()
+    mel = np.maximum(power @ fb.T, _mel_floor(n_fft, n_mels, sample_rate))
+    return scipy.fft.dct(np.log(mel), type=2, norm="ortho", axis=1)[:, :n_mfcc]
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_floor(n_fft: int, n_mels: int, sample_rate: int, floor_db: float = MFCC_FLOOR_DB) -> float:
+    """Mel power ``floor_db`` below the strongest band of a full-scale 1 kHz sine."""
+    from maskvat.codec.losses import mel_filterbank
+
+    t = np.arange(n_fft) / sample_rate
+    sine = np.sin(2 * np.pi * 1000.0 * t) * np.hanning(n_fft + 1)[:-1]
+    peak = (np.abs(np.fft.rfft(sine)) ** 2 @ mel_filterbank(n_fft, n_mels, sample_rate).numpy().T).max()
+    return float(peak * 10 ** (floor_db / 10))
 
 
 def novelty_curve(seq: np.ndarray, kernel: int = 8) -> np.ndarray:

@@ -118,43 +118,14 @@ def augment(mel: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.roll(mel + gain, int(torch.randint(-20, 21, (1,), generator=gen)), 1)
 
 
-@torch.no_grad()
 def codec_round_trip_features(split: str | os.PathLike, codec: str, progress: bool = True,
                                limit: int | None = None) -> torch.Tensor:
     """Log-mel [N, Na, 64] of the first ``limit`` clips (default all) of a lab split after a trip
-    through ``codec`` (the codegrams of LAB/cache/<split>/codes.safetensors when that cache was
-    made with this codec). Decoded two at a time: larger batches are slower on a CPU."""
-    from tqdm import tqdm
-
-    from maskvat.codec.tokenizer import AudioTokenizer
+    through ``codec`` (``maskvat.lab.round_trip``)."""
     from maskvat.encoders.lab import LogMelAudioEncoder
-    from maskvat.media import read_audio
-    from maskvat.training.train import resolve_codec
+    from maskvat.lab.round_trip import codec_round_trips
 
-    split = Path(split)
-    tok = AudioTokenizer.from_pretrained(resolve_codec(codec))
-    all_clips = json.loads((split / "manifest.json").read_text())["clips"]
-    clips = all_clips[:limit] if limit else all_clips
-    enc = LogMelAudioEncoder()
-    cache = split.parent / "cache" / split.name / "codes.safetensors"
-    codes = None
-    if cache.is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(cache), "pt") as f:
-            info = json.loads(f.metadata()["info"])
-            if info.get("codec") == tok.name and info["clips"] == [c["clip_id"] for c in all_clips]:
-                codes = f.get_tensor("codes").long()
-    mels = []
-    for i in tqdm(range(0, len(clips), 2), desc=f"codec round trip {split.name}", unit="pair", disable=not progress):
-        part = clips[i:i + 2]
-        wavs = [read_audio(split / c["video"]) for c in part]
-        n = max(len(w) for w in wavs)
-        grid = codes[i:i + 2] if codes is not None else tok.encode(torch.stack(
-            [torch.from_numpy(np.pad(w, (0, n - len(w)))) for w in wavs]))
-        rec = tok.decode(grid, num_samples=n).reshape(len(part), -1)
-        mels.append(enc.encode_audio(rec.float()))
-    return torch.cat(mels)
+    return codec_round_trips(split, codec, LogMelAudioEncoder().encode_audio, progress, limit)
 
 
 def train_classifier(lab: str | os.PathLike, out: str | os.PathLike, *, steps: int = 1200, batch: int = 64,

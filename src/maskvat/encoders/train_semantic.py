@@ -1,0 +1,167 @@
+"""Training the semantic encoder pair on a lab build: contrastive, resumable, with curves.
+
+Each step draws ``batch`` different clips, a window of ``window_s`` seconds in each, a few
+frames from inside the window and the window's audio. The frame tower's mean over those
+frames and the audio tower's pooled embedding of the window form a positive pair; the other
+clips of the batch are the negatives (symmetric InfoNCE, CLIP's learned temperature).
+
+OUT/checkpoint.pt   model + optimiser + step + log (atomic; resumed automatically)
+OUT/log.csv         step, loss, and each validation's retrieval recall
+OUT/curves.png      training loss and validation recall@1
+OUT/semantic/       the trained pair (config.json + model.safetensors, fp16)
+
+The batch of step s comes from a generator seeded by (seed, s): a resumed run sees exactly
+the batches of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maskvat.encoders.lab_data import FPS, MEL_RATE, LabClips, load_lab_split, log_mel
+from maskvat.encoders.run_loop import run_loop
+from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss
+from maskvat.errors import MaskvatError
+from maskvat.runlog import plot_curves
+
+
+@dataclass
+class SemanticTrainConfig:
+    steps: int = 1500
+    batch: int = 64
+    frames_per_window: int = 4
+    window_s: float = 2.0
+    lr: float = 2e-3
+    warmup: int = 100
+    weight_decay: float = 1e-4
+    seed: int = 0
+    eval_every: int = 250
+    codec: str | None = "lab"  # also pair frames with the codec round trip of their sound (None: true sound only)
+    codec_share: float = 0.5  # share of pairs whose sound is the codec round trip
+
+
+def sample_semantic_batch(clips: LabClips, batch: int, window_frames: int, frames_per_window: int,
+                          rng: np.random.Generator, codec_share: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(frames [B, k, S, S, 3] uint8 from inside each window, mel [B, 64, 4 W] of the window).
+
+    Clips are drawn without replacement (so no batch holds a clip twice) when there are enough.
+    With ``clips.codec_mels``, a share ``codec_share`` of the windows take their sound from the
+    codec round trip instead of the true sound."""
+    n_clips, total = clips.frames.shape[:2]
+    if total < window_frames:
+        raise MaskvatError(f"clips of {total} frames are shorter than the {window_frames}-frame window")
+    idx = rng.choice(n_clips, size=batch, replace=batch > n_clips)
+    start = rng.integers(0, total - window_frames + 1, size=batch)
+    pick = np.sort(rng.integers(0, window_frames, size=(batch, frames_per_window)), axis=1)
+    per = int(MEL_RATE / FPS)
+    frames = np.stack([clips.frames[i, s + p] for i, s, p in zip(idx, start, pick)])
+    use_codec = rng.random(batch) < codec_share if clips.codec_mels is not None else np.zeros(batch, bool)
+    mel = np.stack([(clips.codec_mels if c else clips.mels)[i, :, s * per : (s + window_frames) * per]
+                    for i, s, c in zip(idx, start, use_codec)])
+    return torch.from_numpy(frames), torch.from_numpy(mel)
+
+
+def frame_indices(total: int, fps: float) -> np.ndarray:
+    """Indices of 25-fps frames nearest to a ``fps`` grid over ``total`` frames."""
+    return np.unique(np.minimum(total - 1, np.round(np.arange(0, total / FPS, 1 / fps) * FPS).astype(int)))
+
+
+@torch.no_grad()
+def clip_embeddings(model: SemanticPair, clips: LabClips, batch: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole-clip embeddings: video [C, D] (mean of the frame tower over frames at the
+    encoder's fps), audio [C, D] (the audio tower's pooled embedding of the whole clip)."""
+    model.eval()
+    idx = frame_indices(clips.frames.shape[1], model.cfg.fps)
+    per = int(MEL_RATE / FPS)
+    n_mel = clips.frames.shape[1] * per
+    vs, aus = [], []
+    for i in range(0, len(clips.frames), batch):
+        vs.append(model.frames(torch.from_numpy(clips.frames[i : i + batch][:, idx])).mean(1))
+        aus.append(model.audio(torch.from_numpy(clips.mels[i : i + batch, :, :n_mel]))[1])
+    return torch.cat(vs), torch.cat(aus)
+
+
+def retrieval(video: torch.Tensor, audio: torch.Tensor, labels: np.ndarray | None = None) -> dict:
+    """Audio -> video retrieval among C clips (cosine): recall@1, recall@5, chance (1/C), and,
+    with labels, the share whose top video has the query's class."""
+    v = torch.nn.functional.normalize(video.float(), dim=-1)
+    a = torch.nn.functional.normalize(audio.float(), dim=-1)
+    sim = a @ v.T  # [C queries, C videos]
+    rank = (sim > sim.diag()[:, None]).sum(1)  # videos scoring above the true one
+    out = {"r1": (rank < 1).float().mean().item(), "r5": (rank < 5).float().mean().item(),
+           "chance_r1": 1.0 / len(v), "n_clips": len(v)}
+    if labels is not None:
+        top = sim.argmax(1).numpy()
+        out["class_match_at_1"] = float((np.asarray(labels)[top] == np.asarray(labels)).mean())
+    return out
+
+
+def linear_probe(train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tensor, test_y: np.ndarray,
+                 n_classes: int, steps: int = 500, weight_decay: float = 1e-3, seed: int = 0) -> float:
+    """Accuracy on (test_x, test_y) of a softmax-regression probe fit on (train_x, train_y) ([N, D]
+    features, class ids; rows with id < 0 are left out). Features standardised by the train set."""
+    keep_tr, keep_te = np.asarray(train_y) >= 0, np.asarray(test_y) >= 0
+    xtr, xte = train_x[torch.from_numpy(keep_tr)].float(), test_x[torch.from_numpy(keep_te)].float()
+    ytr, yte = torch.as_tensor(np.asarray(train_y)[keep_tr]), torch.as_tensor(np.asarray(test_y)[keep_te])
+    mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
+    xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
+    torch.manual_seed(seed)
+    probe = torch.nn.Linear(xtr.shape[1], n_classes)
+    opt = torch.optim.LBFGS(probe.parameters(), lr=0.5, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(probe(xtr), ytr) + weight_decay * probe.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    with torch.no_grad():
+        return (probe(xte).argmax(1) == yte).float().mean().item()
+
+
+def codec_round_trip_mels(split: str | os.PathLike, codec: str, n_mel: int, progress: bool = True) -> np.ndarray:
+    """[C, 64, n_mel] log-mels (100 Hz) of a lab split's clips after a trip through ``codec``."""
+    from maskvat.lab.round_trip import codec_round_trips
+
+    return codec_round_trips(split, codec, lambda wav: log_mel(wav)[..., :n_mel], progress).numpy()
+
+
+def train_semantic(lab_dir: str | os.PathLike | None, out_dir: str | os.PathLike, cfg: SemanticTrainConfig | None = None,
+                   model_cfg: SemanticConfig | None = None, *, progress: bool = True,
+                   clips: tuple[LabClips, LabClips] | None = None) -> dict:
+    """Train (or resume) on LAB/train, validating retrieval on LAB/val; returns the last validation."""
+    cfg, model_cfg = cfg or SemanticTrainConfig(), model_cfg or SemanticConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train, val = clips or (load_lab_split(Path(lab_dir) / s, size=model_cfg.size, progress=progress)
+                           for s in ("train", "val"))
+    if cfg.codec and train.codec_mels is None:
+        train.codec_mels = codec_round_trip_mels(Path(lab_dir) / "train", cfg.codec, train.mels.shape[-1], progress)
+    window = int(round(cfg.window_s * FPS))
+    torch.manual_seed(cfg.seed)
+    model = SemanticPair(model_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def step_loss(step: int) -> torch.Tensor:
+        frames, mel = sample_semantic_batch(train, cfg.batch, window, cfg.frames_per_window,
+                                            np.random.default_rng([cfg.seed, step]), cfg.codec_share)
+        return contrastive_loss(model.frames(frames).mean(1), model.audio(mel)[1], model.logit_scale)
+
+    def validate() -> dict:
+        r = retrieval(*clip_embeddings(model, val), val.labels)
+        return {"val_r1": r["r1"], "val_r5": r["r5"], "val_class_match_at_1": r["class_match_at_1"]}
+
+    log = run_loop(out, model, opt, cfg, model_cfg, step_loss, validate, desc="semantic encoders", show="val_r1",
+                   progress=progress)
+    plot_curves(log, out / "curves.png", loss_key="loss", loss_label="InfoNCE", loss_title="training loss",
+                series=[("val_r1", "recall@1"), ("val_r5", "recall@5"), ("val_class_match_at_1", "class match@1")],
+                series_label="audio -> video retrieval", series_title="validation (lab val split)", ylim=(0, 1))
+    model.save_pretrained(out / "semantic")
+    return next((r for r in reversed(log) if "val_r1" in r), {})

@@ -1,0 +1,38 @@
+"""``maskvat encoders list|train`` end to end: the semantic pair trains, resumes and saves."""
+
+from __future__ import annotations
+
+import json
+
+from maskvat.cli.main import main
+from maskvat.lab.build import build_split
+
+
+def test_list_names_the_home_trained_encoders(capsys):
+    assert main(["encoders", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("lab-semantic", "lab-audio", "lab-sync", "clip-vit-b32", "s3d-kinetics400"):
+        assert name in out
+
+
+def test_train_semantic_pair_then_resume(tmp_path, capsys, one_torch_thread):
+    lab = tmp_path / "lab"
+    for split, n in (("train", 4), ("val", 3)):
+        build_split(lab, split, n, seed=1, duration=2.0, bank="procedural", workers=1, progress=False)
+    run = tmp_path / "run"
+    args = ["encoders", "train", "--lab", str(lab), "--out", str(run), "--what", "semantic", "--steps", "2",
+            "--batch", "4", "--codec", "none"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out[: out.rindex("}") + 1])
+    assert result["step"] == 2 and 0.0 <= result["val_r1"] <= 1.0
+    assert (run / "semantic" / "model.safetensors").is_file() and (run / "curves.png").is_file()
+    assert main(args[:-6] + ["--steps", "3", "--batch", "4", "--codec", "none"]) == 0  # resumes from step 2
+    import torch
+
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 3
+
+
+def test_train_on_a_folder_without_a_lab_is_a_clear_error(tmp_path, capsys):
+    assert main(["encoders", "train", "--lab", str(tmp_path), "--out", str(tmp_path / "run"), "--what", "semantic"]) == 2
+    assert "not a lab split" in capsys.readouterr().err
