@@ -52,3 +52,14 @@ def test_mfcc_floor_puts_digital_silence_and_inaudible_hiss_together():
     np.testing.assert_allclose(hiss, silence, atol=1e-6)
     quiet_tone = mfcc_frames((0.01 * np.sin(2 * np.pi * 440 * np.arange(44100) / 44100)).astype(np.float32))
     assert np.abs(quiet_tone - silence).max() > 5.0  # -40 dBFS is well above the floor
+
+
+def test_frechet_distance_with_fewer_samples_than_dims_is_quiet_and_near_zero_for_a_set_with_itself():
+    import warnings
+
+    x = np.random.default_rng(0).standard_normal((20, 64))  # singular covariance
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = frechet_distance(x, x)
+        shifted = frechet_distance(x, x + 1.0)
+    assert abs(same) < 1e-3 and shifted == pytest.approx(64.0, rel=1e-2)

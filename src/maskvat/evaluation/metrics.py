@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import scipy.fft
@@ -29,10 +30,18 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError("each set needs at least 2 embeddings")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = scipy.linalg.sqrtm(s_a @ s_b)
-    if not np.isfinite(covmean).all():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        try:
+            covmean = scipy.linalg.sqrtm(s_a @ s_b)
+            singular = not np.isfinite(covmean).all()
+        except scipy.linalg.LinAlgWarning:  # fewer samples than dims: singular covariances
+            singular = True
+    if singular:
         eps = 1e-6 * np.eye(len(s_a))
-        covmean = scipy.linalg.sqrtm((s_a + eps) @ (s_b + eps))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            covmean = scipy.linalg.sqrtm((s_a + eps) @ (s_b + eps))
     covmean = covmean.real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * covmean))
 
