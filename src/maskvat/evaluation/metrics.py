@@ -37,11 +37,11 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
             singular = not np.isfinite(covmean).all()
         except scipy.linalg.LinAlgWarning:  # fewer samples than dims: singular covariances
             singular = True
-    if singular:
-        eps = 1e-6 * np.eye(len(s_a))
+    if singular:  # the same ridge on both sides, so that a set against itself stays at 0
+        s_a, s_b = s_a + 1e-6 * np.eye(len(s_a)), s_b + 1e-6 * np.eye(len(s_b))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            covmean = scipy.linalg.sqrtm((s_a + eps) @ (s_b + eps))
+            covmean = scipy.linalg.sqrtm(s_a @ s_b)
     covmean = covmean.real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * covmean))
 
