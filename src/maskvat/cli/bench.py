@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from maskvat.cli.evaluate import add_embedding_options
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="the results table on a lab build (codec bound, retrieval, each model)")
@@ -26,10 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--html-clips", type=int, default=8, help="clips shown on the results page")
     b.add_argument("--rescore", action="store_true",
                    help="keep the sound of rows already in --out and only score them again")
-    b.add_argument("--semantic", default="lab",
-                   help="semantic encoder pair for WC, CC, NS and FAD ('lab' shipped, or a folder)")
-    b.add_argument("--vggish", default=None, metavar="PTH",
-                   help="VGGish state dict (torchvggish's vggish-10086976.pth) for FAD; default: the lab-audio encoder")
+    add_embedding_options(b)
     b.set_defaults(func=run_lab)
 
 

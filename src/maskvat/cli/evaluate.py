@@ -14,12 +14,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge", default="lab", help="sync judge for SS ('lab' shipped, a folder, or 'none')")
     p.add_argument("--classifier", default="lab",
                    help="sound-class classifier for class accuracy on lab references ('lab' shipped, a folder, or 'none')")
+    add_embedding_options(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def add_embedding_options(p: argparse.ArgumentParser) -> None:
+    """--semantic and --vggish: the embeddings of FAD, WC, CC and NS (``evaluate`` and ``bench lab``)."""
     p.add_argument("--semantic", default="lab",
                    help="semantic encoder pair for WC, CC, NS and FAD ('lab' shipped, or a folder)")
     p.add_argument("--vggish", default=None, metavar="PTH",
                    help="VGGish state dict (torchvggish's vggish-10086976.pth) for FAD; default: the lab-audio encoder")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

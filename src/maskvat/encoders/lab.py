@@ -72,6 +72,10 @@ class LogMelAudioEncoder:
     def encode_audio(self, wav) -> torch.Tensor:
         from maskvat.encoders.lab_data import log_mel
 
-        mel = log_mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32))  # [B, 64, M] at 100 Hz
+        return self.from_mel(log_mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32)))
+
+    @staticmethod
+    def from_mel(mel: torch.Tensor) -> torch.Tensor:
+        """log-mel [..., 64, M] at 100 Hz (``lab_data.log_mel``) -> [..., M // 4, 64] at 25/s."""
         n = mel.shape[-1] // 4
         return mel[..., : n * 4].reshape(*mel.shape[:-1], n, 4).mean(-1).transpose(-1, -2)

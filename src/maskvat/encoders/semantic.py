@@ -167,24 +167,31 @@ class SemanticAudioEncoder:
         path = _resolve(source)
         return cls(load_semantic(path), path)
 
-    def _mel(self, wav) -> torch.Tensor:
-        mel = log_mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32))  # [B, 64, M] at 100 Hz
+    @staticmethod
+    def mel(wav) -> torch.Tensor:
+        """wav [..., T] at 44.1 kHz -> the towers' input, log-mel [..., 64, M] at 100 Hz (M a multiple of 4)."""
+        mel = log_mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32))
         return mel[..., : mel.shape[-1] // 4 * 4]
 
     @torch.no_grad()
+    def encode_mel(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log-mel [B, 64, M] -> (sequence [B, M / 4, 128] at 25/s, clip embedding [B, 128]), one pass."""
+        return self.pair.audio(mel)
+
     def encode_audio(self, wav) -> torch.Tensor:
-        return self.pair.audio(self._mel(wav))[0]
+        return self.encode_mel(self.mel(wav))[0]
 
-    @torch.no_grad()
     def embed_audio(self, wav) -> torch.Tensor:
-        return self.pair.audio(self._mel(wav))[1]
+        return self.encode_mel(self.mel(wav))[1]
 
-    @torch.no_grad()
     def embed_windows(self, wav, window_s: float = 1.0) -> torch.Tensor:
-        """wav [T] -> pooled embeddings of consecutive ``window_s`` windows [W, 128] (FAD's frames);
+        """wav [T] -> pooled embeddings of consecutive ``window_s`` windows [W, 128] (FAD's frames)."""
+        return self.embed_mel_windows(self.mel(np.asarray(wav)), window_s)
+
+    def embed_mel_windows(self, mel: torch.Tensor, window_s: float = 1.0) -> torch.Tensor:
+        """log-mel [64, M] -> pooled embeddings of its consecutive ``window_s`` windows [W, 128];
         a clip shorter than one window gives one embedding of the whole clip."""
-        mel = self._mel(np.asarray(wav)[None])[0]  # [64, M]
         per = int(window_s * 100) // 4 * 4
-        n = max(1, mel.shape[-1] // per)
-        chunks = mel[:, : n * per].reshape(N_MELS, n, per).permute(1, 0, 2) if mel.shape[-1] >= per else mel[None]
-        return self.pair.audio(chunks)[1]
+        n = mel.shape[-1] // per
+        chunks = mel[:, : n * per].reshape(N_MELS, n, per).permute(1, 0, 2) if n else mel[None]
+        return self.encode_mel(chunks)[1]

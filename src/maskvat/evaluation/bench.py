@@ -88,18 +88,15 @@ def _clips(split: Path, n: int | None) -> list[dict]:
     return clips[:n] if n else clips
 
 
-def write_codec_round_trip(clips: list[dict], split: Path, out: Path, tok, progress: bool = True) -> None:
-    """OUT/{clip_id}.wav: each lab clip's true sound encoded and decoded by ``tok`` (the bound on
-    what a generator over this codec can reach)."""
-    from tqdm import tqdm
+def write_codec_round_trip(clips: list[dict], split: Path, out: Path, codec: str, progress: bool = True) -> None:
+    """OUT/{clip_id}.wav: the true sound of ``clips`` (the first clips of ``split``) encoded and
+    decoded by ``codec`` (the bound on what a generator over this codec can reach)."""
+    from maskvat.lab.round_trip import codec_round_trips
+    from maskvat.media import write_audio
 
-    from maskvat.media import read_audio, write_audio
-
-    for clip in tqdm(clips, desc="codec round trip", unit="clip", disable=not progress):
-        wav = read_audio(split / clip["video"])
-        with torch.no_grad():
-            rec = tok.decode(tok.encode(torch.from_numpy(wav)[None]), num_samples=len(wav))
-        write_audio(out / f"{clip['clip_id']}.wav", rec[0].numpy().reshape(-1), tok.sample_rate)
+    waves = codec_round_trips(split, codec, lambda wav: wav, progress, limit=len(clips))
+    for clip, wav in zip(clips, waves):
+        write_audio(out / f"{clip['clip_id']}.wav", wav.numpy(), 44100)
 
 
 def _write_retrieval_row(clips, lab: Path, out: Path) -> dict:
@@ -152,9 +149,7 @@ def _write_row(row: Row, clips, lab: Path, row_dir: Path, codec: str, settings, 
     row_dir.mkdir(parents=True)
     split = lab / "test"
     if row.kind == "codec":
-        from maskvat.codec.tokenizer import AudioTokenizer
-
-        write_codec_round_trip(clips, split, row_dir, AudioTokenizer.from_pretrained(codec), progress)
+        write_codec_round_trip(clips, split, row_dir, codec, progress)
         return {}
     if row.kind == "retrieval":
         return {"retrieved": _write_retrieval_row(clips, lab, row_dir)}

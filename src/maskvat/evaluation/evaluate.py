@@ -68,7 +68,6 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
     generated, reference = Path(generated), Path(reference)
     pairs = pair_files(generated, reference)
     tok = AudioTokenizer.from_pretrained(codec)
-    logmel = LogMelAudioEncoder()
     audio_enc = SemanticAudioEncoder.from_pretrained("shipped" if semantic == "lab" else semantic)
     frame_enc = SemanticFrameEncoder(audio_enc.pair, audio_enc.config.source)
     fad_embed = _fad_embedder(vggish, audio_enc)
@@ -77,10 +76,13 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
 
     def features(wav: np.ndarray) -> dict:
         """FDD latents [L, 8K], MFCC frames, FAD window embeddings [W, E], the audio-semantic
-        sequence [N, C] and clip embedding [C], and the lab log-mel [N, 64] of one waveform."""
+        sequence [N, C] and clip embedding [C], and the lab log-mel [N, 64] of one waveform
+        (one log-mel, one pass of the audio encoder)."""
+        mel = audio_enc.mel(wav)  # [64, M] at 100 Hz
+        seq, emb = audio_enc.encode_mel(mel[None])
         return {"lat": tok.latents(tok.encode(torch.from_numpy(wav)[None]))[0].T.numpy(), "mfcc": mfcc_frames(wav),
-                "fad": fad_embed(wav), "sem": audio_enc.encode_audio(wav[None])[0].numpy(),
-                "emb": audio_enc.embed_audio(wav[None])[0], "logmel": logmel.encode_audio(wav[None])[0]}
+                "fad": fad_embed(wav, mel), "sem": seq[0].numpy(), "emb": emb[0],
+                "logmel": LogMelAudioEncoder.from_mel(mel)}
 
     sets = {k: {"gen": [], "ref": []} for k in ("fdd", "fdm", "fad")}
     ns, ss, ss_short, wc, cc, gen_mels = [], [], [], [], [], []
@@ -153,14 +155,15 @@ def _class_accuracy(source: str, pairs, gen_mels: list[torch.Tensor]) -> float |
 
 
 def _fad_embedder(vggish: str | None, audio_enc):
-    """wav [T] at 44.1 kHz -> FAD embeddings [W, E]: VGGish's 0.96 s examples when a VGGish
-    state dict is named, else the semantic audio encoder's 1 s windows."""
+    """(wav [T] at 44.1 kHz, its log-mel [64, M]) -> FAD embeddings [W, E]: VGGish's 0.96 s
+    examples of the wav when a VGGish state dict is named, else the semantic audio encoder's
+    1 s windows of the log-mel."""
     if vggish:
         from maskvat.evaluation.vggish import VGGishEmbedder
 
         model = VGGishEmbedder.from_pretrained(vggish)
-        return lambda wav: model.embed(wav, 44100)
-    return lambda wav: audio_enc.embed_windows(wav, 1.0).numpy()
+        return lambda wav, mel: model.embed(wav, 44100)
+    return lambda wav, mel: audio_enc.embed_mel_windows(mel, 1.0).numpy()
 
 
 def _video_embedding(frame_enc, video: Path) -> torch.Tensor:

@@ -27,10 +27,9 @@ def codec_round_trips(split: str | os.PathLike, codec: str, feature: Callable[[t
 
     from maskvat.codec.tokenizer import AudioTokenizer
     from maskvat.media import read_audio
-    from maskvat.training.train import resolve_codec
 
     split = Path(split)
-    tok = AudioTokenizer.from_pretrained(resolve_codec(codec))
+    tok = AudioTokenizer.from_pretrained(codec)
     all_clips = json.loads((split / "manifest.json").read_text())["clips"]
     clips = all_clips[:limit] if limit else all_clips
     cache = split.parent / "cache" / split.name / "codes.safetensors"
