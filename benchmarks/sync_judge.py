@@ -4,8 +4,11 @@ class >= 0.98, mean |predicted offset| on true pairs <= one grid step).
     python benchmarks/sync_judge.py --judge RUN/sync_judge --split LAB/test [--per-class 100]
 
 1. Windows: ``per-class`` windows for each of the 21 offset classes (fixed seed), scored
-   overall and split by whether the video window holds at least one true onset (a window
-   with none has nothing to synchronise on).
+   overall and split two ways: by whether the video window holds at least one true onset,
+   and by whether some event (an onset, or a steady sound's stop) lies inside both the video
+   window and the shifted audio window. Without such a shared cue only a range of offsets
+   fits: a fan seen starting while the audio window, shifted past the start, hums
+   throughout, agrees with every offset that puts the start before the audio window.
 2. True pairs, whole clips: each clip with its own audio, windows every 0.8 s; the mean
    |predicted offset| per clip, averaged (the SS metric on ground truth).
 """
@@ -43,11 +46,17 @@ def main() -> None:
     video, mel, cls, idx, start = fixed_windows(clips, judge.grid, args.per_class * judge.grid.n_classes, seed=4321,
                                                 return_index=True)
     result = {"all_windows": evaluate(judge, (video, mel, cls))}
-    onsets = [[e.frame for e in load_truth(split / c["truth"]).onsets()] for c in meta]
-    w = judge.grid.window_frames
-    has = np.array([any(s <= f < s + w for f in onsets[i]) for i, s in zip(idx, start)])
+    truths = [load_truth(split / c["truth"]) for c in meta]
+    onsets = [[e.frame for e in t.onsets()] for t in truths]
+    events = [[e.frame for e in t.events] for t in truths]
+    w, grid = judge.grid.window_frames, judge.grid
     pred, cls = predict_classes(judge, video, mel).numpy(), cls.numpy()
-    for name, sel in (("windows_with_onsets", has), ("windows_without_onsets", ~has)):
+    shift = (cls - grid.half) * grid.step_frames  # audio window starts this many frames later
+    has = np.array([any(s <= f < s + w for f in onsets[i]) for i, s in zip(idx, start)])
+    shared = np.array([any(s <= f < s + w and s + d <= f < s + d + w for f in events[i])
+                       for i, s, d in zip(idx, start, shift)])
+    for name, sel in (("windows_with_onsets", has), ("windows_without_onsets", ~has),
+                      ("windows_with_a_shared_cue", shared), ("windows_without_a_shared_cue", ~shared)):
         result[name] = {"share": float(sel.mean()), "acc": float((pred == cls)[sel].mean()),
                         "acc_within_1": float((np.abs(pred - cls) <= 1)[sel].mean())}
     ss = [np.abs(predict_offsets(judge, f, read_audio(split / c["video"]))).mean() for f, c in zip(clips.frames, meta)]

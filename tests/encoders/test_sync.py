@@ -8,7 +8,7 @@ import torch
 
 from maskvat.encoders import train_sync as ts
 from maskvat.encoders.lab_data import LabClips, OffsetGrid, log_mel, sample_sync_batch
-from maskvat.encoders.sync import SyncConfig, SyncJudge, lag_profile
+from maskvat.encoders.sync import SyncConfig, SyncJudge, lag_map, lag_profile
 
 TINY = SyncConfig(size=16, dim=8, width=4, half=3, step_frames=2, window_frames=12)
 
@@ -28,6 +28,56 @@ def test_lag_profile_peaks_at_the_true_offset(true_class):
     profile = lag_profile(v, a, grid)
     assert profile.shape == (1, 7) and profile.argmax().item() == true_class
     assert profile[0, true_class].item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_lag_map_entries_and_validity():
+    grid = OffsetGrid(half=2, step_frames=3, window_frames=10)
+    v, a = torch.randn(2, 10, 4), torch.randn(2, 10, 4)
+    m, valid = lag_map(v, a, grid)
+    assert m.shape == (2, 5, 10) and valid.shape == (5, 10)
+    cos = torch.nn.functional.cosine_similarity
+    for k in range(5):
+        lag = (k - 2) * 3
+        for t in range(10):
+            inside = 0 <= t - lag < 10
+            assert valid[k, t].item() == inside
+            expect = cos(v[:, t], a[:, t - lag], dim=-1) if inside else torch.zeros(2)
+            torch.testing.assert_close(m[:, k, t], expect, atol=1e-5, rtol=0)
+    # the profile is the map's mean over its valid times
+    torch.testing.assert_close(lag_profile(v, a, grid), (m * valid).sum(-1) / valid.sum(-1))
+
+
+def test_map_head_reads_when_the_lags_differ():
+    """A steady sound agrees with every lag except where it starts: a map-head judge can use
+    that moment, and it is trained from the same config and saved/loaded like the profile judge."""
+    cfg = SyncConfig(**{**TINY.__dict__, "head": "map"})
+    judge = SyncJudge(cfg)
+    assert judge.map_head is not None and SyncJudge(TINY).map_head is None
+    frames, mel, _ = sample_sync_batch(_clips(), judge.grid, 4, np.random.default_rng(0))
+    assert judge(frames, mel).shape == (4, 7)
+    # per lag, the head pools its time scores with a softmax over the valid times only
+    m, valid = lag_map(torch.randn(3, 12, 8), torch.randn(3, 12, 8), judge.grid)
+    head = judge.map_head
+    with torch.no_grad():
+        h = head.net(torch.cat([m, valid.float().expand_as(m)], dim=1))
+        score, attend = head.score(h), head.attend(h)
+        expect = torch.stack([torch.stack([(attend[b, k, valid[k]].softmax(0) * score[b, k, valid[k]]).sum()
+                                           for k in range(7)]) for b in range(3)])
+        torch.testing.assert_close(head(m, valid), expect)
+    with pytest.raises(ValueError, match="head"):
+        SyncConfig(head="mean")
+
+
+def test_meanmax_pool_doubles_the_pooled_channels():
+    """The meanmax video tower pools space by mean and by max: its projection reads both."""
+    torch.manual_seed(0)
+    cfg = SyncConfig(**{**TINY.__dict__, "pool": "meanmax"})
+    enc = SyncJudge(cfg).video.eval()
+    assert enc.proj.in_channels == 2 * SyncJudge(TINY).video.proj.in_channels
+    frames = np.random.default_rng(0).integers(0, 255, (1, 12, 16, 16, 3), dtype=np.uint8)
+    assert enc(torch.from_numpy(frames)).shape == (1, 12, 8)
+    with pytest.raises(ValueError, match="pool"):
+        SyncConfig(pool="max")
 
 
 def test_windows_are_shifted_by_their_class():
@@ -83,6 +133,17 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch):
     judge = ts.load_judge(tmp_path / "b" / "sync_judge")
     frames, mel, _ = sample_sync_batch(clips[1], judge.grid, 3, np.random.default_rng(0))
     assert judge(frames, mel).shape == (3, 7)
+
+
+def test_a_map_head_judge_saves_and_loads(tmp_path):
+    torch.manual_seed(0)
+    judge = SyncJudge(SyncConfig(**{**TINY.__dict__, "head": "map"})).eval()
+    ts.save_judge(judge, tmp_path / "j")
+    loaded = ts.load_judge(tmp_path / "j")
+    assert loaded.cfg.head == "map"
+    frames, mel, _ = sample_sync_batch(_clips(), judge.grid, 3, np.random.default_rng(1))
+    with torch.no_grad():  # fp16 weights on disk: close, not equal
+        torch.testing.assert_close(loaded(frames, mel), judge(frames, mel), atol=0.05, rtol=0.02)
 
 
 def test_predict_offsets_windows_a_whole_clip():

@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "audio encoder hears content, not codec timbre ('lab', a folder, or 'none')")
     t.add_argument("--window-frames", type=int, default=40,
                    help="sync judge: window length in 25 fps frames (default 40 = 1.6 s; clips need window + 2 x 20 frames)")
+    t.add_argument("--head", choices=("profile", "map"), default="profile",
+                   help="sync judge: 'profile' reads the lag profile averaged over the window; 'map' also reads the "
+                        "time-resolved correlation map, where a steady sound's start, stop and changes show")
+    t.add_argument("--pool", choices=("mean", "meanmax"), default="mean",
+                   help="sync judge: video features pooled over space by their mean, or by mean and max")
+    t.add_argument("--width", type=int, default=24, help="sync judge: video conv width (default 24)")
+    t.add_argument("--dim", type=int, default=64, help="sync judge: feature channels of both towers (default 64)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=run_train)
 
@@ -49,7 +56,8 @@ def run_train(args: argparse.Namespace) -> int:
         from maskvat.encoders.train_sync import SyncTrainConfig, train_sync
 
         cfg = SyncTrainConfig(steps=args.steps, batch=args.batch or 32, lr=args.lr, seed=args.seed)
-        result, trained = train_sync(args.lab, args.out, cfg, SyncConfig(window_frames=args.window_frames)), "sync_judge"
+        result, trained = train_sync(args.lab, args.out, cfg, SyncConfig(window_frames=args.window_frames, head=args.head, pool=args.pool,
+                                               width=args.width, dim=args.dim)), "sync_judge"
     print(json.dumps(result, indent=1))
     print(f"trained weights: {args.out}/{trained}; curves: {args.out}/curves.png")
     return 0

@@ -6,6 +6,9 @@ SparseSync's task at lab scale: given a video window and an audio window that st
 - ``SyncAudioEncoder``: log-mel [B, 64, 4F] at 100 Hz -> [B, F, D], 25/s.
 - ``SyncJudge``: correlates the two (cosine) at each candidate lag; a small head turns the
   lag profile [B, 21] into logits. Used as the sync metric (SS: mean |predicted offset|).
+  With ``head="map"`` it also reads the time-resolved correlation map [B, 21, F]: a
+  steady hum agrees with every lag, and only the moments where it starts, stops or
+  changes tell them apart, so a mean over time drowns them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ class SyncConfig:
     half: int = 10  # offset classes: k in [-half, half]
     step_frames: int = 2  # class spacing in 25 fps frames
     window_frames: int = 40  # window length in frames
+    head: str = "profile"  # "profile": the mean lag profile only; "map": also the time-resolved map
+    pool: str = "mean"  # video features over space: "mean", or "meanmax" (also the max: small, local motion)
+
+    def __post_init__(self):
+        if self.head not in ("profile", "map"):
+            raise ValueError(f"SyncConfig.head must be 'profile' or 'map', not {self.head!r}")
+        if self.pool not in ("mean", "meanmax"):
+            raise ValueError(f"SyncConfig.pool must be 'mean' or 'meanmax', not {self.pool!r}")
 
     def grid(self) -> OffsetGrid:
         return OffsetGrid(self.half, self.step_frames, self.window_frames)
@@ -48,12 +59,16 @@ class SyncVideoEncoder(nn.Module):
             _conv3d(w, 2 * w, (3, 3, 3), (1, 2, 2)),
             _conv3d(2 * w, 4 * w, (3, 3, 3), (1, 2, 2)),
         )
-        self.proj = nn.Conv1d(4 * w, cfg.dim, 1)
+        self.pool = cfg.pool
+        self.proj = nn.Conv1d(4 * w * (2 if cfg.pool == "meanmax" else 1), cfg.dim, 1)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         x = frames.permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0  # [B, 3, F, S, S]
-        x = self.net(x).mean(dim=(3, 4))  # [B, 4w, F]
-        return self.proj(x).transpose(1, 2)
+        x = self.net(x)  # [B, 4w, F, s, s]
+        pooled = x.mean(dim=(3, 4))  # [B, 4w, F]
+        if self.pool == "meanmax":
+            pooled = torch.cat([pooled, x.amax(dim=(3, 4))], dim=1)  # [B, 8w, F]
+        return self.proj(pooled).transpose(1, 2)
 
 
 class SyncAudioEncoder(nn.Module):
@@ -74,22 +89,52 @@ class SyncAudioEncoder(nn.Module):
         return self.net(self.norm(mel)).transpose(1, 2)
 
 
-def lag_profile(v: torch.Tensor, a: torch.Tensor, grid: OffsetGrid) -> torch.Tensor:
-    """Mean cosine similarity of v[t] and a[t - lag] for each class lag: [B, n_classes].
+def lag_map(v: torch.Tensor, a: torch.Tensor, grid: OffsetGrid) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine similarity of v[t] and a[t - lag] per class lag and video time, and where it exists.
 
-    v, a: [B, F, D]. Class k means the audio window starts (k - half) * step later, so an
-    event at video index t sits at audio index t - (k - half) * step.
+    v, a: [B, F, D] -> (map [B, n_classes, F], valid [n_classes, F] bool; map is 0 where not
+    valid). Class k means the audio window starts (k - half) * step later, so an event at
+    video index t sits at audio index t - (k - half) * step.
     """
     v, a = F.normalize(v, dim=-1), F.normalize(a, dim=-1)
     n = v.shape[1]
-    out = []
+    out = v.new_zeros(v.shape[0], grid.n_classes, n)
+    valid = torch.zeros(grid.n_classes, n, dtype=torch.bool, device=v.device)
     for k in range(grid.n_classes):
         lag = (k - grid.half) * grid.step_frames
         if lag >= 0:
-            out.append((v[:, lag:] * a[:, : n - lag]).sum(-1).mean(-1))
+            out[:, k, lag:] = (v[:, lag:] * a[:, : n - lag]).sum(-1)
+            valid[k, lag:] = True
         else:
-            out.append((v[:, : n + lag] * a[:, -lag:]).sum(-1).mean(-1))
-    return torch.stack(out, dim=1)
+            out[:, k, : n + lag] = (v[:, : n + lag] * a[:, -lag:]).sum(-1)
+            valid[k, : n + lag] = True
+    return out, valid
+
+
+def lag_profile(v: torch.Tensor, a: torch.Tensor, grid: OffsetGrid) -> torch.Tensor:
+    """Mean over time of ``lag_map`` where valid: [B, n_classes]."""
+    m, valid = lag_map(v, a, grid)
+    return m.sum(-1) / valid.sum(-1)
+
+
+class MapHead(nn.Module):
+    """Correlation map [B, K, F] (+ its validity) -> logits [B, K]: convs over time find the
+    moments that tell lags apart; per lag, an attention over time pools their scores."""
+
+    def __init__(self, n_classes: int, hidden: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(2 * n_classes, hidden, 5, padding=2), nn.GELU(),
+            nn.Conv1d(hidden, hidden, 5, padding=2), nn.GELU(),
+        )
+        self.score = nn.Conv1d(hidden, n_classes, 1)
+        self.attend = nn.Conv1d(hidden, n_classes, 1)
+
+    def forward(self, m: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        mask = valid.to(m.dtype).expand_as(m)
+        h = self.net(torch.cat([m, mask], dim=1))
+        weight = self.attend(h).masked_fill(~valid, float("-inf")).softmax(-1)
+        return (weight * self.score(h)).sum(-1)
 
 
 class SyncJudge(nn.Module):
@@ -104,10 +149,13 @@ class SyncJudge(nn.Module):
         n = self.grid.n_classes
         self.scale = nn.Parameter(torch.tensor(10.0))
         self.head = nn.Sequential(nn.Linear(n, 4 * n), nn.GELU(), nn.Linear(4 * n, n))
+        self.map_head = MapHead(n) if self.cfg.head == "map" else None
 
     def forward(self, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
-        profile = self.scale * lag_profile(self.video(frames), self.audio(mel), self.grid)
-        return profile + self.head(profile)
+        m, valid = lag_map(self.video(frames), self.audio(mel), self.grid)
+        profile = self.scale * m.sum(-1) / valid.sum(-1)
+        logits = profile + self.head(profile)
+        return logits if self.map_head is None else logits + self.map_head(m, valid)
 
     def config_dict(self) -> dict:
         return asdict(self.cfg)
