@@ -56,8 +56,9 @@ def run_train(args: argparse.Namespace) -> int:
         from maskvat.encoders.train_sync import SyncTrainConfig, train_sync
 
         cfg = SyncTrainConfig(steps=args.steps, batch=args.batch or 32, lr=args.lr, seed=args.seed)
-        result, trained = train_sync(args.lab, args.out, cfg, SyncConfig(window_frames=args.window_frames, head=args.head, pool=args.pool,
-                                               width=args.width, dim=args.dim)), "sync_judge"
+        model_cfg = SyncConfig(window_frames=args.window_frames, head=args.head, pool=args.pool,
+                               width=args.width, dim=args.dim)
+        result, trained = train_sync(args.lab, args.out, cfg, model_cfg), "sync_judge"
     print(json.dumps(result, indent=1))
     print(f"trained weights: {args.out}/{trained}; curves: {args.out}/curves.png")
     return 0
