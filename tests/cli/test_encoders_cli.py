@@ -36,3 +36,25 @@ def test_train_semantic_pair_then_resume(tmp_path, capsys, one_torch_thread):
 def test_train_on_a_folder_without_a_lab_is_a_clear_error(tmp_path, capsys):
     assert main(["encoders", "train", "--lab", str(tmp_path), "--out", str(tmp_path / "run"), "--what", "semantic"]) == 2
     assert "not a lab split" in capsys.readouterr().err
+
+
+def test_train_sync_judge_with_the_map_head_and_meanmax_pooling(tmp_path, capsys, one_torch_thread):
+    lab = tmp_path / "lab"
+    for split, n in (("train", 3), ("val", 2)):
+        build_split(lab, split, n, seed=2, duration=3.0, bank="procedural", workers=1, progress=False)
+    run = tmp_path / "run"
+    assert main(["encoders", "train", "--lab", str(lab), "--out", str(run), "--steps", "2", "--batch", "4",
+                 "--window-frames", "24", "--head", "map", "--pool", "meanmax", "--width", "8", "--dim", "16"]) == 0
+    saved = json.loads((run / "sync_judge" / "config.json").read_text())
+    assert (saved["head"], saved["pool"], saved["width"], saved["dim"], saved["window_frames"]) == ("map", "meanmax", 8, 16, 24)
+    from maskvat.encoders.train_sync import load_judge
+
+    judge = load_judge(run / "sync_judge")
+    assert judge.map_head is not None and judge.video.proj.in_channels == 2 * 4 * 8
+
+
+def test_a_sync_window_shorter_than_the_largest_shift_is_a_clear_error(tmp_path, capsys):
+    lab = tmp_path / "lab"
+    build_split(lab, "train", 1, seed=2, duration=3.0, bank="procedural", workers=1, progress=False)
+    assert main(["encoders", "train", "--lab", str(lab), "--out", str(tmp_path / "run"), "--window-frames", "10"]) == 2
+    assert "does not overlap" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import torch
 from maskvat.encoders import train_sync as ts
 from maskvat.encoders.lab_data import LabClips, OffsetGrid, log_mel, sample_sync_batch
 from maskvat.encoders.sync import SyncConfig, SyncJudge, lag_map, lag_profile
+from maskvat.errors import MaskvatError
 
 TINY = SyncConfig(size=16, dim=8, width=4, half=3, step_frames=2, window_frames=12)
 
@@ -64,7 +65,7 @@ def test_map_head_reads_when_the_lags_differ():
         expect = torch.stack([torch.stack([(attend[b, k, valid[k]].softmax(0) * score[b, k, valid[k]]).sum()
                                            for k in range(7)]) for b in range(3)])
         torch.testing.assert_close(head(m, valid), expect)
-    with pytest.raises(ValueError, match="head"):
+    with pytest.raises(MaskvatError, match="head"):
         SyncConfig(head="mean")
 
 
@@ -76,8 +77,10 @@ def test_meanmax_pool_doubles_the_pooled_channels():
     assert enc.proj.in_channels == 2 * SyncJudge(TINY).video.proj.in_channels
     frames = np.random.default_rng(0).integers(0, 255, (1, 12, 16, 16, 3), dtype=np.uint8)
     assert enc(torch.from_numpy(frames)).shape == (1, 12, 8)
-    with pytest.raises(ValueError, match="pool"):
+    with pytest.raises(MaskvatError, match="pool"):
         SyncConfig(pool="max")
+    with pytest.raises(MaskvatError, match="does not overlap"):
+        SyncConfig(window_frames=20)  # the +-10 x 2-frame shifts leave nothing to compare
 
 
 def test_windows_are_shifted_by_their_class():

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maskvat.encoders.lab_data import N_MELS, OffsetGrid
+from maskvat.errors import MaskvatError
 
 
 @dataclass
@@ -35,9 +36,12 @@ class SyncConfig:
 
     def __post_init__(self):
         if self.head not in ("profile", "map"):
-            raise ValueError(f"SyncConfig.head must be 'profile' or 'map', not {self.head!r}")
+            raise MaskvatError(f"sync judge: head must be 'profile' or 'map', not {self.head!r}")
         if self.pool not in ("mean", "meanmax"):
-            raise ValueError(f"SyncConfig.pool must be 'mean' or 'meanmax', not {self.pool!r}")
+            raise MaskvatError(f"sync judge: pool must be 'mean' or 'meanmax', not {self.pool!r}")
+        if self.window_frames <= self.half * self.step_frames:
+            raise MaskvatError(f"sync judge: a window of {self.window_frames} frames does not overlap itself shifted by the largest "
+                             f"offset ({self.half * self.step_frames} frames): make it longer")
 
     def grid(self) -> OffsetGrid:
         return OffsetGrid(self.half, self.step_frames, self.window_frames)
