@@ -59,7 +59,7 @@ def main() -> None:
         from tqdm import tqdm
 
         if not args.no_ceiling:
-            write_codec_round_trip(clips, split, trip_dir, pipe.codec)
+            write_codec_round_trip(clips, split, trip_dir, pipe.model.config.codec)
         for clip in clips:
             shutil.copy(split / clip["truth"], truth / Path(clip["truth"]).name)
         videos = [split / clip["video"] for clip in clips]

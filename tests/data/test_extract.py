@@ -109,7 +109,7 @@ def test_killed_run_resumes_to_the_same_cache(source, clean, tmp_path):
     cache, _ = clean
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "maskvat", "extract", str(videos), "--out", str(killed), "--clip-seconds", "1",
-           "--chunk", "1", "--codec", str(root / "codec"), "--encoders", "lab-thumbs", "lab-logmel", "--workers", "0"]
+           "--chunk", "1", "--codec", str(root / "codec"), "--encoders", "lab-semantic", "lab-logmel", "--workers", "0"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     part = killed / "manifest" / "part-0-of-1.jsonl"
@@ -136,11 +136,11 @@ def test_dataset_shapes_rates_and_windows(clean):
     assert len(ds) == n > 8
     item = ds[0]
     assert item["codes"].shape == (9, 87) and item["codes"].dtype.is_floating_point is False  # 1 s at hop 512
-    assert item["semantic"].shape == (8, 768) and item["audio"].shape == (25, 64) and "sync" not in item
+    assert item["semantic"].shape == (8, 128) and item["audio"].shape == (25, 64) and "sync" not in item
     assert ds.meta(0)["duration"] == 1.0 and ds.meta(0)["key"] == item["key"]
     win = CacheDataset(cache, window_seconds=0.5, seed=3)
     w = win[0]
-    assert w["codes"].shape == (9, 43) and w["semantic"].shape == (4, 768) and w["audio"].shape[0] in (12, 13)
+    assert w["codes"].shape == (9, 43) and w["semantic"].shape == (4, 128) and w["audio"].shape[0] in (12, 13)
     assert np.array_equal(win[0]["codes"], w["codes"])  # same seed, epoch and clip: same window
     train, val = CacheDataset(cache, "train", val_fraction=0.3), CacheDataset(cache, "val", val_fraction=0.3)
     assert len(train) + len(val) == n and not {c.key for c in train.clips} & {c.key for c in val.clips}
@@ -152,7 +152,7 @@ def test_training_reads_a_shard_cache(clean):
     cache, _ = clean
     ts = load_training_set(cache)
     n = len(list_clips(cache))
-    assert len(ts) == n and ts.codes.shape == (n, 9, 87) and ts.semantic.shape == (n, 8, 768) and ts.sync is None
+    assert len(ts) == n and ts.codes.shape == (n, 9, 87) and ts.semantic.shape == (n, 8, 128) and ts.sync is None
     assert ts.batch([0, 1])["audio"].shape == (2, 25, 64)
 
 

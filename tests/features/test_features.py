@@ -56,7 +56,7 @@ def test_cache_builds_and_loads_aligned(lab_split, tmp_path, one_torch_thread):
     data = load_training_set(tmp_path / "cache")
     assert len(data) == 3 and data.clips == ["val_000000", "val_000001", "val_000002"]
     assert data.codes.shape == (3, 9, 87)  # ceil(44100 / 512)
-    assert data.semantic.shape == (3, 8, 768) and data.sync.shape == (3, 25, 64) and data.audio.shape == (3, 25, 64)
+    assert data.semantic.shape == (3, 8, 128) and data.sync.shape == (3, 25, 64) and data.audio.shape == (3, 25, 64)
     # the cached features are the ones generation computes for the same video
     one = pipe.visual(lab_split / "val_000001.mp4", 0.0, 1.0)
     assert torch.allclose(data.semantic[1].float(), one.semantic, atol=1e-2)
@@ -68,3 +68,15 @@ def test_cache_errors(tmp_path):
         build_feature_cache(tmp_path, tmp_path / "c", FeaturePipeline(), progress=False)
     with pytest.raises(MaskvatError, match="no features.safetensors"):
         load_training_set(tmp_path)
+
+
+def test_check_encoders_names_the_role_that_differs(tmp_path):
+    from maskvat.errors import MaskvatError
+    from maskvat.features.extract import TrainingSet
+
+    data = TrainingSet(None, None, None, None, ["a"], {"semantic": "lab-thumbs", "sync": "lab-sync"})
+    data.check_encoders({"semantic": "lab-thumbs", "sync": "lab-sync", "audio": "lab-logmel"}, tmp_path, "m")
+    data.check_encoders({"semantic": None, "sync": "lab-sync"}, tmp_path, "m")  # an unused role is not checked
+    with pytest.raises(MaskvatError, match=r"semantic: lab-thumbs \(expects lab-semantic\)") as err:
+        data.check_encoders({"semantic": "lab-semantic", "sync": "lab-sync"}, tmp_path, "model config 'x'")
+    assert str(tmp_path) in str(err.value) and "sync" not in str(err.value).split("reads:")[1].split(".")[0]

@@ -88,6 +88,11 @@ def test_beams_are_scored_by_scav_and_the_nearest_kept(tiny_model, silent_video,
     assert float(d[0]) == pytest.approx(min(out.beam_distances[0]), rel=1e-4)
     with pytest.raises(MaskvatError, match="SCAV"):
         Pipeline.load(tiny_model, scav=None).generate(silent_video, beams=2)
+    # a selector trained on other features than the model's is refused when loading
+    SCAV(SCAVConfig(hidden=8, dim=4, length=10, semantic_dim=768, semantic_encoder="lab-thumbs")).save_pretrained(
+        tmp_path / "scav_thumbs")
+    with pytest.raises(MaskvatError, match=r"semantic: lab-thumbs \(the model: lab-semantic\)"):
+        Pipeline.load(tiny_model, scav=tmp_path / "scav_thumbs")
 
 
 def test_generate_many_batches_files_like_each_alone(tiny_model, make_video, tmp_path, one_torch_thread):

@@ -34,15 +34,33 @@ def test_loss_prefers_matching_pairs_over_shifted_ones():
     assert good < bad
 
 
-def make_cache(folder, n, seed):
+def make_cache(folder, n, seed, encoders=None):
     """Clips whose audio is a noisy, known function of the sync stream (so alignment is learnable)."""
     g = torch.Generator().manual_seed(seed)
     sync = torch.randn(n, 20, 5, generator=g)
     audio = sync[..., :4] * 2 + 0.1 * torch.randn(n, 20, 4, generator=g)
     feats = {"semantic": torch.randn(n, 5, 6, generator=g).half(), "sync": sync.half(), "audio": audio.half()}
     folder.mkdir()
-    save_file(feats, str(folder / "features.safetensors"), metadata={"info": json.dumps({"clips": [str(i) for i in range(n)]})})
+    info = {"clips": [str(i) for i in range(n)], **({"encoders": encoders} if encoders else {})}
+    save_file(feats, str(folder / "features.safetensors"), metadata={"info": json.dumps(info)})
     return folder
+
+
+def test_scav_reads_the_streams_widths_and_encoders_of_its_cache(tmp_path):
+    from maskvat.features.extract import load_training_set
+    from maskvat.scav.train import scav_config_for
+
+    names = {"semantic": "sem-x", "sync": "sync-y", "audio": "aud-z"}
+    cfg = scav_config_for(load_training_set(make_cache(tmp_path / "c", 4, 0, names), codes=False))
+    assert (cfg.semantic_dim, cfg.sync_dim, cfg.audio_dim) == (6, 5, 4)
+    assert (cfg.semantic_encoder, cfg.sync_encoder, cfg.audio_encoder) == ("sem-x", "sync-y", "aud-z")
+
+
+def test_scav_on_features_of_other_encoders_is_a_clear_error(tmp_path):
+    train = make_cache(tmp_path / "train", 16, 0, {"semantic": "lab-thumbs", "sync": "lab-sync", "audio": "lab-logmel"})
+    wrong = SCAVConfig(**{**SMALL.__dict__, "semantic_encoder": "lab-semantic"})
+    with pytest.raises(MaskvatError, match=r"semantic: lab-thumbs \(expects lab-semantic\)"):
+        train_scav(train, tmp_path / "run", SCAVTrainConfig(steps=2, batch_size=4), wrong, progress=False)
 
 
 def test_training_learns_retrieval_and_alignment(tmp_path, one_torch_thread):

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk", type=int, default=16, help="videos per shard file")
     p.add_argument("--codec", default="lab", help="'lab' (shipped), a codec folder or hub id")
     p.add_argument("--encoders", nargs="+", default=None, metavar="NAME",
-                   help="encoder names (one per role: semantic, sync, audio); default: lab-thumbs lab-sync lab-logmel")
+                   help="encoder names (one per role: semantic, sync, audio); default: lab-semantic lab-sync lab-logmel")
     p.add_argument("--shard", default="0/1", metavar="I/N", help="this machine's part of the work")
     p.add_argument("--workers", type=int, default=2, help="decoding processes (0: in this process)")
     p.add_argument("--device", default="cpu")
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from maskvat.encoders.registry import ENCODERS
     from maskvat.errors import MaskvatError
 
-    roles = {"semantic": "lab-thumbs", "sync": "lab-sync", "audio": "lab-logmel"}
+    roles = {"semantic": "lab-semantic", "sync": "lab-sync", "audio": "lab-logmel"}
     if args.encoders is not None:
         roles = {r: None for r in roles}
         for name in args.encoders:

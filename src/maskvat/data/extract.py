@@ -45,7 +45,7 @@ class ExtractConfig:
     max_clips_per_video: int = 0  # 0: every clip of each video
     chunk_size: int = 16  # source items per shard file
     codec: str = "lab"
-    semantic: str | None = "lab-thumbs"
+    semantic: str | None = "lab-semantic"
     sync: str | None = "lab-sync"
     audio: str | None = "lab-logmel"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -141,9 +141,21 @@ class TrainingSet:
     sync: torch.Tensor | None
     audio: torch.Tensor | None
     clips: list[str]
+    encoders: dict[str, str] = field(default_factory=dict)  # role -> encoder name that made the features
 
     def __len__(self) -> int:
         return len(self.clips)
+
+    def check_encoders(self, expected: dict[str, str | None], cache: str | os.PathLike, what: str) -> None:
+        """Raise a one-line error when a role's features were made by another encoder than
+        ``expected`` names (None: the role is not used). Caches that do not record their
+        encoders pass."""
+        wrong = [f"{role}: {self.encoders[role]} (expects {name})" for role, name in expected.items()
+                 if name is not None and role in self.encoders and self.encoders[role] != name]
+        if wrong:
+            raise MaskvatError(f"{cache}: its features come from other encoders than {what} reads: "
+                               f"{'; '.join(wrong)}. Rebuild the features with the right encoders "
+                               "(`maskvat features visual --model NAME` or `maskvat extract --encoders`)")
 
     def batch(self, idx) -> dict:
         pick = lambda t: None if t is None else t[idx].float()  # noqa: E731
@@ -178,7 +190,8 @@ def load_training_set(cache: str | os.PathLike, *, codes: bool = True) -> Traini
         if finfo["clips"] != cinfo["clips"]:
             raise MaskvatError(f"{cache}: features and codes list different clips; rebuild one of them")
         grid = grid["codes"].long()
-    return TrainingSet(grid, feats.get("semantic"), feats.get("sync"), feats.get("audio"), finfo["clips"])
+    return TrainingSet(grid, feats.get("semantic"), feats.get("sync"), feats.get("audio"), finfo["clips"],
+                       dict(finfo.get("encoders", {})))
 
 
 def _from_shards(cache: Path, codes: bool) -> TrainingSet:
@@ -192,4 +205,4 @@ def _from_shards(cache: Path, codes: bool) -> TrainingSet:
     items = [cut_window(it, ds.rates, 0.0, span) for it in items]
     get = lambda k: torch.stack([it[k] if k == "codes" else it[k].half() for it in items]) if k in items[0] else None  # noqa: E731
     return TrainingSet(get("codes") if codes else None, get("semantic"), get("sync"), get("audio"),
-                       [it["key"] for it in items])
+                       [it["key"] for it in items], {r: e["name"] for r, e in ds.info["encoders"].items()})

@@ -93,6 +93,8 @@ class Pipeline:
 
                 scav = ROOT / "lab" / "scav" if (ROOT / "lab" / "scav").is_dir() else None
             scav_model = SCAV.from_pretrained(scav).to(device) if scav is not None else None
+            if scav_model is not None:
+                _check_scav_fits(scav_model.config, net.config, scav)
         features = FeaturePipeline.for_model(net.config, encoder_sources, audio=scav_model is not None)
         return cls(net, tok, features, device, scav_model)
 
@@ -269,3 +271,13 @@ def output_paths(video: Path, out_dir: Path, audio_format: str) -> tuple[Path, P
     """(sound file, muxed video) for one input; the video keeps its container suffix."""
     stem = video.stem
     return out_dir / f"{stem}.{audio_format}", out_dir / f"{stem}_maskvat{video.suffix.lower() or '.mp4'}"
+
+
+def _check_scav_fits(scav_cfg, model_cfg, where) -> None:
+    """SCAV scores the model's own features: it must read the encoders the model reads."""
+    roles = [("semantic", scav_cfg.use_semantic), ("sync", scav_cfg.use_sync), ("audio", True)]
+    wrong = [f"{role}: {getattr(scav_cfg, f'{role}_encoder')} (the model: {getattr(model_cfg, f'{role}_encoder')})"
+             for role, used in roles if used and getattr(scav_cfg, f"{role}_encoder") != getattr(model_cfg, f"{role}_encoder")]
+    if wrong:
+        raise MaskvatError(f"SCAV {where} reads other features than the model: {'; '.join(wrong)}. Train a SCAV on "
+                           "the model's features cache (`maskvat scav train --cache CACHE`)")

@@ -38,7 +38,7 @@ class ModelConfig:
     window_seconds: float = 4.0
     use_semantic: bool = True
     use_sync: bool = True
-    semantic_dim: int = 768
+    semantic_dim: int = 128  # lab-semantic: 128 per frame (lab-thumbs: 768; CLIP ViT-B/32: 512)
     semantic_fps: float = 8.0
     sync_dim: int = 64
     sync_fps: float = 25.0
@@ -46,7 +46,7 @@ class ModelConfig:
     audio_fps: float = 25.0
     cond_dropout: float = 0.1
     codec: str = "lab"  # codec folder or hub id the codes came from
-    semantic_encoder: str = "lab-thumbs"
+    semantic_encoder: str = "lab-semantic"
     sync_encoder: str = "lab-sync"
     audio_encoder: str = "lab-logmel"
 

@@ -24,7 +24,7 @@ from maskvat.model.layers import nearest_resample
 
 @dataclass(frozen=True)
 class SCAVConfig:
-    semantic_dim: int = 768
+    semantic_dim: int = 128  # the lab default, lab-semantic (lab-thumbs: 768)
     sync_dim: int = 64
     audio_dim: int = 64
     use_semantic: bool = True
@@ -34,7 +34,7 @@ class SCAVConfig:
     dim: int = 64  # H
     window_seconds: float = 4.0
     audio_encoder: str = "lab-logmel"
-    semantic_encoder: str = "lab-thumbs"
+    semantic_encoder: str = "lab-semantic"
     sync_encoder: str = "lab-sync"
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from maskvat.errors import MaskvatError
 from maskvat.features.extract import TrainingSet, load_training_set
 from maskvat.runlog import plot_curves, write_log
 from maskvat.scav.model import SCAV, SCAVConfig
@@ -48,14 +49,33 @@ def evaluate(model: SCAV, data: TrainingSet) -> dict:
             "aligned": float(aligned), "n": len(data)}
 
 
+def scav_config_for(data: TrainingSet) -> SCAVConfig:
+    """A SCAV that reads the streams a features cache holds, with their widths and encoder names."""
+    if data.audio is None:
+        raise MaskvatError("the features cache has no audio stream; SCAV needs one (`maskvat features visual` writes it)")
+    base = SCAVConfig()
+    names = {role: data.encoders.get(role, getattr(base, f"{role}_encoder")) for role in ("semantic", "sync", "audio")}
+    return replace(base, use_semantic=data.semantic is not None, use_sync=data.sync is not None,
+                   semantic_dim=data.semantic.shape[-1] if data.semantic is not None else base.semantic_dim,
+                   sync_dim=data.sync.shape[-1] if data.sync is not None else base.sync_dim,
+                   audio_dim=data.audio.shape[-1], semantic_encoder=names["semantic"],
+                   sync_encoder=names["sync"], audio_encoder=names["audio"])
+
+
 def train_scav(cache: str | os.PathLike, out_dir: str | os.PathLike, cfg: SCAVTrainConfig | None = None,
                model_cfg: SCAVConfig | None = None, *, val_cache: str | os.PathLike | None = None,
                progress: bool = True) -> dict:
-    cfg, model_cfg = cfg or SCAVTrainConfig(), model_cfg or SCAVConfig()
+    cfg = cfg or SCAVTrainConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train = load_training_set(cache, codes=False)
     val = load_training_set(val_cache, codes=False) if val_cache else None
+    model_cfg = model_cfg or scav_config_for(train)
+    expected = {"semantic": model_cfg.semantic_encoder if model_cfg.use_semantic else None,
+                "sync": model_cfg.sync_encoder if model_cfg.use_sync else None, "audio": model_cfg.audio_encoder}
+    for data, where in ((train, cache), (val, val_cache)):
+        if data is not None:
+            data.check_encoders(expected, where, "this SCAV")
     torch.manual_seed(cfg.seed)
     model = SCAV(model_cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
