@@ -40,8 +40,8 @@ class SyncConfig:
         if self.pool not in ("mean", "meanmax"):
             raise MaskvatError(f"sync judge: pool must be 'mean' or 'meanmax', not {self.pool!r}")
         if self.window_frames <= self.half * self.step_frames:
-            raise MaskvatError(f"sync judge: a window of {self.window_frames} frames does not overlap itself shifted by the largest "
-                             f"offset ({self.half * self.step_frames} frames): make it longer")
+            raise MaskvatError(f"sync judge: a window of {self.window_frames} frames does not overlap itself "
+                               f"shifted by the largest offset ({self.half * self.step_frames} frames): make it longer")
 
     def grid(self) -> OffsetGrid:
         return OffsetGrid(self.half, self.step_frames, self.window_frames)

@@ -132,6 +132,12 @@ def build_codes_cache(split: str | os.PathLike, cache: str | os.PathLike, codec,
     return cache / "codes.safetensors"
 
 
+def encoder_roles(cfg) -> dict[str, str | None]:
+    """Role -> encoder name a model or SCAV config reads (None: a stream it does not use)."""
+    return {"semantic": cfg.semantic_encoder if cfg.use_semantic else None,
+            "sync": cfg.sync_encoder if cfg.use_sync else None, "audio": cfg.audio_encoder}
+
+
 @dataclass
 class TrainingSet:
     """codes [N, K, L] long; semantic [N, Ns, Ds], sync [N, Ny, Dy], audio [N, Na, Da] float (or None)."""

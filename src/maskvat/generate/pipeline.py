@@ -275,9 +275,11 @@ def output_paths(video: Path, out_dir: Path, audio_format: str) -> tuple[Path, P
 
 def _check_scav_fits(scav_cfg, model_cfg, where) -> None:
     """SCAV scores the model's own features: it must read the encoders the model reads."""
-    roles = [("semantic", scav_cfg.use_semantic), ("sync", scav_cfg.use_sync), ("audio", True)]
-    wrong = [f"{role}: {getattr(scav_cfg, f'{role}_encoder')} (the model: {getattr(model_cfg, f'{role}_encoder')})"
-             for role, used in roles if used and getattr(scav_cfg, f"{role}_encoder") != getattr(model_cfg, f"{role}_encoder")]
+    from maskvat.features.extract import encoder_roles
+
+    model_reads = {"semantic": model_cfg.semantic_encoder, "sync": model_cfg.sync_encoder, "audio": model_cfg.audio_encoder}
+    wrong = [f"{role}: {name} (the model: {model_reads[role]})"
+             for role, name in encoder_roles(scav_cfg).items() if name is not None and name != model_reads[role]]
     if wrong:
         raise MaskvatError(f"SCAV {where} reads other features than the model: {'; '.join(wrong)}. Train a SCAV on "
                            "the model's features cache (`maskvat scav train --cache CACHE`)")

@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from maskvat.errors import MaskvatError
-from maskvat.features.extract import TrainingSet, load_training_set
+from maskvat.features.extract import TrainingSet, encoder_roles, load_training_set
 from maskvat.runlog import plot_curves, write_log
 from maskvat.scav.model import SCAV, SCAVConfig
 
@@ -71,11 +71,9 @@ def train_scav(cache: str | os.PathLike, out_dir: str | os.PathLike, cfg: SCAVTr
     train = load_training_set(cache, codes=False)
     val = load_training_set(val_cache, codes=False) if val_cache else None
     model_cfg = model_cfg or scav_config_for(train)
-    expected = {"semantic": model_cfg.semantic_encoder if model_cfg.use_semantic else None,
-                "sync": model_cfg.sync_encoder if model_cfg.use_sync else None, "audio": model_cfg.audio_encoder}
     for data, where in ((train, cache), (val, val_cache)):
         if data is not None:
-            data.check_encoders(expected, where, "this SCAV")
+            data.check_encoders(encoder_roles(model_cfg), where, "this SCAV")
     torch.manual_seed(cfg.seed)
     model = SCAV(model_cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
-from maskvat.features.extract import TrainingSet, load_training_set
+from maskvat.features.extract import TrainingSet, encoder_roles, load_training_set
 from maskvat.media.atomic import atomic_path
 from maskvat.model.config import model_config
 from maskvat.model.masking import (
@@ -174,12 +174,9 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, device: str = "auto",
     train_set = load_training_set(cfg.train_cache)
     val_set = load_training_set(cfg.val_cache) if cfg.val_cache else None
     model = build_model(cfg)
-    mc = model.config
-    expected = {"semantic": mc.semantic_encoder if mc.use_semantic else None,
-                "sync": mc.sync_encoder if mc.use_sync else None, "audio": mc.audio_encoder}
     for data, cache in ((train_set, cfg.train_cache), (val_set, cfg.val_cache)):
         if data is not None:
-            data.check_encoders(expected, cache, f"model config {cfg.model!r}")
+            data.check_encoders(encoder_roles(model.config), cache, f"model config {cfg.model!r}")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     step, log = 0, []
     ckpt = out / "checkpoint.pt"
