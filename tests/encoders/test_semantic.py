@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from resume_helpers import interrupt_then_resume
 
 from maskvat.encoders import train_semantic as tsem
 from maskvat.encoders.lab_data import LabClips
@@ -116,20 +117,9 @@ def test_training_learns_the_pairing_and_resumes_exactly(tmp_path, monkeypatch):
     result = tsem.train_semantic(None, tmp_path / "a", cfg, TINY, progress=False, clips=clips)
     assert result["val_class_match_at_1"] > 0.5  # chance: 0.25 (4 classes)
 
-    real = tsem.sample_semantic_batch
-    calls = {"n": 0}
-
-    def flaky(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 25:  # Ctrl-C during step 25; the checkpoint of step 20 is on disk
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tsem, "sample_semantic_batch", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        tsem.train_semantic(None, tmp_path / "b", cfg, TINY, progress=False, clips=clips)
-    monkeypatch.setattr(tsem, "sample_semantic_batch", real)
-    tsem.train_semantic(None, tmp_path / "b", cfg, TINY, progress=False, clips=clips)
+    # Ctrl-C during step 25 (the checkpoint of step 20 is on disk), then the same command again
+    interrupt_then_resume(monkeypatch, tsem, "sample_semantic_batch", 25,
+                          lambda: tsem.train_semantic(None, tmp_path / "b", cfg, TINY, progress=False, clips=clips))
     a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
     assert a["step"] == b["step"] == 40

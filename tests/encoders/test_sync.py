@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from resume_helpers import interrupt_then_resume
 
 from maskvat.encoders import train_sync as ts
 from maskvat.encoders.lab_data import LabClips, OffsetGrid, log_mel, sample_sync_batch
@@ -111,20 +112,9 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch):
     cfg = ts.SyncTrainConfig(steps=6, batch=4, eval_every=2, eval_windows=14, warmup=2)
     ts.train_sync(None, tmp_path / "a", cfg, TINY, progress=False, clips=clips)
 
-    real = ts.sample_sync_batch
-    calls = {"n": 0}
-
-    def flaky(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:  # Ctrl-C during step 5; the checkpoint of step 4 is on disk
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ts, "sample_sync_batch", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        ts.train_sync(None, tmp_path / "b", cfg, TINY, progress=False, clips=clips)
-    monkeypatch.setattr(ts, "sample_sync_batch", real)
-    ts.train_sync(None, tmp_path / "b", cfg, TINY, progress=False, clips=clips)
+    # Ctrl-C during step 5 (the checkpoint of step 4 is on disk), then the same command again
+    interrupt_then_resume(monkeypatch, ts, "sample_sync_batch", 5,
+                          lambda: ts.train_sync(None, tmp_path / "b", cfg, TINY, progress=False, clips=clips))
 
     a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)

@@ -12,7 +12,7 @@ continues exactly as an uninterrupted run would.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +24,20 @@ from maskvat.media.atomic import atomic_path
 from maskvat.runlog import write_log
 
 
-def lr_at(step: int, cfg) -> float:
+@dataclass
+class LoopConfig:
+    """What ``run_loop`` reads: the schedule, the optimiser's decay, the seed and how often to
+    validate. The encoders' training configs add their batch and data fields to it."""
+
+    steps: int = 1500
+    lr: float = 2e-3
+    warmup: int = 100
+    weight_decay: float = 1e-4
+    seed: int = 0
+    eval_every: int = 250
+
+
+def lr_at(step: int, cfg: LoopConfig) -> float:
     """Linear warm-up over ``cfg.warmup`` steps, then cosine decay to 5% of ``cfg.lr`` at ``cfg.steps``."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup

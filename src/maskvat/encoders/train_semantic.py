@@ -24,23 +24,17 @@ import numpy as np
 import torch
 
 from maskvat.encoders.lab_data import FPS, MEL_RATE, LabClips, load_lab_split, log_mel
-from maskvat.encoders.run_loop import run_loop
+from maskvat.encoders.run_loop import LoopConfig, run_loop
 from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss
 from maskvat.errors import MaskvatError
 from maskvat.runlog import plot_curves
 
 
 @dataclass
-class SemanticTrainConfig:
-    steps: int = 1500
+class SemanticTrainConfig(LoopConfig):
     batch: int = 64
     frames_per_window: int = 4
     window_s: float = 2.0
-    lr: float = 2e-3
-    warmup: int = 100
-    weight_decay: float = 1e-4
-    seed: int = 0
-    eval_every: int = 250
     codec: str | None = "lab"  # also pair frames with the codec round trip of their sound (None: true sound only)
     codec_share: float = 0.5  # share of pairs whose sound is the codec round trip
 

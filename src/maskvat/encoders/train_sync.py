@@ -24,20 +24,14 @@ from maskvat.encoders.lab_data import (
     load_lab_split,
     sample_sync_batch,
 )
-from maskvat.encoders.run_loop import run_loop
+from maskvat.encoders.run_loop import LoopConfig, run_loop
 from maskvat.encoders.sync import SyncConfig, SyncJudge
 from maskvat.runlog import plot_curves
 
 
 @dataclass
-class SyncTrainConfig:
-    steps: int = 1500
+class SyncTrainConfig(LoopConfig):
     batch: int = 32
-    lr: float = 2e-3
-    warmup: int = 100
-    weight_decay: float = 1e-4
-    seed: int = 0
-    eval_every: int = 250
     eval_windows: int = 630  # 30 per offset class
 
 
