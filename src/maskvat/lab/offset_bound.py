@@ -37,7 +37,7 @@ def consistent_offsets(levels: np.ndarray, hits: np.ndarray, start: int, shift: 
     Class k claims the audio window starts (k - half) * step frames after the video window, so
     video frame u would sound at audio frame u - claimed + shift. The true class always fits.
     """
-    n = levels.shape[1] if len(levels) else hits.shape[1]
+    n = hits.shape[1]
     if not (0 <= start + min(shift, 0) and start + max(shift, 0) + window <= n):
         raise ValueError(f"windows [{start}, +{window}) shifted by {shift} leave the clip's {n} frames")
     fits = np.zeros(2 * half + 1, bool)
