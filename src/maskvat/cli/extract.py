@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from maskvat.encoders.registry import ENCODERS
     from maskvat.errors import MaskvatError
 
-    roles = {"semantic": "lab-semantic", "sync": "lab-sync", "audio": "lab-logmel"}
+    roles = {}  # ExtractConfig's defaults, unless --encoders names them
     if args.encoders is not None:
-        roles = {r: None for r in roles}
+        roles = {r: None for r in ("semantic", "sync", "audio")}
         for name in args.encoders:
             if name not in ENCODERS:
                 raise MaskvatError(f"unknown encoder {name!r} (choose from {', '.join(sorted(ENCODERS))})")

@@ -277,8 +277,8 @@ def _check_scav_fits(scav_cfg, model_cfg, where) -> None:
     """SCAV scores the model's own features: it must read the encoders the model reads."""
     from maskvat.features.extract import encoder_roles
 
-    model_reads = {"semantic": model_cfg.semantic_encoder, "sync": model_cfg.sync_encoder, "audio": model_cfg.audio_encoder}
-    wrong = [f"{role}: {name} (the model: {model_reads[role]})"
+    model_reads = encoder_roles(model_cfg)
+    wrong = [f"{role}: {name} (the model: {model_reads[role] or 'does not read it'})"
              for role, name in encoder_roles(scav_cfg).items() if name is not None and name != model_reads[role]]
     if wrong:
         raise MaskvatError(f"SCAV {where} reads other features than the model: {'; '.join(wrong)}. Train a SCAV on "
