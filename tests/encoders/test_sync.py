@@ -150,3 +150,68 @@ def test_predict_offsets_windows_a_whole_clip():
     assert set(np.round(offsets / 0.08).astype(int)) <= set(range(-3, 4))
     with pytest.raises(MaskvatError, match="shorter than"):
         predict_offsets(judge, frames[:5], np.zeros(9000, np.float32))
+
+
+def test_continuous_levels_take_each_kinds_highest_source():
+    from types import SimpleNamespace
+
+    from maskvat.encoders.lab_data import continuous_levels
+
+    truth = SimpleNamespace(sources=[
+        {"family": "continuous", "kind": "fan", "level_per_frame": [0.0, 0.5, 0.5, 0.2]},
+        {"family": "impact"},
+        {"family": "continuous", "kind": "fan", "level_per_frame": [0.3, 0.3, 0.0, 0.4]},
+        {"family": "continuous", "kind": "tap", "level_per_frame": [0.0, 0.0, 0.9, 0.9]},
+    ])
+    levels = continuous_levels(truth, 3)
+    np.testing.assert_allclose(levels, [[0.3, 0.5, 0.5], [0.0, 0.0, 0.9]])
+    assert levels.dtype == np.float32
+
+
+def test_level_targets_read_each_frame_and_its_change():
+    levels = np.zeros((2, 2, 30), np.float32)
+    levels[1, 0] = np.arange(30) / 100  # a fan speeding up
+    levels[1, 1, 10:] = 0.5  # a tap turned on at frame 10
+    t = ts.level_targets(levels, np.array([1, 1, 0]), np.array([0, 12, 3]), window=8)
+    assert t.shape == (3, 8, 4)
+    frames = np.arange(8)
+    np.testing.assert_allclose(t[0, :, 0], frames / 100, atol=1e-6)
+    np.testing.assert_allclose(t[0, :, 2], (np.minimum(frames + 5, 29) - np.maximum(frames - 5, 0)) / 100, atol=1e-6)
+    np.testing.assert_allclose(t[0, :, 1], 0)
+    np.testing.assert_allclose(t[0, :, 3], np.where(frames + 5 >= 10, 0.5, 0.0))  # the switch, 5 frames ahead
+    np.testing.assert_allclose(t[1, :, 1], 0.5)
+    np.testing.assert_allclose(t[1, :, 3], np.where(np.arange(12, 20) - 5 < 10, 0.5, 0.0))
+    np.testing.assert_allclose(t[2], 0)  # a clip without fans or taps
+
+
+def _clips_with_levels(seed):
+    clips = _clips(seed=seed)
+    clips.levels = np.random.default_rng(seed).random((6, 2, 30)).astype(np.float32)
+    return clips
+
+
+def test_level_loss_adds_to_the_offset_loss_and_stays_out_of_the_saved_judge(tmp_path, monkeypatch):
+    clips = (_clips_with_levels(1), _clips_with_levels(2))
+    plain = ts.SyncTrainConfig(steps=4, batch=4, eval_every=2, eval_windows=14, warmup=2)
+    levelled = ts.SyncTrainConfig(**{**plain.__dict__, "level_loss": 2.0})
+    ts.train_sync(None, tmp_path / "plain", plain, TINY, progress=False, clips=clips)
+    ts.train_sync(None, tmp_path / "a", levelled, TINY, progress=False, clips=clips)
+    log_plain = torch.load(tmp_path / "plain" / "checkpoint.pt", weights_only=False)["log"]
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
+    # same initial judge, same first batch: the first loss differs by the probes' positive term
+    assert a["log"][0]["loss"] > log_plain[0]["loss"] + 1e-3
+    assert {k.split(".")[0] for k in a["model"]} == {"judge", "probes"}
+    from safetensors.torch import load_file
+
+    saved = load_file(tmp_path / "a" / "sync_judge" / "model.safetensors")
+    assert saved.keys() == load_file(tmp_path / "plain" / "sync_judge" / "model.safetensors").keys()
+
+    # Ctrl-C and resume: the probes resume too, so the run ends as the uninterrupted one
+    interrupt_then_resume(monkeypatch, ts, "sample_sync_batch", 3,
+                          lambda: ts.train_sync(None, tmp_path / "b", levelled, TINY, progress=False, clips=clips))
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key])
+
+    with pytest.raises(MaskvatError, match="level"):
+        ts.train_sync(None, tmp_path / "c", levelled, TINY, progress=False, clips=(_clips(), _clips()))

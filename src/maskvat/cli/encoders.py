@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sync judge: video features pooled over space by their mean, or by mean and max")
     t.add_argument("--width", type=int, default=24, help="sync judge: video conv width (default 24)")
     t.add_argument("--dim", type=int, default=64, help="sync judge: feature channels of both towers (default 64)")
+    t.add_argument("--level-loss", type=float, default=0.0,
+                   help="sync judge: weight of an extra training loss that makes both towers track each frame's fan "
+                        "speed and tap flow from the lab's truth (training only; the judge never reads the truth)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=run_train)
 
@@ -55,7 +58,8 @@ def run_train(args: argparse.Namespace) -> int:
         from maskvat.encoders.sync import SyncConfig
         from maskvat.encoders.train_sync import SyncTrainConfig, train_sync
 
-        cfg = SyncTrainConfig(steps=args.steps, batch=args.batch or 32, lr=args.lr, seed=args.seed)
+        cfg = SyncTrainConfig(steps=args.steps, batch=args.batch or 32, lr=args.lr, seed=args.seed,
+                              level_loss=args.level_loss)
         model_cfg = SyncConfig(window_frames=args.window_frames, head=args.head, pool=args.pool,
                                width=args.width, dim=args.dim)
         result, trained = train_sync(args.lab, args.out, cfg, model_cfg), "sync_judge"

@@ -39,16 +39,34 @@ def log_mel(wav: torch.Tensor, sample_rate: int = 44100) -> torch.Tensor:
 @dataclass
 class LabClips:
     """frames [C, F, S, S, 3] uint8, mels [C, 64, M] float32, class ids per clip [C] (-1: none);
-    optionally ``codec_mels`` [C, 64, M]: the same clips' sound after a codec round trip."""
+    optionally ``codec_mels`` [C, 64, M]: the same clips' sound after a codec round trip, and
+    ``levels`` [C, 2, F] float32: per frame, the highest fan speed and tap flow on screen (0: none
+    running), from the truth; training may supervise with them, a judge never reads them."""
 
     frames: np.ndarray
     mels: np.ndarray
     labels: np.ndarray
     clip_ids: list[str]
     codec_mels: np.ndarray | None = None
+    levels: np.ndarray | None = None
 
 
-def _load_one(args) -> tuple[np.ndarray, np.ndarray, int]:
+CONTINUOUS_KINDS = ("fan", "tap")
+
+
+def continuous_levels(truth, n_frames: int) -> np.ndarray:
+    """[2, n_frames] float32: per frame, the highest fan speed and the highest tap flow among a
+    clip's continuous sources (``CONTINUOUS_KINDS`` order; 0 where none is running)."""
+    out = np.zeros((len(CONTINUOUS_KINDS), n_frames), np.float32)
+    for s in truth.sources:
+        if s["family"] == "continuous":
+            level = np.asarray(s["level_per_frame"], np.float32)[:n_frames]
+            row = CONTINUOUS_KINDS.index(s["kind"])
+            out[row, : len(level)] = np.maximum(out[row, : len(level)], level)
+    return out
+
+
+def _load_one(args) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     from maskvat.lab.truth import load_truth
     from maskvat.media import decode_frames, read_audio
 
@@ -56,10 +74,11 @@ def _load_one(args) -> tuple[np.ndarray, np.ndarray, int]:
     frames = decode_frames(video, FPS, size=(size, size)).frames[:n_frames]
     wav = torch.from_numpy(read_audio(video))
     mel = log_mel(wav)[:, : int(n_frames / FPS * MEL_RATE)].numpy()
-    events = [e for e in load_truth(truth).events if e.kind == "onset"]
+    clip_truth = load_truth(truth)
+    events = [e for e in clip_truth.events if e.kind == "onset"]
     # the clip's dominant class: the most frequent onset class (for probes and retrieval)
     label = int(np.bincount([e.class_id for e in events]).argmax()) if events else -1
-    return frames, mel, label
+    return frames, mel, label, continuous_levels(clip_truth, n_frames)
 
 
 def load_lab_split(folder: str | os.PathLike, size: int = 64, limit: int | None = None,
@@ -85,6 +104,7 @@ def load_lab_split(folder: str | os.PathLike, size: int = 64, limit: int | None 
         mels=np.stack([r[1] for r in rows]).astype(np.float32),
         labels=np.array([r[2] for r in rows]),
         clip_ids=[c["clip_id"] for c in clips],
+        levels=np.stack([r[3] for r in rows]),
     )
 
 

@@ -156,7 +156,11 @@ class SyncJudge(nn.Module):
         self.map_head = MapHead(n) if self.cfg.head == "map" else None
 
     def forward(self, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
-        m, valid = lag_map(self.video(frames), self.audio(mel), self.grid)
+        return self.logits_from(self.video(frames), self.audio(mel))
+
+    def logits_from(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The towers' features v, a [B, F, D] -> offset-class logits [B, n_classes]."""
+        m, valid = lag_map(v, a, self.grid)
         profile = self.scale * m.sum(-1) / valid.sum(-1)
         logits = profile + self.head(profile)
         return logits if self.map_head is None else logits + self.map_head(m, valid)

@@ -4,6 +4,11 @@ OUT/checkpoint.pt   model + optimiser + step (written atomically; resumed automa
 OUT/log.csv         step, loss, and each evaluation's accuracies
 OUT/curves.png      training loss and validation accuracy
 OUT/sync_judge/     the trained judge (config.json + model.safetensors, fp16)
+With ``level_loss`` > 0, linear probes on each tower's (normalised) per-frame features are
+trained to read the lab's truth: each frame's fan speed and tap flow, and their change over
+``LEVEL_SPAN`` frames either side. That pushes both towers to encode a glide, which is what
+pins the offset where a fan or tap hums through a window. The probes exist only in training:
+the saved judge reads video and audio, never the truth.
 Batches are drawn from a generator seeded by (seed, step): a resumed run sees exactly the
 batches the uninterrupted run would have.
 """
@@ -17,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from maskvat.encoders.lab_data import (
     LabClips,
@@ -26,13 +32,42 @@ from maskvat.encoders.lab_data import (
 )
 from maskvat.encoders.run_loop import LoopConfig, run_loop
 from maskvat.encoders.sync import SyncConfig, SyncJudge
+from maskvat.errors import MaskvatError
 from maskvat.runlog import plot_curves
+
+LEVEL_SPAN = 5  # frames either side for the level-change targets (0.2 s at 25 fps)
 
 
 @dataclass
 class SyncTrainConfig(LoopConfig):
     batch: int = 32
     eval_windows: int = 630  # 30 per offset class
+    level_loss: float = 0.0  # weight of the level probes' loss (0: offsets only)
+
+
+def level_targets(levels: np.ndarray, idx: np.ndarray, start: np.ndarray, window: int) -> torch.Tensor:
+    """levels [C, 2, F] (``LabClips.levels``) -> targets [B, window, 4] for windows of clips
+    ``idx`` starting at frames ``start``: each frame's fan and tap level, then each one's change
+    from LEVEL_SPAN frames before to LEVEL_SPAN frames after (clamped at the clip's ends)."""
+    n = levels.shape[-1]
+    t = start[:, None] + np.arange(window)[None]  # [B, window]
+    later, earlier = np.minimum(t + LEVEL_SPAN, n - 1), np.maximum(t - LEVEL_SPAN, 0)
+    rows = levels[idx]  # [B, 2, F]
+    take = lambda frames: np.take_along_axis(rows, frames[:, None, :], axis=2)  # noqa: E731
+    out = np.concatenate([take(t), take(later) - take(earlier)], axis=1)  # [B, 4, window]
+    return torch.from_numpy(out.transpose(0, 2, 1).astype(np.float32))
+
+
+class LevelProbes(nn.Module):
+    """Linear read-outs of ``level_targets`` from each tower's normalised features [B, F, D]."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.video, self.audio = nn.Linear(dim, 4), nn.Linear(dim, 4)
+
+    def loss(self, v: torch.Tensor, a: torch.Tensor, v_target: torch.Tensor, a_target: torch.Tensor) -> torch.Tensor:
+        return (F.mse_loss(self.video(F.normalize(v, dim=-1)), v_target)
+                + F.mse_loss(self.audio(F.normalize(a, dim=-1)), a_target))
 
 
 def fixed_windows(clips: LabClips, grid: OffsetGrid, n: int, seed: int, return_index: bool = False):
@@ -71,14 +106,29 @@ def train_sync(lab_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Sync
     train, val = clips or (load_lab_split(Path(lab_dir) / s, size=model_cfg.size, progress=progress) for s in ("train", "val"))
     torch.manual_seed(cfg.seed)
     model = SyncJudge(model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     val_windows = fixed_windows(val, model.grid, cfg.eval_windows, seed=1234)
 
-    def step_loss(step: int) -> torch.Tensor:
-        video, mel, cls = sample_sync_batch(train, model.grid, cfg.batch, np.random.default_rng([cfg.seed, step]))
-        return F.cross_entropy(model(video, mel), cls)
+    probes, trained = None, model
+    if cfg.level_loss > 0:
+        if train.levels is None:
+            raise MaskvatError("sync judge: --level-loss needs the clips' levels (lab truth); these clips have none")
+        probes = LevelProbes(model_cfg.dim)
+        trained = nn.ModuleDict({"judge": model, "probes": probes})  # checkpointed together
+    opt = torch.optim.AdamW(trained.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    log = run_loop(out, model, opt, cfg, model_cfg, step_loss, lambda: evaluate(model, val_windows),
+    def step_loss(step: int) -> torch.Tensor:
+        rng = np.random.default_rng([cfg.seed, step])
+        video, mel, cls, idx, start = sample_sync_batch(train, model.grid, cfg.batch, rng, return_index=True)
+        v, a = model.video(video), model.audio(mel)
+        loss = F.cross_entropy(model.logits_from(v, a), cls)
+        if probes is not None:
+            w = model.grid.window_frames
+            shift = (cls.numpy() - model.grid.half) * model.grid.step_frames
+            targets = level_targets(train.levels, idx, start, w), level_targets(train.levels, idx, start + shift, w)
+            loss = loss + cfg.level_loss * probes.loss(v, a, *targets)
+        return loss
+
+    log = run_loop(out, trained, opt, cfg, model_cfg, step_loss, lambda: evaluate(model, val_windows),
                    desc="sync judge", show="acc", progress=progress)
     plot_curves(log, out / "curves.png", loss_key="loss", loss_label="cross-entropy", loss_title="training loss",
                 series=[("acc", "exact offset"), ("acc_within_1", "within one class")], series_label="accuracy",
