@@ -58,3 +58,22 @@ def test_a_sync_window_shorter_than_the_largest_shift_is_a_clear_error(tmp_path,
     build_split(lab, "train", 1, seed=2, duration=3.0, bank="procedural", workers=1, progress=False)
     assert main(["encoders", "train", "--lab", str(lab), "--out", str(tmp_path / "run"), "--window-frames", "10"]) == 2
     assert "does not overlap" in capsys.readouterr().err
+
+
+def test_train_sync_judge_with_the_level_loss_then_resume_without_it_is_a_clear_error(tmp_path, capsys,
+                                                                                       one_torch_thread):
+    lab = tmp_path / "lab"
+    for split, n in (("train", 3), ("val", 2)):
+        build_split(lab, split, n, seed=2, duration=3.0, bank="procedural", workers=1, progress=False)
+    run = tmp_path / "run"
+    args = ["encoders", "train", "--lab", str(lab), "--out", str(run), "--steps", "2", "--batch", "4",
+            "--window-frames", "24", "--width", "8", "--dim", "16"]
+    assert main(args + ["--level-loss", "3"]) == 0
+    import torch
+
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert state["cfg"]["level_loss"] == 3.0 and any(k.startswith("probes.") for k in state["model"])
+    capsys.readouterr()
+    assert main(args) == 2  # the same run without --level-loss
+    err = capsys.readouterr().err
+    assert "checkpoint.pt" in err and "level_loss 3.0 -> 0.0" in err and "Traceback" not in err

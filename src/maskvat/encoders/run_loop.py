@@ -45,7 +45,7 @@ def lr_at(step: int, cfg: LoopConfig) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def resume_checkpoint(out: Path, model, opt, model_cfg) -> tuple[int, list[dict]]:
+def resume_checkpoint(out: Path, model, opt, model_cfg, cfg=None) -> tuple[int, list[dict]]:
     """(step, log) of OUT/checkpoint.pt loaded into ``model`` and ``opt``; (0, []) when there is none."""
     path = out / "checkpoint.pt"
     if not path.is_file():
@@ -53,7 +53,14 @@ def resume_checkpoint(out: Path, model, opt, model_cfg) -> tuple[int, list[dict]
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state["model_cfg"] != asdict(model_cfg):
         raise MaskvatError(f"{path}: checkpoint has another model config; use a new --out folder")
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError:
+        # a training option that adds modules (the sync judge's level probes) was switched on or off
+        now = asdict(cfg) if cfg is not None else {}
+        changed = ", ".join(f"{k} {state['cfg'].get(k)} -> {v}" for k, v in now.items() if state["cfg"].get(k) != v)
+        raise MaskvatError(f"{path}: the checkpoint holds other modules than this run trains"
+                           f"{' (' + changed + ')' if changed else ''}; use a new --out folder") from None
     opt.load_state_dict(state["opt"])
     return state["step"], state["log"]
 
@@ -71,7 +78,7 @@ def run_loop(out: Path, model: torch.nn.Module, opt, cfg, model_cfg, step_loss: 
     """Train ``model`` from its checkpoint (if any) to ``cfg.steps``; returns the whole log.
 
     ``show`` names the validation figure shown beside the loss on the progress bar."""
-    step, log = resume_checkpoint(out, model, opt, model_cfg)
+    step, log = resume_checkpoint(out, model, opt, model_cfg, cfg)
     last = next((r for r in reversed(log) if show in r), {})
     bar = tqdm(total=cfg.steps, initial=step, desc=desc, unit="step", disable=not progress)
     try:
