@@ -77,3 +77,20 @@ def test_train_sync_judge_with_the_level_loss_then_resume_without_it_is_a_clear_
     assert main(args) == 2  # the same run without --level-loss
     err = capsys.readouterr().err
     assert "checkpoint.pt" in err and "level_loss 3.0 -> 0.0" in err and "Traceback" not in err
+
+
+def test_combine_sync_judges_into_an_ensemble(tmp_path, capsys):
+    import torch
+
+    from maskvat.encoders.sync import SyncConfig, SyncJudge
+    from maskvat.encoders.train_sync import load_judge, save_judge
+
+    cfg = SyncConfig(size=16, dim=8, width=4, half=3, step_frames=2, window_frames=12)
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        save_judge(SyncJudge(cfg), tmp_path / f"j{seed}")
+    assert main(["encoders", "combine", str(tmp_path / "j0"), str(tmp_path / "j1"), "--out", str(tmp_path / "e")]) == 0
+    assert "2 judges" in capsys.readouterr().out
+    assert len(load_judge(tmp_path / "e").members) == 2
+    assert main(["encoders", "combine", str(tmp_path / "nothing"), "--out", str(tmp_path / "f")]) == 2
+    assert "not a saved sync judge" in capsys.readouterr().err

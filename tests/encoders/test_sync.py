@@ -215,3 +215,54 @@ def test_level_loss_adds_to_the_offset_loss_and_stays_out_of_the_saved_judge(tmp
 
     with pytest.raises(MaskvatError, match="level"):
         ts.train_sync(None, tmp_path / "c", levelled, TINY, progress=False, clips=(_clips(), _clips()))
+
+
+def test_an_ensemble_averages_its_judges_log_probabilities_and_saves_as_one_folder(tmp_path):
+    from maskvat.encoders.judge import predict_offsets
+    from maskvat.encoders.sync import SyncJudgeEnsemble
+
+    judges = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        judges.append(SyncJudge(TINY).eval())
+        ts.save_judge(judges[-1], tmp_path / f"j{seed}")
+    frames, mel, _ = sample_sync_batch(_clips(), TINY.grid(), 4, np.random.default_rng(2))
+    # a reference from the saved (fp16) members, one at a time
+    members = [ts.load_judge(tmp_path / f"j{s}") for s in range(3)]
+    with torch.no_grad():
+        expected = torch.stack([m(frames, mel).log_softmax(-1) for m in members]).mean(0)
+    ts.combine_judges([tmp_path / "j0", tmp_path / "j1"], tmp_path / "pair")
+    ensemble = ts.combine_judges([tmp_path / "pair", tmp_path / "j2"], tmp_path / "ens")  # an ensemble's members join
+    loaded = ts.load_judge(tmp_path / "ens")
+    assert isinstance(loaded, SyncJudgeEnsemble) and len(loaded.members) == len(ensemble.members) == 3
+    assert loaded.grid == TINY.grid() and loaded.cfg == TINY
+    with torch.no_grad():
+        out = loaded(frames, mel)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        assert not torch.allclose(out, members[0](frames, mel).log_softmax(-1), atol=1e-3)  # all three vote
+    # as a metric: windows of a whole clip (30 frames, 12-frame windows every 6)
+    offsets = predict_offsets(loaded, _clips(n=1).frames[0], np.zeros(44100, np.float32))
+    assert offsets.shape == (4,) and set(np.round(offsets / 0.08).astype(int)) <= set(range(-3, 4))
+
+
+def test_an_ensemble_of_judges_with_other_configs_is_refused(tmp_path):
+    from maskvat.encoders.sync import SyncJudgeEnsemble
+
+    ts.save_judge(SyncJudge(TINY), tmp_path / "a")
+    ts.save_judge(SyncJudge(SyncConfig(**{**TINY.__dict__, "dim": 16})), tmp_path / "b")
+    with pytest.raises(MaskvatError, match="share one config"):
+        ts.combine_judges([tmp_path / "a", tmp_path / "b"], tmp_path / "ab")
+    assert not (tmp_path / "ab").exists()
+    with pytest.raises(MaskvatError, match="at least one"):
+        SyncJudgeEnsemble([])
+
+
+def test_lab_sync_features_refuse_an_ensemble(tmp_path):
+    from maskvat.encoders.lab import SyncFeatureEncoder
+
+    ts.save_judge(SyncJudge(TINY), tmp_path / "a")
+    assert SyncFeatureEncoder.from_pretrained(tmp_path / "a").config.dim == TINY.dim
+    ts.combine_judges([tmp_path / "a", tmp_path / "a"], tmp_path / "e")
+    with pytest.raises(MaskvatError, match="no single video tower"):
+        SyncFeatureEncoder.from_pretrained(tmp_path / "e")

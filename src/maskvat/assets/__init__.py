@@ -2,7 +2,7 @@
 
     lab/codec        the project's own DAC-architecture codec (``maskvat codec train``)
     lab/sync_judge   the first lab sync judge (1.6 s windows); its video tower is the ``lab-sync`` encoder
-    lab/ss_judge     the sync judge of the SS metric (2.4 s windows; ``maskvat evaluate --judge lab``)
+    lab/ss_judge     the sync judge of the SS metric (2.4 s windows, four judges voting; ``maskvat evaluate --judge lab``)
     lab/model        the default MaskVAT generator (``maskvat train``)
     lab/scav         the SCAV beam selector (``maskvat scav train``)
     lab/sound_classifier  the lab sound-class classifier of the class-accuracy metric (``maskvat lab classifier``)

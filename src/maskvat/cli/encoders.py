@@ -1,4 +1,4 @@
-"""``maskvat encoders list|train``: the registry and the home-trained encoders."""
+"""``maskvat encoders list|train|combine``: the registry and the home-trained encoders."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "speed and tap flow from the lab's truth (training only; the judge never reads the truth)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=run_train)
+    c = esub.add_parser("combine", help="sync judges of one config (other seeds or losses) -> one judge that "
+                        "averages their log-probabilities (an ensemble folder; usable wherever a judge is)")
+    c.add_argument("judges", nargs="+", help="saved sync judge folders (RUN/sync_judge)")
+    c.add_argument("--out", required=True, help="the ensemble's folder")
+    c.set_defaults(func=run_combine)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -65,4 +70,12 @@ def run_train(args: argparse.Namespace) -> int:
         result, trained = train_sync(args.lab, args.out, cfg, model_cfg), "sync_judge"
     print(json.dumps(result, indent=1))
     print(f"trained weights: {args.out}/{trained}; curves: {args.out}/curves.png")
+    return 0
+
+
+def run_combine(args: argparse.Namespace) -> int:
+    from maskvat.encoders.train_sync import combine_judges
+
+    ensemble = combine_judges(args.judges, args.out)
+    print(f"{args.out}: {len(ensemble.members)} judges, {ensemble.grid.window_frames}-frame windows")
     return 0

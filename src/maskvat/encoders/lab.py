@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from maskvat.encoders.base import EncoderConfig
+from maskvat.errors import MaskvatError
 
 
 class ThumbnailEncoder:
@@ -53,9 +54,14 @@ class SyncFeatureEncoder:
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike) -> "SyncFeatureEncoder":
+        from maskvat.encoders.sync import SyncJudgeEnsemble
         from maskvat.encoders.train_sync import load_judge
 
-        return cls(load_judge(source), str(source))
+        judge = load_judge(source)
+        if isinstance(judge, SyncJudgeEnsemble):
+            raise MaskvatError(f"{source}: an ensemble of sync judges has no single video tower; "
+                               "lab-sync needs one judge")
+        return cls(judge, str(source))
 
     @torch.no_grad()
     def encode_frames(self, frames) -> torch.Tensor:

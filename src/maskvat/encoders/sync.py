@@ -167,3 +167,24 @@ class SyncJudge(nn.Module):
 
     def config_dict(self) -> dict:
         return asdict(self.cfg)
+
+
+class SyncJudgeEnsemble(nn.Module):
+    """Judges of one config (trained from other seeds or losses) voting together:
+    (video window, audio window) -> the mean of their log-probabilities [B, n_classes].
+    ``cfg`` and ``grid`` are the members' own, so it stands wherever a judge does as a metric."""
+
+    def __init__(self, members: list[SyncJudge]):
+        super().__init__()
+        if not members:
+            raise MaskvatError("a sync judge ensemble needs at least one judge")
+        if any(m.config_dict() != members[0].config_dict() for m in members):
+            raise MaskvatError("the judges of an ensemble must share one config (window, grid, size, towers)")
+        self.members = nn.ModuleList(members)
+        self.cfg, self.grid = members[0].cfg, members[0].grid
+
+    def forward(self, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(frames, mel).log_softmax(-1) for m in self.members]).mean(0)
+
+    def config_dict(self) -> dict:
+        return {**asdict(self.cfg), "members": len(self.members)}

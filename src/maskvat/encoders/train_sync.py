@@ -31,7 +31,7 @@ from maskvat.encoders.lab_data import (
     sample_sync_batch,
 )
 from maskvat.encoders.run_loop import LoopConfig, run_loop
-from maskvat.encoders.sync import SyncConfig, SyncJudge
+from maskvat.encoders.sync import SyncConfig, SyncJudge, SyncJudgeEnsemble
 from maskvat.errors import MaskvatError
 from maskvat.runlog import plot_curves
 
@@ -137,17 +137,41 @@ def train_sync(lab_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Sync
     return next((r for r in reversed(log) if "acc" in r), {})
 
 
-def save_judge(model: SyncJudge, folder: Path) -> None:
-    """config.json + model.safetensors (fp16 weights; BatchNorm counters dropped)."""
+def save_judge(model: SyncJudge | SyncJudgeEnsemble, folder: Path) -> None:
+    """config.json + model.safetensors (fp16 weights; BatchNorm counters dropped). An ensemble
+    is one folder too: its members' weights under ``members.<i>.``, their config once."""
     from maskvat.weights import save_module
 
-    save_module(folder, model, "sync_judge", model.config_dict())
+    kind = "sync_judge_ensemble" if isinstance(model, SyncJudgeEnsemble) else "sync_judge"
+    save_module(folder, model, kind, model.config_dict())
 
 
-def load_judge(folder: str | os.PathLike) -> SyncJudge:
+def load_judge(folder: str | os.PathLike) -> SyncJudge | SyncJudgeEnsemble:
+    """A judge (or an ensemble of judges) saved by ``save_judge``, in eval mode."""
+    import json
+
     from maskvat.weights import load_module
 
-    meta, state = load_module(folder, "sync_judge", "a saved sync judge")
-    model = SyncJudge(SyncConfig(**meta))
+    try:
+        kind = json.loads((Path(folder) / "config.json").read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        kind = None  # load_module names the problem
+    if kind == "sync_judge_ensemble":
+        meta, state = load_module(folder, kind, "a saved sync judge ensemble")
+        model = SyncJudgeEnsemble([SyncJudge(SyncConfig(**meta)) for _ in range(meta.pop("members"))])
+    else:
+        meta, state = load_module(folder, "sync_judge", "a saved sync judge")
+        model = SyncJudge(SyncConfig(**meta))
     model.load_state_dict(state, strict=False)
     return model.eval()
+
+
+def combine_judges(folders: list[str | os.PathLike], out: str | os.PathLike) -> SyncJudgeEnsemble:
+    """Saved judges of one config -> one ensemble folder ``out`` (``maskvat encoders combine``)."""
+    members = []
+    for folder in folders:
+        judge = load_judge(folder)
+        members.extend(judge.members if isinstance(judge, SyncJudgeEnsemble) else [judge])
+    ensemble = SyncJudgeEnsemble(members)
+    save_judge(ensemble, Path(out))
+    return ensemble
