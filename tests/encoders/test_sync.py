@@ -266,3 +266,17 @@ def test_lab_sync_features_refuse_an_ensemble(tmp_path):
     ts.combine_judges([tmp_path / "a", tmp_path / "a"], tmp_path / "e")
     with pytest.raises(MaskvatError, match="no single video tower"):
         SyncFeatureEncoder.from_pretrained(tmp_path / "e")
+
+
+def test_a_judge_folder_whose_weights_do_not_match_its_config_is_refused(tmp_path):
+    import json
+
+    ts.save_judge(SyncJudge(TINY), tmp_path / "a")
+    ts.combine_judges([tmp_path / "a", tmp_path / "a"], tmp_path / "e")
+    config = json.loads((tmp_path / "e" / "config.json").read_text())
+    (tmp_path / "e" / "config.json").write_text(json.dumps({**config, "members": 3}))  # one member has no weights
+    with pytest.raises(MaskvatError, match="does not match its config.json"):
+        ts.load_judge(tmp_path / "e")
+    with pytest.raises(MaskvatError, match="not empty"):  # nothing is overwritten, an input least of all
+        ts.combine_judges([tmp_path / "a"], tmp_path / "a")
+    assert ts.load_judge(tmp_path / "a").config_dict() == SyncJudge(TINY).config_dict()

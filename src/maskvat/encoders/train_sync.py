@@ -158,16 +158,24 @@ def load_judge(folder: str | os.PathLike) -> SyncJudge | SyncJudgeEnsemble:
         kind = None  # load_module names the problem
     if kind == "sync_judge_ensemble":
         meta, state = load_module(folder, kind, "a saved sync judge ensemble")
-        model = SyncJudgeEnsemble([SyncJudge(SyncConfig(**meta)) for _ in range(meta.pop("members"))])
+        n = meta.pop("members")
+        model = SyncJudgeEnsemble([SyncJudge(SyncConfig(**meta)) for _ in range(n)])
     else:
         meta, state = load_module(folder, "sync_judge", "a saved sync judge")
         model = SyncJudge(SyncConfig(**meta))
-    model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(state, strict=False)  # BatchNorm counters are not saved
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise MaskvatError(f"{folder}/model.safetensors does not match its config.json "
+                           f"({len(missing)} weights missing, {len(unexpected)} unexpected)")
     return model.eval()
 
 
 def combine_judges(folders: list[str | os.PathLike], out: str | os.PathLike) -> SyncJudgeEnsemble:
-    """Saved judges of one config -> one ensemble folder ``out`` (``maskvat encoders combine``)."""
+    """Saved judges of one config -> one ensemble folder ``out`` (``maskvat encoders combine``);
+    ``out`` must not hold anything yet."""
+    if Path(out).exists() and any(Path(out).iterdir()):
+        raise MaskvatError(f"{out}: already exists and is not empty; combine into a new folder")
     members = []
     for folder in folders:
         judge = load_judge(folder)
