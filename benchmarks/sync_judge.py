@@ -62,7 +62,7 @@ def main() -> None:
     events = [[e.frame for e in t.events] for t in truths]
     w, grid = judge.grid.window_frames, judge.grid
     pred, cls = predict_classes(judge, video, mel).numpy(), cls.numpy()
-    shift = (cls - grid.half) * grid.step_frames  # audio window starts this many frames later
+    shift = grid.shift_frames(cls)  # audio window starts this many frames later
     has = np.array([any(s <= f < s + w for f in onsets[i]) for i, s in zip(idx, start)])
     shared = np.array([any(s <= f < s + w and s + d <= f < s + d + w for f in events[i])
                        for i, s, d in zip(idx, start, shift)])

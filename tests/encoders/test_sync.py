@@ -280,3 +280,9 @@ def test_a_judge_folder_whose_weights_do_not_match_its_config_is_refused(tmp_pat
     with pytest.raises(MaskvatError, match="not empty"):  # nothing is overwritten, an input least of all
         ts.combine_judges([tmp_path / "a"], tmp_path / "a")
     assert ts.load_judge(tmp_path / "a").config_dict() == SyncJudge(TINY).config_dict()
+
+
+def test_offset_grid_shift_frames():
+    grid = OffsetGrid(half=3, step_frames=2, window_frames=12)
+    assert grid.shift_frames(3) == 0 and grid.shift_frames(0) == -6 and grid.shift_frames(6) == 6
+    np.testing.assert_array_equal(grid.shift_frames(np.arange(7)), [-6, -4, -2, 0, 2, 4, 6])

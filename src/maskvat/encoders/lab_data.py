@@ -127,6 +127,10 @@ class OffsetGrid:
     def offsets_s(self) -> np.ndarray:
         return (np.arange(self.n_classes) - self.half) * self.step_s
 
+    def shift_frames(self, cls):
+        """Offset class(es) -> frames the audio window starts after the video window (int or array)."""
+        return (cls - self.half) * self.step_frames
+
 
 def sample_sync_batch(clips: LabClips, grid: OffsetGrid, batch: int, rng: np.random.Generator,
                       classes: np.ndarray | None = None, return_index: bool = False):
@@ -142,7 +146,7 @@ def sample_sync_batch(clips: LabClips, grid: OffsetGrid, batch: int, rng: np.ran
     idx = rng.integers(n_clips, size=batch)
     start = rng.integers(max_shift, total - w - max_shift + 1, size=batch)
     cls = rng.integers(grid.n_classes, size=batch) if classes is None else classes
-    shift = (cls - grid.half) * grid.step_frames
+    shift = grid.shift_frames(cls)
     per = int(MEL_RATE / FPS)
     video = np.stack([clips.frames[i, s : s + w] for i, s in zip(idx, start)])
     mel = np.stack([clips.mels[i, :, (s + d) * per : (s + d + w) * per] for i, s, d in zip(idx, start, shift)])

@@ -105,7 +105,7 @@ def lag_map(v: torch.Tensor, a: torch.Tensor, grid: OffsetGrid) -> tuple[torch.T
     out = v.new_zeros(v.shape[0], grid.n_classes, n)
     valid = torch.zeros(grid.n_classes, n, dtype=torch.bool, device=v.device)
     for k in range(grid.n_classes):
-        lag = (k - grid.half) * grid.step_frames
+        lag = grid.shift_frames(k)
         if lag >= 0:
             out[:, k, lag:] = (v[:, lag:] * a[:, : n - lag]).sum(-1)
             valid[k, lag:] = True

@@ -123,8 +123,8 @@ def train_sync(lab_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Sync
         loss = F.cross_entropy(model.logits_from(v, a), cls)
         if probes is not None:
             w = model.grid.window_frames
-            shift = (cls.numpy() - model.grid.half) * model.grid.step_frames
-            targets = level_targets(train.levels, idx, start, w), level_targets(train.levels, idx, start + shift, w)
+            audio_start = start + model.grid.shift_frames(cls.numpy())
+            targets = level_targets(train.levels, idx, start, w), level_targets(train.levels, idx, audio_start, w)
             loss = loss + cfg.level_loss * probes.loss(v, a, *targets)
         return loss
 
