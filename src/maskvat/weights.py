@@ -32,9 +32,9 @@ def save_module(folder: str | os.PathLike, model: torch.nn.Module, kind: str, co
         tmp.write_text(json.dumps({"kind": kind, **config}, indent=1))
 
 
-def load_module(folder: str | os.PathLike, kind: str, what: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(config dict without "kind", state dict in float32) of a folder saved as ``kind``;
-    ``what`` names it in errors ("a SCAV folder")."""
+def load_module(folder: str | os.PathLike, kind: str | tuple[str, ...], what: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(config dict without "kind", state dict in float32) of a folder saved as ``kind`` (or as
+    any of several kinds); ``what`` names it in errors ("a SCAV folder")."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -44,7 +44,7 @@ def load_module(folder: str | os.PathLike, kind: str, what: str) -> tuple[dict, 
         raise MaskvatError(f"{folder}: not {what} (no config.json)") from None
     except json.JSONDecodeError as exc:
         raise MaskvatError(f"{folder}/config.json: not valid JSON ({exc.msg})") from None
-    if meta.pop("kind", None) != kind:
+    if meta.pop("kind", None) not in ((kind,) if isinstance(kind, str) else kind):
         raise MaskvatError(f"{folder}/config.json: not {what}")
     if not (folder / "model.safetensors").is_file():
         raise MaskvatError(f"{folder}: no model.safetensors; the folder is incomplete")

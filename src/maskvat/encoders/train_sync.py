@@ -148,21 +148,11 @@ def save_judge(model: SyncJudge | SyncJudgeEnsemble, folder: Path) -> None:
 
 def load_judge(folder: str | os.PathLike) -> SyncJudge | SyncJudgeEnsemble:
     """A judge (or an ensemble of judges) saved by ``save_judge``, in eval mode."""
-    import json
-
     from maskvat.weights import load_module
 
-    try:
-        kind = json.loads((Path(folder) / "config.json").read_text()).get("kind")
-    except (OSError, ValueError, AttributeError):
-        kind = None  # load_module names the problem
-    if kind == "sync_judge_ensemble":
-        meta, state = load_module(folder, kind, "a saved sync judge ensemble")
-        n = meta.pop("members")
-        model = SyncJudgeEnsemble([SyncJudge(SyncConfig(**meta)) for _ in range(n)])
-    else:
-        meta, state = load_module(folder, "sync_judge", "a saved sync judge")
-        model = SyncJudge(SyncConfig(**meta))
+    meta, state = load_module(folder, ("sync_judge", "sync_judge_ensemble"), "a saved sync judge")
+    n = meta.pop("members", None)  # only an ensemble's config counts its members
+    model = SyncJudge(SyncConfig(**meta)) if n is None else SyncJudgeEnsemble([SyncJudge(SyncConfig(**meta)) for _ in range(n)])
     missing, unexpected = model.load_state_dict(state, strict=False)  # BatchNorm counters are not saved
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
