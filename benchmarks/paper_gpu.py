@@ -186,7 +186,7 @@ def bench_encoders(args, device, results):
 
 def bench_training(name, args, device, results):
     from maskvat.model.masking import cosine_mask
-    from maskvat.training.train import MaskedTokenObjective
+    from maskvat.train.generator import MaskedTokenObjective
 
     cfg = model_config_for(name, args.tiny)
     torch.manual_seed(0)

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from maskvat.errors import MaskvatError
-    from maskvat.generate.pipeline import Pipeline, output_paths
+    from maskvat.pipeline.generate import Pipeline, output_paths
     from maskvat.media import mux_audio, write_audio
     from maskvat.sampling.sampler import SamplerSettings
 

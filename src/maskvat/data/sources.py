@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskvat.codec.corpus import VIDEO_SUFFIXES
+from maskvat.data.corpus import VIDEO_SUFFIXES
 from maskvat.errors import MaskvatError
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from maskvat.codec.corpus import AUDIO_SUFFIXES, VIDEO_SUFFIXES
+from maskvat.data.corpus import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_score
 
@@ -176,7 +176,7 @@ def _video_embedding(frame_enc, video: Path) -> torch.Tensor:
 
 
 def _load_judge(source: str):
-    from maskvat.encoders.train_sync import load_judge
+    from maskvat.train.sync_judge import load_judge
 
     if source == "lab":
         from maskvat.assets import asset

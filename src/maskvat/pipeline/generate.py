@@ -71,9 +71,9 @@ class Pipeline:
         overrides the codec the model config names ("lab" = shipped, or a folder / hub id).
         ``scav``: the beam selector ("lab" = shipped, a folder, or None); needed for beams > 1."""
         from maskvat.codec.tokenizer import AudioTokenizer
-        from maskvat.features.extract import FeaturePipeline
+        from maskvat.pipeline.features import FeaturePipeline
         from maskvat.model.maskvat import MaskVAT
-        from maskvat.training.train import resolve_codec
+        from maskvat.train.generator import resolve_codec
 
         if str(model) == DEFAULT_MODEL:
             from maskvat.assets import asset
@@ -275,7 +275,7 @@ def output_paths(video: Path, out_dir: Path, audio_format: str) -> tuple[Path, P
 
 def _check_scav_fits(scav_cfg, model_cfg, where) -> None:
     """SCAV scores the model's own features: it must read the encoders the model reads."""
-    from maskvat.features.extract import encoder_roles
+    from maskvat.pipeline.features import encoder_roles
 
     model_reads = encoder_roles(model_cfg)
     wrong = [f"{role}: {name} (the model: {model_reads[role] or 'does not read it'})"
