@@ -29,9 +29,8 @@ def main() -> None:
 
     from maskvat.codec.tokenizer import AudioTokenizer
     from maskvat.media import read_audio
-    from maskvat.train.generator import resolve_codec
 
-    tok = AudioTokenizer.from_pretrained(resolve_codec(args.codec))
+    tok = AudioTokenizer.from_pretrained(args.codec)
     clips = json.loads(open(f"{args.split}/manifest.json").read())["clips"][: args.n]
     wav = tok.pad(torch.from_numpy(np.stack([read_audio(f"{args.split}/{c['video']}") for c in clips])))[:, None]
     model = tok.model

@@ -40,9 +40,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from maskvat.evaluation.bench import write_codec_round_trip
-    from maskvat.pipeline.generate import Pipeline
     from maskvat.lab.score import score_dirs
     from maskvat.media import write_audio
+    from maskvat.pipeline.generate import Pipeline
     from maskvat.sampling.sampler import SamplerSettings
 
     split = Path(args.split)

@@ -25,16 +25,16 @@ import torch
 
 
 def main() -> None:
-    from maskvat.encoders.lab import ThumbnailEncoder
     from maskvat.data.lab_clips import load_lab_split
+    from maskvat.encoders.lab import ThumbnailEncoder
     from maskvat.encoders.semantic import load_semantic
+    from maskvat.lab.vocab import SOUND_CLASSES
     from maskvat.train.semantic import (
         clip_embeddings,
         frame_indices,
         linear_probe,
         retrieval,
     )
-    from maskvat.lab.vocab import SOUND_CLASSES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pair", required=True, help="a saved semantic pair (config.json + model.safetensors)")

@@ -28,17 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from maskvat.encoders.judge import predict_offsets
 from maskvat.data.lab_clips import load_lab_split
-from maskvat.train.sync_judge import (
-    evaluate,
-    fixed_windows,
-    load_judge,
-    predict_classes,
-)
+from maskvat.encoders.judge import predict_offsets
+from maskvat.encoders.sync import load_judge
 from maskvat.lab.offset_bound import best_within_one, consistent_offsets, source_states
 from maskvat.lab.truth import load_truth
 from maskvat.media import read_audio
+from maskvat.train.sync_judge import evaluate, fixed_windows, predict_classes
 
 
 def main() -> None:

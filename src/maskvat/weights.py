@@ -1,30 +1,180 @@
-"""Saving and loading the project's small modules (SCAV, sync judge, sound classifier):
-``FOLDER/config.json`` ({"kind": KIND, **config}) and ``FOLDER/model.safetensors`` (fp16).
+"""Where weights come from, in one place: shipped assets by name, local folders, model-hub ids.
 
-    save_module(folder, model, "scav", asdict(model.config))
-    meta, state = load_module(folder, "scav")          # meta without "kind"; state in float32
+    shipped("codec")                         # Path of the shipped lab codec folder
+    resolve("lab", "scav")                   # the same for any name a user may pass: "lab" / "shipped"
+                                             # -> shipped; an existing path -> Path; else a hub id (str)
+    model = load_pretrained(DacModel, "descript/dac_44khz", "codec")   # folder or hub id, fails fast offline
+    folder = snapshot("owner/name")          # a folder, or a hub repository's snapshot
+    save_module(folder, model, "scav", config)            # config.json + model.safetensors (fp16)
+    meta, state = load_module(folder, "scav", "a SCAV folder")
+
+The shipped components are named in ``assets/index.json`` (as diffusers' ``model_index.json``
+names a pipeline's parts): ``{"lab": {"generator": "lab/model", "codec": "lab/codec", ...}}``.
+A pipeline folder (shipped or written by a trainer) holds ``model_index.json`` naming its own
+components' sub-folders: :func:`pipeline_index` reads it.
+
+Hub ids load from the local hub cache first; then, unless offline mode is on
+(``HF_HUB_OFFLINE=1``), after a 3 s TCP check of the hub endpoint (huggingface_hub would
+otherwise retry for ~25 s). Every failure is a one-line MaskvatError saying what to pass.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 
 from maskvat.errors import MaskvatError
+from maskvat.media.atomic import atomic_path
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+SHIPPED_NAMES = ("lab", "shipped")  # what users type for the shipped weights
+INDEX_FILE = "model_index.json"
 
 
-def save_module(folder: str | os.PathLike, model: torch.nn.Module, kind: str, config: dict) -> None:
-    """Floating tensors as fp16 (BatchNorm step counters dropped), written atomically."""
+# ---- shipped assets --------------------------------------------------------------------------
+def shipped_index() -> dict[str, dict[str, str]]:
+    """``assets/index.json``: model name -> component -> folder under ``assets``."""
+    return json.loads((ASSETS / "index.json").read_text())
+
+
+def shipped(component: str, model: str = "lab") -> Path:
+    """The folder of a shipped component (e.g. "codec", "generator", "ss_judge"); a clear error
+    if the index does not name it or the folder is missing."""
+    index = shipped_index()
+    try:
+        rel = index[model][component]
+    except KeyError:
+        names = ", ".join(f"{m}/{c}" for m, comps in index.items() for c in comps)
+        raise MaskvatError(f"no shipped weights named {model}/{component} (shipped: {names})") from None
+    path = ASSETS / rel
+    if not path.is_dir():
+        raise MaskvatError(f"shipped weights {rel!r} are missing from {ASSETS} (reinstall maskvat, or pass a folder)")
+    return path
+
+
+def is_shipped_name(source) -> bool:
+    return isinstance(source, str) and source in SHIPPED_NAMES
+
+
+def resolve(source: str | os.PathLike, component: str) -> Path | str:
+    """What to load for a user's ``source`` of ``component``: "lab"/"shipped" -> the shipped
+    folder; an existing file or folder -> its Path; anything else is returned as a hub id (str),
+    or refused if it cannot be one."""
+    if is_shipped_name(source):
+        return shipped(component)
+    path = Path(source).expanduser()
+    if path.exists():
+        return path
+    source = str(source)
+    if not looks_like_hub_id(source):
+        raise MaskvatError(f"cannot load {component} {source!r}: no such file or folder")
+    return source
+
+
+def pipeline_index(folder: str | os.PathLike) -> dict | None:
+    """A pipeline folder's ``model_index.json`` with every component path made absolute, or None."""
+    path = Path(folder) / INDEX_FILE
+    if not path.is_file():
+        return None
+    try:
+        index = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise MaskvatError(f"{path}: not valid JSON ({exc.msg})") from None
+    out = {}
+    for key, value in index.items():
+        if isinstance(value, str) and not key.startswith("_") and (Path(folder) / value).exists():
+            out[key] = Path(folder) / value
+        else:
+            out[key] = value
+    return out
+
+
+# ---- model hub and folders -------------------------------------------------------------------
+def looks_like_hub_id(source: str) -> bool:
+    """'owner/name', not a relative or absolute file path."""
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not source.startswith((".", "~"))
+
+
+def offline_mode() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub endpoint accepts a TCP connection."""
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def load_pretrained(model_cls, source: str | os.PathLike, what: str, *, local_files_only: bool = False,
+                    hint: str = "pass the path of a saved folder"):
+    """``model_cls.from_pretrained`` from a folder or hub id; MaskvatError naming ``what`` on failure."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    source = str(source)
+    path = Path(source).expanduser()
+    if path.exists():
+        return _call(model_cls, str(path), what, hint, local_files_only=True)
+    if not looks_like_hub_id(source):
+        raise MaskvatError(f"cannot load {what} {source!r}: no such folder")
+    try:
+        return model_cls.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError):
+        pass
+    if local_files_only or offline_mode():
+        raise MaskvatError(f"cannot load {what} {source!r}: not in the local cache and offline mode is on; {hint}")
+    if not hub_reachable():
+        raise MaskvatError(f"cannot load {what} {source!r}: not in the local cache and the model hub is unreachable; {hint}")
+    return _call(model_cls, source, what, hint)
+
+
+def _call(model_cls, source: str, what: str, hint: str, **kwargs):
+    try:
+        return model_cls.from_pretrained(source, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise MaskvatError(f"cannot load {what} from {source!r}: {lines[0][:200] if lines else type(exc).__name__}; "
+                           f"{hint}") from None
+
+
+class _Snapshot:
+    """``from_pretrained`` protocol for :func:`load_pretrained`: a local folder, or a hub snapshot."""
+
+    @staticmethod
+    def from_pretrained(source: str, local_files_only: bool = False) -> Path:
+        if Path(source).exists():
+            return Path(source)
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(source, local_files_only=local_files_only))
+
+
+def snapshot(source: str | os.PathLike, what: str, *, local_files_only: bool = False, hint: str = "pass a folder") -> Path:
+    """A local folder as it is, or a hub repository's files (cache first, then a download unless offline)."""
+    return load_pretrained(_Snapshot, source, what, local_files_only=local_files_only, hint=hint)
+
+
+# ---- the project's own folders: config.json + model.safetensors ------------------------------
+def save_module(folder: str | os.PathLike, model: torch.nn.Module, kind: str, config: dict, *, half: bool = True) -> None:
+    """``FOLDER/config.json`` ({"kind": KIND, **config}) and ``FOLDER/model.safetensors``
+    (floating tensors as fp16 unless ``half=False``; BatchNorm step counters dropped), written atomically."""
     from safetensors.torch import save_file
-
-    from maskvat.media.atomic import atomic_path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.half().contiguous() if v.is_floating_point() else v.contiguous()
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
              for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     with atomic_path(folder / "model.safetensors") as tmp:
         save_file(state, str(tmp))
@@ -38,9 +188,11 @@ def load_module(folder: str | os.PathLike, kind: str | tuple[str, ...], what: st
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise MaskvatError(f"{folder}: no such folder ({what})")
     try:
         meta = json.loads((folder / "config.json").read_text())
-    except (FileNotFoundError, NotADirectoryError):
+    except FileNotFoundError:
         raise MaskvatError(f"{folder}: not {what} (no config.json)") from None
     except json.JSONDecodeError as exc:
         raise MaskvatError(f"{folder}/config.json: not valid JSON ({exc.msg})") from None
@@ -48,5 +200,19 @@ def load_module(folder: str | os.PathLike, kind: str | tuple[str, ...], what: st
         raise MaskvatError(f"{folder}/config.json: not {what}")
     if not (folder / "model.safetensors").is_file():
         raise MaskvatError(f"{folder}: no model.safetensors; the folder is incomplete")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
-    return meta, state
+    try:
+        state = load_file(str(folder / "model.safetensors"))
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise MaskvatError(f"{folder}/model.safetensors: cannot read weights ({str(exc).splitlines()[0]})") from None
+    return meta, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str | os.PathLike) -> torch.nn.Module:
+    """Load ``state`` into ``model``, refusing any missing or unknown weight (a silently random
+    part would be a broken model)."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise MaskvatError(f"{where}: weights do not match the config (missing {len(missing)}, unexpected "
+                           f"{len(unexpected)})")
+    return model

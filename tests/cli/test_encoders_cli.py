@@ -47,7 +47,7 @@ def test_train_sync_judge_with_the_map_head_and_meanmax_pooling(tmp_path, capsys
                  "--window-frames", "24", "--head", "map", "--pool", "meanmax", "--width", "8", "--dim", "16"]) == 0
     saved = json.loads((run / "sync_judge" / "config.json").read_text())
     assert (saved["head"], saved["pool"], saved["width"], saved["dim"], saved["window_frames"]) == ("map", "meanmax", 8, 16, 24)
-    from maskvat.train.sync_judge import load_judge
+    from maskvat.encoders.sync import load_judge
 
     judge = load_judge(run / "sync_judge")
     assert judge.map_head is not None and judge.video.proj.in_channels == 2 * 4 * 8
@@ -82,8 +82,7 @@ def test_train_sync_judge_with_the_level_loss_then_resume_without_it_is_a_clear_
 def test_combine_sync_judges_into_an_ensemble(tmp_path, capsys):
     import torch
 
-    from maskvat.encoders.sync import SyncConfig, SyncJudge
-    from maskvat.train.sync_judge import load_judge, save_judge
+    from maskvat.encoders.sync import SyncConfig, SyncJudge, load_judge, save_judge
 
     cfg = SyncConfig(size=16, dim=8, width=4, half=3, step_frames=2, window_frames=12)
     for seed in (0, 1):
@@ -93,4 +92,4 @@ def test_combine_sync_judges_into_an_ensemble(tmp_path, capsys):
     assert "2 judges" in capsys.readouterr().out
     assert len(load_judge(tmp_path / "e").members) == 2
     assert main(["encoders", "combine", str(tmp_path / "nothing"), "--out", str(tmp_path / "f")]) == 2
-    assert "not a saved sync judge" in capsys.readouterr().err
+    assert "a saved sync judge" in capsys.readouterr().err

@@ -13,8 +13,8 @@ from maskvat.cli.main import main
 from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.data.dataset import CacheDataset, list_clips, make_loader
 from maskvat.data.extract import ExtractConfig, extract, read_manifest
+from maskvat.data.lab_cache import load_training_set
 from maskvat.errors import MaskvatError
-from maskvat.pipeline.features import load_training_set
 from maskvat.lab.build import build_split
 
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 from resume_helpers import interrupt_then_resume
 
-from maskvat.train import semantic as tsem
 from maskvat.data.lab_clips import LabClips
 from maskvat.encoders.semantic import (
     SemanticAudioEncoder,
@@ -18,6 +17,7 @@ from maskvat.encoders.semantic import (
     contrastive_loss,
     load_semantic,
 )
+from maskvat.train import semantic as tsem
 
 TINY = SemanticConfig(size=16, dim=16, width=8, audio_hidden=16)
 
@@ -149,8 +149,8 @@ def test_saved_pair_loads_through_the_registry(tmp_path):
 def test_shipped_pair_matches_lab_sounds_to_their_videos(tmp_path, one_torch_thread):
     """The shipped pair, offline, on clips it never saw (the procedural bank, not the Debian
     sounds it was trained on): each clip's audio finds its own video among 12 far above chance."""
-    from maskvat.encoders import load_encoder
     from maskvat.data.lab_clips import load_lab_split
+    from maskvat.encoders import load_encoder
     from maskvat.lab.build import build_split
 
     frames_enc, audio_enc = load_encoder("lab-semantic"), load_encoder("lab-audio")

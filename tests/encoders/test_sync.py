@@ -7,10 +7,20 @@ import pytest
 import torch
 from resume_helpers import interrupt_then_resume
 
-from maskvat.train import sync_judge as ts
-from maskvat.data.lab_clips import LabClips, OffsetGrid, log_mel, sample_sync_batch
-from maskvat.encoders.sync import SyncConfig, SyncJudge, lag_map, lag_profile
+from maskvat.data.lab_clips import LabClips, sample_sync_batch
+from maskvat.dsp import log_mel
+from maskvat.encoders.sync import (
+    OffsetGrid,
+    SyncConfig,
+    SyncJudge,
+    combine_judges,
+    lag_map,
+    lag_profile,
+    load_judge,
+    save_judge,
+)
 from maskvat.errors import MaskvatError
+from maskvat.train import sync_judge as ts
 
 TINY = SyncConfig(size=16, dim=8, width=4, half=3, step_frames=2, window_frames=12)
 
@@ -123,7 +133,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch):
         torch.testing.assert_close(a["model"][key], b["model"][key])
     assert [r["loss"] for r in a["log"]] == pytest.approx([r["loss"] for r in b["log"]])
     assert (tmp_path / "b" / "curves.png").is_file() and (tmp_path / "b" / "sync_judge" / "model.safetensors").is_file()
-    judge = ts.load_judge(tmp_path / "b" / "sync_judge")
+    judge = load_judge(tmp_path / "b" / "sync_judge")
     frames, mel, _ = sample_sync_batch(clips[1], judge.grid, 3, np.random.default_rng(0))
     assert judge(frames, mel).shape == (3, 7)
 
@@ -131,8 +141,8 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch):
 def test_a_map_head_judge_saves_and_loads(tmp_path):
     torch.manual_seed(0)
     judge = SyncJudge(SyncConfig(**{**TINY.__dict__, "head": "map"})).eval()
-    ts.save_judge(judge, tmp_path / "j")
-    loaded = ts.load_judge(tmp_path / "j")
+    save_judge(judge, tmp_path / "j")
+    loaded = load_judge(tmp_path / "j")
     assert loaded.cfg.head == "map"
     frames, mel, _ = sample_sync_batch(_clips(), judge.grid, 3, np.random.default_rng(1))
     with torch.no_grad():  # fp16 weights on disk: close, not equal
@@ -225,15 +235,15 @@ def test_an_ensemble_averages_its_judges_log_probabilities_and_saves_as_one_fold
     for seed in range(3):
         torch.manual_seed(seed)
         judges.append(SyncJudge(TINY).eval())
-        ts.save_judge(judges[-1], tmp_path / f"j{seed}")
+        save_judge(judges[-1], tmp_path / f"j{seed}")
     frames, mel, _ = sample_sync_batch(_clips(), TINY.grid(), 4, np.random.default_rng(2))
     # a reference from the saved (fp16) members, one at a time
-    members = [ts.load_judge(tmp_path / f"j{s}") for s in range(3)]
+    members = [load_judge(tmp_path / f"j{s}") for s in range(3)]
     with torch.no_grad():
         expected = torch.stack([m(frames, mel).log_softmax(-1) for m in members]).mean(0)
-    ts.combine_judges([tmp_path / "j0", tmp_path / "j1"], tmp_path / "pair")
-    ensemble = ts.combine_judges([tmp_path / "pair", tmp_path / "j2"], tmp_path / "ens")  # an ensemble's members join
-    loaded = ts.load_judge(tmp_path / "ens")
+    combine_judges([tmp_path / "j0", tmp_path / "j1"], tmp_path / "pair")
+    ensemble = combine_judges([tmp_path / "pair", tmp_path / "j2"], tmp_path / "ens")  # an ensemble's members join
+    loaded = load_judge(tmp_path / "ens")
     assert isinstance(loaded, SyncJudgeEnsemble) and len(loaded.members) == len(ensemble.members) == 3
     assert loaded.grid == TINY.grid() and loaded.cfg == TINY
     with torch.no_grad():
@@ -249,10 +259,10 @@ def test_an_ensemble_averages_its_judges_log_probabilities_and_saves_as_one_fold
 def test_an_ensemble_of_judges_with_other_configs_is_refused(tmp_path):
     from maskvat.encoders.sync import SyncJudgeEnsemble
 
-    ts.save_judge(SyncJudge(TINY), tmp_path / "a")
-    ts.save_judge(SyncJudge(SyncConfig(**{**TINY.__dict__, "dim": 16})), tmp_path / "b")
+    save_judge(SyncJudge(TINY), tmp_path / "a")
+    save_judge(SyncJudge(SyncConfig(**{**TINY.__dict__, "dim": 16})), tmp_path / "b")
     with pytest.raises(MaskvatError, match="share one config"):
-        ts.combine_judges([tmp_path / "a", tmp_path / "b"], tmp_path / "ab")
+        combine_judges([tmp_path / "a", tmp_path / "b"], tmp_path / "ab")
     assert not (tmp_path / "ab").exists()
     with pytest.raises(MaskvatError, match="at least one"):
         SyncJudgeEnsemble([])
@@ -261,9 +271,9 @@ def test_an_ensemble_of_judges_with_other_configs_is_refused(tmp_path):
 def test_lab_sync_features_refuse_an_ensemble(tmp_path):
     from maskvat.encoders.lab import SyncFeatureEncoder
 
-    ts.save_judge(SyncJudge(TINY), tmp_path / "a")
+    save_judge(SyncJudge(TINY), tmp_path / "a")
     assert SyncFeatureEncoder.from_pretrained(tmp_path / "a").config.dim == TINY.dim
-    ts.combine_judges([tmp_path / "a", tmp_path / "a"], tmp_path / "e")
+    combine_judges([tmp_path / "a", tmp_path / "a"], tmp_path / "e")
     with pytest.raises(MaskvatError, match="no single video tower"):
         SyncFeatureEncoder.from_pretrained(tmp_path / "e")
 
@@ -271,15 +281,15 @@ def test_lab_sync_features_refuse_an_ensemble(tmp_path):
 def test_a_judge_folder_whose_weights_do_not_match_its_config_is_refused(tmp_path):
     import json
 
-    ts.save_judge(SyncJudge(TINY), tmp_path / "a")
-    ts.combine_judges([tmp_path / "a", tmp_path / "a"], tmp_path / "e")
+    save_judge(SyncJudge(TINY), tmp_path / "a")
+    combine_judges([tmp_path / "a", tmp_path / "a"], tmp_path / "e")
     config = json.loads((tmp_path / "e" / "config.json").read_text())
     (tmp_path / "e" / "config.json").write_text(json.dumps({**config, "members": 3}))  # one member has no weights
     with pytest.raises(MaskvatError, match="does not match its config.json"):
-        ts.load_judge(tmp_path / "e")
+        load_judge(tmp_path / "e")
     with pytest.raises(MaskvatError, match="not empty"):  # nothing is overwritten, an input least of all
-        ts.combine_judges([tmp_path / "a"], tmp_path / "a")
-    assert ts.load_judge(tmp_path / "a").config_dict() == SyncJudge(TINY).config_dict()
+        combine_judges([tmp_path / "a"], tmp_path / "a")
+    assert load_judge(tmp_path / "a").config_dict() == SyncJudge(TINY).config_dict()
 
 
 def test_offset_grid_shift_frames():

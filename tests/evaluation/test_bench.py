@@ -7,6 +7,7 @@ import torch
 from model_helpers import save_tiny_model
 
 from maskvat.cli.main import main
+from maskvat.data.lab_cache import build_feature_cache
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.bench import (
     Row,
@@ -16,10 +17,10 @@ from maskvat.evaluation.bench import (
     pooled,
     run_lab_bench,
 )
-from maskvat.pipeline.features import FeaturePipeline, build_feature_cache
 from maskvat.lab.build import build_split
 from maskvat.media import read_audio
 from maskvat.model.maskvat import MaskVAT
+from maskvat.pipeline.features import FeaturePipeline
 from maskvat.sampling.sampler import SamplerSettings
 
 

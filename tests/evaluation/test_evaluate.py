@@ -36,9 +36,9 @@ def test_reference_sound_beats_noise(lab, one_torch_thread):
     assert good["onsets"]["all"]["f1"] > 0.9 > bad["onsets"]["all"]["f1"]
     # the shipped SS judge reads 2.4 s windows: 2 s clips are listed, not scored
     assert "ss_seconds" not in good and len(good["ss_skipped_too_short"]) == 3
-    from maskvat.assets import asset
+    from maskvat.weights import shipped
 
-    short = evaluate_dirs(own, split, codec=str(codec), judge=str(asset("lab/sync_judge")), classifier=None,
+    short = evaluate_dirs(own, split, codec=str(codec), judge=str(shipped("sync_judge")), classifier=None,
                           progress=False)  # the 1.6 s judge
     assert short["ss_files"] == 3 and short["ss_seconds"] >= 0 and "ss_skipped_too_short" not in short
     # the semantic scores: the truth's own sound matches itself in the audio-semantic space

@@ -131,7 +131,7 @@ def test_save_and_load_roundtrip(tmp_path, one_torch_thread):
 
 
 def test_load_errors_are_clear(tmp_path, monkeypatch):
-    with pytest.raises(MaskvatError, match="no such folder"):
+    with pytest.raises(MaskvatError, match="no such file or folder"):
         MaskVAT.from_pretrained(tmp_path / "nope")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MaskvatError, match="not in the local cache and offline mode is on"):

@@ -5,17 +5,17 @@ import pytest
 import torch
 
 from maskvat.codec.tokenizer import AudioTokenizer
-from maskvat.encoders.lab import LogMelAudioEncoder, ThumbnailEncoder
-from maskvat.encoders.registry import load_encoder
-from maskvat.errors import MaskvatError
-from maskvat.pipeline.features import (
-    FeaturePipeline,
+from maskvat.data.lab_cache import (
     build_codes_cache,
     build_feature_cache,
     load_training_set,
 )
+from maskvat.encoders.lab import LogMelAudioEncoder, ThumbnailEncoder
+from maskvat.encoders.registry import load_encoder
+from maskvat.errors import MaskvatError
 from maskvat.lab.build import build_split
 from maskvat.model.config import model_config
+from maskvat.pipeline.features import FeaturePipeline
 
 
 def test_thumbnails_keep_colour_and_position():
@@ -71,8 +71,8 @@ def test_cache_errors(tmp_path):
 
 
 def test_check_encoders_names_the_role_that_differs(tmp_path):
+    from maskvat.data.lab_cache import TrainingSet
     from maskvat.errors import MaskvatError
-    from maskvat.pipeline.features import TrainingSet
 
     data = TrainingSet(None, None, None, None, ["a"], {"semantic": "lab-thumbs", "sync": "lab-sync"})
     data.check_encoders({"semantic": "lab-thumbs", "sync": "lab-sync", "audio": "lab-logmel"}, tmp_path, "m")

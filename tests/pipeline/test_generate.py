@@ -69,7 +69,7 @@ def test_bad_inputs_are_clear_errors(tiny_model, tmp_path, capsys):
     assert main(["generate", str(text), "-o", str(tmp_path / "o"), "--model", str(tiny_model)]) == 2
     assert "notes.mp4" in capsys.readouterr().err
     assert main(["generate", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o"), "--model", str(tiny_model)]) == 2
-    with pytest.raises(MaskvatError, match="no such folder"):
+    with pytest.raises(MaskvatError, match="no such file or folder"):
         Pipeline.load(tmp_path / "nope")
 
 

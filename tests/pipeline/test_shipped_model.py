@@ -2,10 +2,10 @@
 
 import pytest
 
-from maskvat.pipeline.generate import Pipeline
 from maskvat.lab.build import build_split
 from maskvat.lab.score import score_dirs
 from maskvat.media import write_audio
+from maskvat.pipeline.generate import Pipeline
 from maskvat.sampling.sampler import SamplerSettings
 
 

@@ -47,7 +47,7 @@ def make_cache(folder, n, seed, encoders=None):
 
 
 def test_scav_reads_the_streams_widths_and_encoders_of_its_cache(tmp_path):
-    from maskvat.pipeline.features import load_training_set
+    from maskvat.data.lab_cache import load_training_set
     from maskvat.train.scav import scav_config_for
 
     names = {"semantic": "sem-x", "sync": "sync-y", "audio": "aud-z"}
@@ -70,7 +70,7 @@ def test_training_learns_retrieval_and_alignment(tmp_path, one_torch_thread):
                         SMALL, val_cache=val, progress=False)
     assert result["r1"] > 0.8 and result["aligned"] > 0.8, result
     back = SCAV.from_pretrained(tmp_path / "run" / "scav")
-    from maskvat.pipeline.features import load_training_set
+    from maskvat.data.lab_cache import load_training_set
 
     assert evaluate(back, load_training_set(val, codes=False))["r1"] > 0.8  # fp16 weights keep it
     with pytest.raises(MaskvatError, match="not a SCAV folder"):

@@ -6,9 +6,10 @@ import pytest
 import torch
 from audio_helpers import impact_clip as clip
 
+from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.data.corpus import AudioCorpus
 from maskvat.dsp import best_lag, mel_distance, si_sdr
-from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.errors import MaskvatError
 from maskvat.train.codec import (
     CodecTrainConfig,
     code_usage,
@@ -19,7 +20,6 @@ from maskvat.train.codec import (
     train_codec,
     train_step,
 )
-from maskvat.errors import MaskvatError
 
 
 @pytest.fixture

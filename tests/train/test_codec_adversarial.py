@@ -9,14 +9,9 @@ import torch
 from audio_helpers import impact_clip as clip
 
 from maskvat.cli.main import main
-from maskvat.data.corpus import AudioCorpus
-from maskvat.train.discriminators import Discriminator
-from maskvat.dsp import (
-    discriminator_loss,
-    feature_matching_loss,
-    generator_adv_loss,
-)
 from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.data.corpus import AudioCorpus
+from maskvat.errors import MaskvatError
 from maskvat.train.codec import (
     CodecTrainConfig,
     empty_codec,
@@ -28,7 +23,12 @@ from maskvat.train.codec import (
     reconstruct,
     train_codec,
 )
-from maskvat.errors import MaskvatError
+from maskvat.train.codec_losses import (
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adv_loss,
+)
+from maskvat.train.discriminators import Discriminator
 from maskvat.train.runlog import read_log
 
 W = 0.0625  # discriminator width of the tests: 0.17 M weights

@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import save_file
 
 from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.data.lab_cache import load_training_set
 from maskvat.errors import MaskvatError
-from maskvat.pipeline.features import load_training_set
 from maskvat.train.generator import TrainConfig, lr_at, train
 
 TINY = dict(d_model=32, n_layers=2, n_heads=4, enc_layers=1, max_frames=20, semantic_dim=6, sync_dim=5, audio_dim=4)

@@ -182,8 +182,8 @@ def run_export(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from maskvat.evaluation.codec import evaluate_codec
     from maskvat.codec.tokenizer import AudioTokenizer
+    from maskvat.evaluation.codec import evaluate_codec
 
     tok = AudioTokenizer.from_pretrained(args.codec, device=args.device)
     result = evaluate_codec(tok, args.audio, limit=args.limit, anchors=not args.no_anchors)

@@ -74,7 +74,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_combine(args: argparse.Namespace) -> int:
-    from maskvat.train.sync_judge import combine_judges
+    from maskvat.encoders.sync import combine_judges
 
     ensemble = combine_judges(args.judges, args.out)
     print(f"{args.out}: {len(ensemble.members)} judges, {ensemble.grid.window_frames}-frame windows")

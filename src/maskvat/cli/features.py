@@ -22,8 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_visual(args: argparse.Namespace) -> int:
-    from maskvat.pipeline.features import FeaturePipeline, build_feature_cache
+    from maskvat.data.lab_cache import build_feature_cache
     from maskvat.model.config import model_config
+    from maskvat.pipeline.features import FeaturePipeline
 
     path = build_feature_cache(args.split, args.cache, FeaturePipeline.for_model(model_config(args.model), audio=True))
     print(f"wrote {path}")
@@ -32,9 +33,8 @@ def run_visual(args: argparse.Namespace) -> int:
 
 def run_codes(args: argparse.Namespace) -> int:
     from maskvat.codec.tokenizer import AudioTokenizer
-    from maskvat.pipeline.features import build_codes_cache
-    from maskvat.train.generator import resolve_codec
+    from maskvat.data.lab_cache import build_codes_cache
 
-    codec = AudioTokenizer.from_pretrained(resolve_codec(args.codec), device=args.device)
+    codec = AudioTokenizer.from_pretrained(args.codec, device=args.device)
     print(f"wrote {build_codes_cache(args.split, args.cache, codec)}")
     return 0

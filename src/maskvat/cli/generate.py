@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from maskvat.errors import MaskvatError
-    from maskvat.pipeline.generate import Pipeline, output_paths
     from maskvat.media import mux_audio, write_audio
+    from maskvat.pipeline.generate import Pipeline, output_paths
     from maskvat.sampling.sampler import SamplerSettings
 
     videos = expand_inputs(args.inputs)

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_classifier(args: argparse.Namespace) -> int:
     import json
 
-    from maskvat.evaluation.sound_class import train_classifier
+    from maskvat.train.sound_classifier import train_classifier
 
     codec = None if args.codec == "none" else args.codec
     print(json.dumps(train_classifier(args.lab, args.out, steps=args.steps, codec=codec, seed=args.seed), indent=1))

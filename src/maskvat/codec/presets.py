@@ -19,7 +19,7 @@ class CodecPreset:
     name: str
     config: dict = field(default_factory=dict)
     hub_id: str | None = None
-    asset: str | None = None  # shipped weights inside the package (maskvat.assets)
+    shipped: str | None = None  # the shipped model whose codec this is (``maskvat.weights.shipped``)
 
     def dac_config(self) -> DacConfig:
         return DacConfig(**self.config)
@@ -47,7 +47,7 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
     "tiny": CodecPreset("tiny", dict(_DAC44_FRAME, encoder_hidden_size=8, decoder_hidden_size=32, hidden_size=64)),
     # The project's own codec, trained on CPU: encoder 16..256 channels, decoder 256..16.
     "lab": CodecPreset("lab", dict(_DAC44_FRAME, encoder_hidden_size=16, decoder_hidden_size=256, hidden_size=256),
-                       asset="lab/codec"),
+                       shipped="lab"),
 }
 
 DEFAULT_CODEC = "lab"

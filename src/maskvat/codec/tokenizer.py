@@ -20,7 +20,7 @@ from transformers import DacConfig, DacModel
 
 from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.errors import MaskvatError
-from maskvat.hub import load_pretrained
+from maskvat.weights import load_pretrained, shipped
 
 LOAD_HINT = "pass --codec PATH to a saved codec folder"
 
@@ -184,7 +184,7 @@ class _CheckedDacLoader:
 
     transformers only logs missing weights and initialises them at random, which would make
     a silently broken codec. Failures become ValueError/OSError with a one-line message, which
-    ``maskvat.hub.load_pretrained`` turns into a MaskvatError.
+    ``maskvat.weights.load_pretrained`` turns into a MaskvatError.
     """
 
     @staticmethod
@@ -223,10 +223,8 @@ def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, str]:
         return str(path), str(path.resolve())
     preset = CODEC_PRESETS.get(source)
     if preset is not None:
-        if preset.asset is not None:
-            from maskvat.assets import asset
-
-            return str(asset(preset.asset)), f"{source} (shipped)"
+        if preset.shipped is not None:
+            return str(shipped("codec", preset.shipped)), f"{source} (shipped)"
         if preset.hub_id is None:
             raise MaskvatError(f"codec preset {source!r} has no published weights; {LOAD_HINT}")
         return preset.hub_id, preset.hub_id

@@ -17,23 +17,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from maskvat.dsp import LOG_MEL_RATE as MEL_RATE
+from maskvat.dsp import log_mel
+from maskvat.encoders.sync import FPS, OffsetGrid
 from maskvat.errors import MaskvatError
 
-FPS = 25.0
-MEL_RATE = 100.0  # mel frames per second (hop 441 at 44.1 kHz)
-N_MELS = 64
-
-
-def log_mel(wav: torch.Tensor, sample_rate: int = 44100) -> torch.Tensor:
-    """wav [..., T] -> log-mel [..., 64, T // 441 + 1] at 100 frames/s (window 1024)."""
-    from maskvat.lab.onsets import mel_filterbank
-
-    hop = int(round(sample_rate / MEL_RATE))
-    spec = torch.stft(wav.reshape(-1, wav.shape[-1]).float(), n_fft=1024, hop_length=hop,
-                      window=torch.hann_window(1024), center=True, return_complex=True).abs() ** 2
-    fb = torch.as_tensor(mel_filterbank(sample_rate, 1024, N_MELS), dtype=torch.float32)
-    mel = torch.log(fb @ spec + 1e-6)
-    return mel.reshape(*wav.shape[:-1], N_MELS, -1)
+__all__ = ["FPS", "MEL_RATE", "LabClips", "OffsetGrid", "continuous_levels", "load_lab_split", "log_mel",
+           "sample_sync_batch"]
 
 
 @dataclass
@@ -106,30 +96,6 @@ def load_lab_split(folder: str | os.PathLike, size: int = 64, limit: int | None 
         clip_ids=[c["clip_id"] for c in clips],
         levels=np.stack([r[3] for r in rows]),
     )
-
-
-@dataclass(frozen=True)
-class OffsetGrid:
-    """Offset classes: k * step seconds for k in [-half, half] (21 classes of 0.08 s: +-0.8 s)."""
-
-    half: int = 10
-    step_frames: int = 2  # 0.08 s at 25 fps
-    window_frames: int = 40  # 1.6 s
-
-    @property
-    def n_classes(self) -> int:
-        return 2 * self.half + 1
-
-    @property
-    def step_s(self) -> float:
-        return self.step_frames / FPS
-
-    def offsets_s(self) -> np.ndarray:
-        return (np.arange(self.n_classes) - self.half) * self.step_s
-
-    def shift_frames(self, cls):
-        """Offset class(es) -> frames the audio window starts after the video window (int or array)."""
-        return (cls - self.half) * self.step_frames
 
 
 def sample_sync_batch(clips: LabClips, grid: OffsetGrid, batch: int, rng: np.random.Generator,

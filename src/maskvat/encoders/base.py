@@ -46,6 +46,25 @@ class EncoderConfig:
             raise MaskvatError(f"{path}: not a valid encoder config ({exc})") from None
 
 
+class Encoder:
+    """What every encoder that is not itself an ``nn.Module`` offers beside ``config``: a
+    ``device`` and ``to(device)``, which moves the networks named in ``networks``; its
+    ``encode_frames`` / ``encode_audio`` compute there and return features on that device."""
+
+    networks: tuple[str, ...] = ()  # attribute names of the nn.Modules it holds
+    _device = torch.device("cpu")
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def to(self, device: str | torch.device) -> "Encoder":
+        self._device = torch.device(device)
+        for name in self.networks:
+            getattr(self, name).to(self._device)
+        return self
+
+
 def frames_to_tensor(frames, size: int, mean, std) -> torch.Tensor:
     """frames [..., H, W, 3] uint8 -> [..., 3, size, size] float, normalised.
 

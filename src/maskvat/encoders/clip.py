@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from maskvat.encoders.base import EncoderConfig, frames_to_tensor
-from maskvat.hub import load_pretrained
+from maskvat.weights import load_pretrained
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from maskvat.data.lab_clips import FPS, MEL_RATE, log_mel
-from maskvat.encoders.sync import SyncJudge
+from maskvat.dsp import LOG_MEL_RATE as MEL_RATE
+from maskvat.dsp import log_mel
+from maskvat.encoders.sync import FPS, SyncJudge
 from maskvat.errors import MaskvatError
 
 

@@ -20,11 +20,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from maskvat.encoders.base import EncoderConfig
+from maskvat.dsp import log_mel
+from maskvat.encoders.base import Encoder, EncoderConfig
+from maskvat.encoders.sync import SyncJudgeEnsemble, load_judge
 from maskvat.errors import MaskvatError
 
 
-class ThumbnailEncoder:
+class ThumbnailEncoder(Encoder):
     """frames [B, N, H, W, 3] uint8 at 8 fps -> [B, N, 768] (16 x 16 x 3, scaled to [-1, 1])."""
 
     def __init__(self, side: int = 16, fps: float = 8.0):
@@ -33,7 +35,7 @@ class ThumbnailEncoder:
 
     @torch.no_grad()
     def encode_frames(self, frames) -> torch.Tensor:
-        x = torch.as_tensor(np.asarray(frames))
+        x = torch.as_tensor(np.asarray(frames)).to(self.device)
         lead = x.shape[:-3]
         x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float()
         side = self.config.size
@@ -43,8 +45,10 @@ class ThumbnailEncoder:
         return x.permute(0, 2, 3, 1).reshape(*lead, -1)
 
 
-class SyncFeatureEncoder:
+class SyncFeatureEncoder(Encoder):
     """frames [B, F, 64, 64, 3] uint8 at 25 fps -> [B, F, 64]: the sync judge's video tower."""
+
+    networks = ("judge",)
 
     def __init__(self, judge, source: str | None = None):
         self.judge = judge.eval()
@@ -54,9 +58,6 @@ class SyncFeatureEncoder:
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike) -> "SyncFeatureEncoder":
-        from maskvat.encoders.sync import SyncJudgeEnsemble
-        from maskvat.train.sync_judge import load_judge
-
         judge = load_judge(source)
         if isinstance(judge, SyncJudgeEnsemble):
             raise MaskvatError(f"{source}: an ensemble of sync judges has no single video tower; "
@@ -65,10 +66,10 @@ class SyncFeatureEncoder:
 
     @torch.no_grad()
     def encode_frames(self, frames) -> torch.Tensor:
-        return self.judge.video(torch.as_tensor(np.asarray(frames)))
+        return self.judge.video(torch.as_tensor(np.asarray(frames)).to(self.device))
 
 
-class LogMelAudioEncoder:
+class LogMelAudioEncoder(Encoder):
     """wav [B, T] at 44.1 kHz -> [B, N, 64] log-mel frames at 25/s."""
 
     def __init__(self):
@@ -76,12 +77,10 @@ class LogMelAudioEncoder:
 
     @torch.no_grad()
     def encode_audio(self, wav) -> torch.Tensor:
-        from maskvat.data.lab_clips import log_mel
-
-        return self.from_mel(log_mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32)))
+        return self.from_mel(log_mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32).to(self.device)))
 
     @staticmethod
     def from_mel(mel: torch.Tensor) -> torch.Tensor:
-        """log-mel [..., 64, M] at 100 Hz (``lab_data.log_mel``) -> [..., M // 4, 64] at 25/s."""
+        """log-mel [..., 64, M] at 100 Hz (``maskvat.dsp.log_mel``) -> [..., M // 4, 64] at 25/s."""
         n = mel.shape[-1] // 4
         return mel[..., : n * 4].reshape(*mel.shape[:-1], n, 4).mean(-1).transpose(-1, -2)

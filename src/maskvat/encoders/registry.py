@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from maskvat.errors import MaskvatError
+from maskvat.weights import resolve
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,9 @@ def _lab_thumbs(source):
 
 
 def _lab_sync(source):
-    from maskvat.assets import asset
     from maskvat.encoders.lab import SyncFeatureEncoder
 
-    return SyncFeatureEncoder.from_pretrained(asset("lab/sync_judge") if source == "shipped" else source)
+    return SyncFeatureEncoder.from_pretrained(resolve(source, "sync_judge"))
 
 
 def _lab_semantic(source):

@@ -9,7 +9,7 @@ so that a frame's embedding says what sound its objects make.
   pair (``encode_frames``; ``encode_audio`` and ``embed_audio``), used by the evaluation's
   FAD, WaveCLIP-style and CycleCLIP-style scores and by the novelty score.
 
-    pair = load_semantic(asset("lab/semantic"))
+    pair = load_semantic(shipped("semantic"))
     v = pair.frames(frames)                       # [B, N, 128]
     seq, pooled = pair.audio(mel)                 # [B, N, 128], [B, 128]
 """
@@ -24,8 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskvat.encoders.base import EncoderConfig
-from maskvat.data.lab_clips import N_MELS, log_mel
+from maskvat.dsp import LOG_MEL_BANDS as N_MELS
+from maskvat.dsp import log_mel
+from maskvat.encoders.base import Encoder, EncoderConfig
+from maskvat.weights import load_module, resolve, save_module
 
 
 @dataclass
@@ -104,8 +106,6 @@ class SemanticPair(nn.Module):
         return asdict(self.cfg)
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
-        from maskvat.weights import save_module
-
         save_module(folder, self, "semantic_pair", self.config_dict())
 
 
@@ -118,8 +118,6 @@ def contrastive_loss(video: torch.Tensor, audio: torch.Tensor, logit_scale: torc
 
 
 def load_semantic(folder: str | os.PathLike) -> SemanticPair:
-    from maskvat.weights import load_module
-
     meta, state = load_module(folder, "semantic_pair", "a saved semantic encoder pair")
     model = SemanticPair(SemanticConfig(**meta))
     model.load_state_dict(state)
@@ -127,15 +125,13 @@ def load_semantic(folder: str | os.PathLike) -> SemanticPair:
 
 
 def _resolve(source: str | os.PathLike) -> str:
-    if str(source) == "shipped":
-        from maskvat.assets import asset
-
-        return str(asset("lab/semantic"))
-    return str(source)
+    return str(resolve(source, "semantic"))
 
 
-class SemanticFrameEncoder:
+class SemanticFrameEncoder(Encoder):
     """The registry's ``lab-semantic`` (semantic role): frames [B, N, H, W, 3] uint8 at 8 fps -> [B, N, 128]."""
+
+    networks = ("pair",)
 
     def __init__(self, pair: SemanticPair, source: str | None = None):
         self.pair = pair.eval()
@@ -150,12 +146,14 @@ class SemanticFrameEncoder:
 
     @torch.no_grad()
     def encode_frames(self, frames) -> torch.Tensor:
-        return self.pair.frames(torch.as_tensor(np.asarray(frames)))
+        return self.pair.frames(torch.as_tensor(np.asarray(frames)).to(self.device))
 
 
-class SemanticAudioEncoder:
+class SemanticAudioEncoder(Encoder):
     """The registry's ``lab-audio`` (audio role): wav [B, T] at 44.1 kHz -> [B, N, 128] at 25/s;
     ``embed_audio`` gives one pooled embedding per clip [B, 128]."""
+
+    networks = ("pair",)
 
     def __init__(self, pair: SemanticPair, source: str | None = None):
         self.pair = pair.eval()
@@ -176,7 +174,7 @@ class SemanticAudioEncoder:
     @torch.no_grad()
     def encode_mel(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """log-mel [B, 64, M] -> (sequence [B, M / 4, 128] at 25/s, clip embedding [B, 128]), one pass."""
-        return self.pair.audio(mel)
+        return self.pair.audio(mel.to(self.device))
 
     def encode_audio(self, wav) -> torch.Tensor:
         return self.encode_mel(self.mel(wav))[0]

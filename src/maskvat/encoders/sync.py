@@ -13,14 +13,44 @@ SparseSync's task at lab scale: given a video window and an audio window that st
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskvat.data.lab_clips import N_MELS, OffsetGrid
+from maskvat.dsp import LOG_MEL_BANDS as N_MELS
 from maskvat.errors import MaskvatError
+from maskvat.weights import load_module, save_module
+
+FPS = 25.0  # frames per second the sync towers read (and their features' rate)
+
+
+@dataclass(frozen=True)
+class OffsetGrid:
+    """Offset classes: k * step seconds for k in [-half, half] (21 classes of 0.08 s: +-0.8 s)."""
+
+    half: int = 10
+    step_frames: int = 2  # 0.08 s at 25 fps
+    window_frames: int = 40  # 1.6 s
+
+    @property
+    def n_classes(self) -> int:
+        return 2 * self.half + 1
+
+    @property
+    def step_s(self) -> float:
+        return self.step_frames / FPS
+
+    def offsets_s(self) -> np.ndarray:
+        return (np.arange(self.n_classes) - self.half) * self.step_s
+
+    def shift_frames(self, cls):
+        """Offset class(es) -> frames the audio window starts after the video window (int or array)."""
+        return (cls - self.half) * self.step_frames
 
 
 @dataclass
@@ -188,3 +218,37 @@ class SyncJudgeEnsemble(nn.Module):
 
     def config_dict(self) -> dict:
         return {**asdict(self.cfg), "members": len(self.members)}
+
+
+def save_judge(model: SyncJudge | SyncJudgeEnsemble, folder: Path) -> None:
+    """config.json + model.safetensors (fp16 weights; BatchNorm counters dropped). An ensemble
+    is one folder too: its members' weights under ``members.<i>.``, their config once."""
+    kind = "sync_judge_ensemble" if isinstance(model, SyncJudgeEnsemble) else "sync_judge"
+    save_module(folder, model, kind, model.config_dict())
+
+
+def load_judge(folder: str | os.PathLike) -> SyncJudge | SyncJudgeEnsemble:
+    """A judge (or an ensemble of judges) saved by ``save_judge``, in eval mode."""
+    meta, state = load_module(folder, ("sync_judge", "sync_judge_ensemble"), "a saved sync judge")
+    n = meta.pop("members", None)  # only an ensemble's config counts its members
+    model = SyncJudge(SyncConfig(**meta)) if n is None else SyncJudgeEnsemble([SyncJudge(SyncConfig(**meta)) for _ in range(n)])
+    missing, unexpected = model.load_state_dict(state, strict=False)  # BatchNorm counters are not saved
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise MaskvatError(f"{folder}/model.safetensors does not match its config.json "
+                           f"({len(missing)} weights missing, {len(unexpected)} unexpected)")
+    return model.eval()
+
+
+def combine_judges(folders: list[str | os.PathLike], out: str | os.PathLike) -> SyncJudgeEnsemble:
+    """Saved judges of one config -> one ensemble folder ``out`` (``maskvat encoders combine``);
+    ``out`` must not hold anything yet."""
+    if Path(out).exists() and any(Path(out).iterdir()):
+        raise MaskvatError(f"{out}: already exists and is not empty; combine into a new folder")
+    members = []
+    for folder in folders:
+        judge = load_judge(folder)
+        members.extend(judge.members if isinstance(judge, SyncJudgeEnsemble) else [judge])
+    ensemble = SyncJudgeEnsemble(members)
+    save_judge(ensemble, Path(out))
+    return ensemble

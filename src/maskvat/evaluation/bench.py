@@ -100,7 +100,7 @@ def write_codec_round_trip(clips: list[dict], split: Path, out: Path, codec: str
 
 
 def _write_retrieval_row(clips, lab: Path, out: Path) -> dict:
-    from maskvat.pipeline.features import load_training_set
+    from maskvat.data.lab_cache import load_training_set
     from maskvat.media import read_audio, write_audio
 
     test = load_training_set(lab / "cache" / "test", codes=False)
@@ -125,8 +125,8 @@ def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: in
     """Generate every clip; returns seconds per clip (wall time of generation, models loaded)."""
     from tqdm import tqdm
 
-    from maskvat.pipeline.generate import Pipeline
     from maskvat.media import write_audio
+    from maskvat.pipeline.generate import Pipeline
 
     pipe = Pipeline.load(row.source, scav="lab" if row.beams > 1 else None)
     videos = [split / c["video"] for c in clips]
@@ -235,9 +235,9 @@ def _spectrogram(wav: np.ndarray, events, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from maskvat.lab.sheet import FAMILY_COLORS, log_mel
+    from maskvat.lab.sheet import FAMILY_COLORS, display_mel_db
 
-    db, times = log_mel(wav, 44100)
+    db, times = display_mel_db(wav, 44100)
     fig, ax = plt.subplots(figsize=(5, 1.8), dpi=90)
     ax.imshow(db, origin="lower", aspect="auto", cmap="magma", extent=[times[0], times[-1], 0, db.shape[0]],
               vmin=db.max() - 80, vmax=db.max())

@@ -37,6 +37,7 @@ from tqdm import tqdm
 from maskvat.data.corpus import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_score
+from maskvat.weights import ASSETS, resolve
 
 
 def pair_files(generated: Path, reference: Path) -> list[tuple[Path, Path]]:
@@ -138,11 +139,10 @@ def _class_accuracy(source: str, pairs, gen_mels: list[torch.Tensor]) -> float |
     """Share of generated files whose heard class set equals the truth's (lab references only),
     from their lab log-mel sequences [N, 64]; None when the shipped classifier is absent and
     none was named."""
-    from maskvat.assets import ROOT
     from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
     from maskvat.lab.truth import load_truth
 
-    if source == "lab" and not (ROOT / "lab" / "sound_classifier").is_dir():
+    if source == "lab" and not (ASSETS / "lab" / "sound_classifier").is_dir():
         return None
     model = load_classifier(source)
     predicted, truth = [], []
@@ -176,13 +176,9 @@ def _video_embedding(frame_enc, video: Path) -> torch.Tensor:
 
 
 def _load_judge(source: str):
-    from maskvat.train.sync_judge import load_judge
+    from maskvat.encoders.sync import load_judge
 
-    if source == "lab":
-        from maskvat.assets import asset
-
-        source = asset("lab/ss_judge")
-    return load_judge(source)
+    return load_judge(resolve(source, "ss_judge"))
 
 
 def _sync_offset(judge, video: Path, wav: np.ndarray) -> float | None:

@@ -61,7 +61,7 @@ def mfcc_frames(wav: np.ndarray, sample_rate: int = 44100, n_fft: int = 2048, ho
     idx = np.arange(n_fft)[None] + hop * np.arange(n)[:, None]
     frames = wav[idx] * np.hanning(n_fft + 1)[:-1].astype(np.float32)
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    fb = mel_filterbank(n_fft, n_mels, sample_rate).numpy()
+    fb = mel_filterbank(sample_rate, n_fft, n_mels).astype(np.float32)
     mel = np.maximum(power @ fb.T, _mel_floor(n_fft, n_mels, sample_rate))
     return scipy.fft.dct(np.log(mel), type=2, norm="ortho", axis=1)[:, :n_mfcc]
 
@@ -73,7 +73,7 @@ def _mel_floor(n_fft: int, n_mels: int, sample_rate: int, floor_db: float = MFCC
 
     t = np.arange(n_fft) / sample_rate
     sine = np.sin(2 * np.pi * 1000.0 * t) * np.hanning(n_fft + 1)[:-1]
-    peak = (np.abs(np.fft.rfft(sine)) ** 2 @ mel_filterbank(n_fft, n_mels, sample_rate).numpy().T).max()
+    peak = (np.abs(np.fft.rfft(sine)) ** 2 @ mel_filterbank(sample_rate, n_fft, n_mels).astype(np.float32).T).max()
     return float(peak * 10 ** (floor_db / 10))
 
 

@@ -20,11 +20,11 @@ ground-truth audio itself gives the ceiling any generated track is compared with
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
 from scipy.signal import stft
+
+from maskvat import dsp
 
 N_FFT = 1024
 HOP = 110
@@ -37,19 +37,9 @@ MIN_GAP_S = 0.06
 ATTACK_DELAY_S = 0.0046
 
 
-@functools.lru_cache(maxsize=4)
-def mel_filterbank(sr: int, n_fft: int = N_FFT, n_bands: int = N_BANDS, fmin: float = 30.0, fmax: float = 16000.0):
-    """[n_bands, n_fft // 2 + 1] triangular filters, equally spaced on the mel scale, rows sum to 1."""
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    edges_hz = 700.0 * (10 ** (np.linspace(mel(fmin), mel(min(fmax, sr / 2)), n_bands + 2) / 2595.0) - 1.0)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    fb = np.zeros((n_bands, len(freqs)))
-    for b in range(n_bands):
-        lo, mid, hi = edges_hz[b : b + 3]
-        fb[b] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
-        if fb[b].sum() == 0:  # a band narrower than one bin: take the nearest bin
-            fb[b, np.argmin(np.abs(freqs - mid))] = 1.0
-    return fb / fb.sum(axis=1, keepdims=True)
+def mel_filterbank(sr: int, n_fft: int = N_FFT, n_bands: int = N_BANDS):
+    """[n_bands, n_fft // 2 + 1]: the detector's bands, 30 Hz - 16 kHz, rows summing to 1 (``maskvat.dsp``)."""
+    return dsp.mel_filterbank(sr, n_fft, n_bands, fmin=30.0, fmax=16000.0, norm="sum")
 
 
 def onset_strength(wav: np.ndarray, sr: int = 44100) -> tuple[np.ndarray, np.ndarray]:

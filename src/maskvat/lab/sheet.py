@@ -15,7 +15,7 @@ from maskvat.media import atomic_path, decode_frames, probe, read_audio
 FAMILY_COLORS = {"impact": "#ff6b35", "percussion": "#f7c548", "pitched": "#7bd389", "continuous": "#5fa8ff"}
 
 
-def log_mel(wav: np.ndarray, sr: int, n_fft: int = 2048, hop: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def display_mel_db(wav: np.ndarray, sr: int, n_fft: int = 2048, hop: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(dB [64, F], frame times [F]) of mono ``wav`` for display."""
     from scipy.signal import stft
 
@@ -42,7 +42,7 @@ def contact_sheet(clip: str | os.PathLike, out: str | os.PathLike, *, n_frames: 
     fps = n_frames / duration
     frames = decode_frames(clip, fps)
     wav = read_audio(clip)
-    db, times = log_mel(wav, 44100)
+    db, times = display_mel_db(wav, 44100)
 
     fig = plt.figure(figsize=(12, 5.2), dpi=110)
     grid = fig.add_gridspec(2, n_frames, height_ratios=[1, 1.35], hspace=0.25, wspace=0.04)

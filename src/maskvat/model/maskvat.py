@@ -12,7 +12,6 @@ Inputs: ``codes: [B, K, L]`` long, masked positions hold ``config.mask_id``;
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from maskvat.model.layers import (
     nearest_resample,
     sinusoid,
 )
+from maskvat.weights import load_module, load_strict, resolve, save_module, snapshot
 
 
 @dataclass
@@ -241,71 +241,27 @@ class MaskVAT(nn.Module):
     # ---- persistence -------------------------------------------------------------------------
     def save_pretrained(self, folder: str | os.PathLike, *, half: bool = True, extra: dict | None = None) -> None:
         """config.json (the ModelConfig, plus ``extra``) + model.safetensors (fp16 by default)."""
-        from safetensors.torch import save_file
-
-        from maskvat.media.atomic import atomic_path
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(folder / "model.safetensors") as tmp:
-            save_file(state, str(tmp))
-        meta = {"kind": "maskvat", **self.config.to_dict(), **({"extra": extra} if extra else {})}
-        with atomic_path(folder / "config.json") as tmp:
-            tmp.write_text(json.dumps(meta, indent=1))
+        save_module(folder, self, "maskvat", {**self.config.to_dict(), **({"extra": extra} if extra else {})}, half=half)
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike, *, device: str | torch.device = "cpu",
                         local_files_only: bool = False) -> "MaskVAT":
-        """Load a folder written by ``save_pretrained``, or a model-hub id holding one (cache
-        first, then a download unless offline). Weights come back as float32."""
-        from safetensors.torch import load_file
-
-        from maskvat.hub import load_pretrained
-
-        folder = load_pretrained(_SnapshotFolder, source, "model", local_files_only=local_files_only,
-                                 hint="pass a model folder (e.g. a `maskvat train` run's model/), or 'lab'")
-        model, _ = read_model_folder(Path(folder), load_file)
+        """Load a folder written by ``save_pretrained``, "lab" (the shipped generator), or a
+        model-hub id holding such a folder (cache first, then a download unless offline).
+        Weights come back as float32."""
+        folder = snapshot(resolve(source, "generator"), "model", local_files_only=local_files_only,
+                          hint="pass a model folder (e.g. a `maskvat train` run's model/), or 'lab'")
+        model, _ = read_model_folder(folder)
         return model.to(device).eval()
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
 
-class _SnapshotFolder:
-    """``from_pretrained`` protocol for ``maskvat.hub.load_pretrained``: a local folder, or a hub snapshot."""
-
-    @staticmethod
-    def from_pretrained(source: str, local_files_only: bool = False) -> Path:
-        if Path(source).exists():
-            return Path(source)
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(source, local_files_only=local_files_only))
-
-
-def read_model_folder(folder: Path, load_file) -> tuple["MaskVAT", dict]:
-    config_path, weights = folder / "config.json", folder / "model.safetensors"
-    if not folder.is_dir():
-        raise MaskvatError(f"{folder}: no such model folder")
-    try:
-        meta = json.loads(config_path.read_text())
-    except FileNotFoundError:
-        raise MaskvatError(f"{folder}: not a MaskVAT model (no config.json)") from None
-    except json.JSONDecodeError as exc:
-        raise MaskvatError(f"{config_path}: not valid JSON ({exc})") from None
-    if meta.pop("kind", None) != "maskvat":
-        raise MaskvatError(f"{config_path}: not a MaskVAT model config")
+def read_model_folder(folder: str | os.PathLike) -> tuple["MaskVAT", dict]:
+    """(model, the ``extra`` dict saved with it) of a folder written by ``save_pretrained``."""
+    meta, state = load_module(folder, "maskvat", "a MaskVAT model")
     extra = meta.pop("extra", {})
     model = MaskVAT(ModelConfig.from_dict(meta))
-    if not weights.is_file():
-        raise MaskvatError(f"{folder}: weights missing (no model.safetensors)")
-    try:
-        state = load_file(str(weights))
-    except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise MaskvatError(f"{weights}: cannot read weights ({str(exc).splitlines()[0]})") from None
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise MaskvatError(f"{weights}: weights do not match the config (missing {len(missing)}, unexpected {len(unexpected)})")
+    load_strict(model, state, Path(folder) / "model.safetensors")
     return model, extra

@@ -67,20 +67,28 @@ class Pipeline:
     def load(cls, model: str | os.PathLike = DEFAULT_MODEL, *, codec: str | None = None,
              device: str = "cpu", encoder_sources: dict[str, str] | None = None,
              scav: str | os.PathLike | None = "lab") -> "Pipeline":
-        """``model``: "lab" (shipped) or a folder written by ``save_pretrained``. ``codec``
-        overrides the codec the model config names ("lab" = shipped, or a folder / hub id).
-        ``scav``: the beam selector ("lab" = shipped, a folder, or None); needed for beams > 1."""
+        """``model``: "lab" (the shipped pipeline), a pipeline folder (``model_index.json`` naming
+        its generator, codec, SCAV and encoder weights), a generator folder written by
+        ``save_pretrained``, or a hub id of either. ``codec`` overrides the codec the model
+        names ("lab" = shipped, or a folder / hub id). ``scav``: the beam selector ("lab" = the
+        pipeline's own or the shipped one, a folder, or None); needed for beams > 1.
+        ``encoder_sources``: role ("semantic", "sync", "audio") -> weights, over the pipeline's.
+        Every component is placed on ``device``."""
         from maskvat.codec.tokenizer import AudioTokenizer
-        from maskvat.pipeline.features import FeaturePipeline
         from maskvat.model.maskvat import MaskVAT
-        from maskvat.train.generator import resolve_codec
+        from maskvat.pipeline.features import FeaturePipeline
+        from maskvat.weights import (
+            is_shipped_name,
+            pipeline_index,
+            resolve,
+            shipped,
+            snapshot,
+        )
 
-        if str(model) == DEFAULT_MODEL:
-            from maskvat.assets import asset
-
-            model = asset("lab/model")
-        net = MaskVAT.from_pretrained(model, device=device)
-        tok = AudioTokenizer.from_pretrained(resolve_codec(codec or net.config.codec), device=device)
+        root = shipped("pipeline") if is_shipped_name(model) else snapshot(resolve(model, "generator"), "model")
+        index = pipeline_index(root) or {}
+        net = MaskVAT.from_pretrained(index.get("generator", root), device=device)
+        tok = AudioTokenizer.from_pretrained(codec or index.get("codec") or net.config.codec, device=device)
         if tok.n_levels != net.config.n_levels or tok.codebook_size != net.config.codebook_size:
             raise MaskvatError(f"codec {tok.name} ({tok.n_levels} x {tok.codebook_size}) does not fit the model "
                                f"({net.config.n_levels} x {net.config.codebook_size})")
@@ -88,14 +96,12 @@ class Pipeline:
         if scav is not None:
             from maskvat.scav.model import SCAV
 
-            if str(scav) == "lab":
-                from maskvat.assets import ROOT
-
-                scav = ROOT / "lab" / "scav" if (ROOT / "lab" / "scav").is_dir() else None
-            scav_model = SCAV.from_pretrained(scav).to(device) if scav is not None else None
-            if scav_model is not None:
-                _check_scav_fits(scav_model.config, net.config, scav)
-        features = FeaturePipeline.for_model(net.config, encoder_sources, audio=scav_model is not None)
+            where = index.get("scav", shipped("scav")) if is_shipped_name(scav) else scav
+            scav_model = SCAV.from_pretrained(where).to(device)
+            _check_scav_fits(scav_model.config, net.config, where)
+        sources = {role: str(index[role]) for role in ("semantic", "sync", "audio") if index.get(role)}
+        sources.update(encoder_sources or {})
+        features = FeaturePipeline.for_model(net.config, sources, audio=scav_model is not None, device=device)
         return cls(net, tok, features, device, scav_model)
 
     # ------------------------------------------------------------------------------------

@@ -59,19 +59,19 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import DacModel
 
+from maskvat.codec.presets import CODEC_PRESETS
+from maskvat.codec.usage import code_usage, perplexity
+from maskvat.config_checks import from_checked_dict
 from maskvat.data.corpus import AudioCorpus
-from maskvat.train.discriminators import Discriminator
-from maskvat.dsp import (
+from maskvat.dsp import mel_distance, stft_distance
+from maskvat.errors import MaskvatError
+from maskvat.media.atomic import atomic_path
+from maskvat.train.codec_losses import (
     discriminator_loss,
     feature_matching_loss,
     generator_adv_loss,
-    mel_distance,
-    stft_distance,
 )
-from maskvat.codec.presets import CODEC_PRESETS
-from maskvat.config_checks import from_checked_dict
-from maskvat.errors import MaskvatError
-from maskvat.media.atomic import atomic_path
+from maskvat.train.discriminators import Discriminator
 from maskvat.train.runlog import plot_curves, write_log
 
 
@@ -330,21 +330,6 @@ def restart_dead_codes(model: DacModel, usage: torch.Tensor, latents: list[torch
             level.codebook.weight[dead.to(level.codebook.weight.device)] = pool[pick.to(pool.device)] + noise.to(pool.device)
         replaced.append(int(len(dead)))
     return replaced
-
-
-def code_usage(codes: list[torch.Tensor], active: torch.Tensor, codebook_size: int) -> torch.Tensor:
-    """Counts [K, C] of each code at each level, over the items where that level was active."""
-    rows = []
-    for i, idx in enumerate(codes):
-        keep = idx[active > i]
-        rows.append(torch.bincount(keep.flatten().cpu(), minlength=codebook_size))
-    return torch.stack(rows)
-
-
-def perplexity(counts: torch.Tensor) -> torch.Tensor:
-    """exp(entropy) of each row of counts [K, C] -> [K]."""
-    p = counts.float() / counts.sum(-1, keepdim=True).clamp_min(1)
-    return torch.exp(-(p * p.clamp_min(1e-12).log()).sum(-1))
 
 
 def is_bypassed(cfg: CodecTrainConfig, step: int) -> bool:

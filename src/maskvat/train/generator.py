@@ -25,8 +25,8 @@ import torch
 from tqdm import tqdm
 
 from maskvat.config_checks import from_checked_dict
+from maskvat.data.lab_cache import TrainingSet, load_training_set
 from maskvat.errors import MaskvatError
-from maskvat.pipeline.features import TrainingSet, encoder_roles, load_training_set
 from maskvat.media.atomic import atomic_path
 from maskvat.model.config import model_config
 from maskvat.model.masking import (
@@ -36,6 +36,7 @@ from maskvat.model.masking import (
     masked_cross_entropy,
 )
 from maskvat.model.maskvat import MaskVAT
+from maskvat.pipeline.features import encoder_roles
 from maskvat.train.runlog import plot_curves, write_log
 
 
@@ -86,18 +87,13 @@ def build_model(cfg: TrainConfig, n_levels: int | None = None) -> MaskVAT:
     """The model a config names, embeddings initialised from its codec (when the codec loads)."""
     from maskvat.codec.tokenizer import AudioTokenizer
 
-    tok = AudioTokenizer.from_pretrained(resolve_codec(cfg.codec))
+    tok = AudioTokenizer.from_pretrained(cfg.codec)
     mcfg = model_config(cfg.model, codec=cfg.codec, codec_hidden=int(tok.model.config.hidden_size),
                         **cfg.model_overrides)
     torch.manual_seed(cfg.seed)
     model = MaskVAT(mcfg)
     model.embed.init_from_codec(tok.level_embeddings())
     return model
-
-
-def resolve_codec(name: str) -> str:
-    """A codec name as ``AudioTokenizer.from_pretrained`` takes it ("lab" = the shipped one)."""
-    return name
 
 
 def masked_batch(data: TrainingSet, cfg: TrainConfig, step: int, mask_id: int, cond_dropout: float):

@@ -10,10 +10,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from maskvat.data.lab_cache import TrainingSet, load_training_set
 from maskvat.errors import MaskvatError
-from maskvat.pipeline.features import TrainingSet, encoder_roles, load_training_set
-from maskvat.train.runlog import plot_curves, write_log
+from maskvat.pipeline.features import encoder_roles
 from maskvat.scav.model import SCAV, SCAVConfig
+from maskvat.train.runlog import plot_curves, write_log
 
 SHIFTS = (-12, -8, -4, 4, 8, 12)  # audio frames at 25/s: +-160, 320, 480 ms
 

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from maskvat.data.lab_clips import FPS, MEL_RATE, LabClips, load_lab_split, log_mel
-from maskvat.train.loop import LoopConfig, run_loop
 from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss
 from maskvat.errors import MaskvatError
+from maskvat.train.loop import LoopConfig, run_loop
 from maskvat.train.runlog import plot_curves
 
 

@@ -24,15 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskvat.data.lab_clips import (
-    LabClips,
+from maskvat.data.lab_clips import LabClips, load_lab_split, sample_sync_batch
+from maskvat.encoders.sync import (
     OffsetGrid,
-    load_lab_split,
-    sample_sync_batch,
+    SyncConfig,
+    SyncJudge,
+    save_judge,
 )
-from maskvat.train.loop import LoopConfig, run_loop
-from maskvat.encoders.sync import SyncConfig, SyncJudge, SyncJudgeEnsemble
 from maskvat.errors import MaskvatError
+from maskvat.train.loop import LoopConfig, run_loop
 from maskvat.train.runlog import plot_curves
 
 LEVEL_SPAN = 5  # frames either side for the level-change targets (0.2 s at 25 fps)
@@ -135,41 +135,3 @@ def train_sync(lab_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Sync
                 series_title="validation (lab val split)", ylim=(0, 1))
     save_judge(model, out / "sync_judge")
     return next((r for r in reversed(log) if "acc" in r), {})
-
-
-def save_judge(model: SyncJudge | SyncJudgeEnsemble, folder: Path) -> None:
-    """config.json + model.safetensors (fp16 weights; BatchNorm counters dropped). An ensemble
-    is one folder too: its members' weights under ``members.<i>.``, their config once."""
-    from maskvat.weights import save_module
-
-    kind = "sync_judge_ensemble" if isinstance(model, SyncJudgeEnsemble) else "sync_judge"
-    save_module(folder, model, kind, model.config_dict())
-
-
-def load_judge(folder: str | os.PathLike) -> SyncJudge | SyncJudgeEnsemble:
-    """A judge (or an ensemble of judges) saved by ``save_judge``, in eval mode."""
-    from maskvat.weights import load_module
-
-    meta, state = load_module(folder, ("sync_judge", "sync_judge_ensemble"), "a saved sync judge")
-    n = meta.pop("members", None)  # only an ensemble's config counts its members
-    model = SyncJudge(SyncConfig(**meta)) if n is None else SyncJudgeEnsemble([SyncJudge(SyncConfig(**meta)) for _ in range(n)])
-    missing, unexpected = model.load_state_dict(state, strict=False)  # BatchNorm counters are not saved
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise MaskvatError(f"{folder}/model.safetensors does not match its config.json "
-                           f"({len(missing)} weights missing, {len(unexpected)} unexpected)")
-    return model.eval()
-
-
-def combine_judges(folders: list[str | os.PathLike], out: str | os.PathLike) -> SyncJudgeEnsemble:
-    """Saved judges of one config -> one ensemble folder ``out`` (``maskvat encoders combine``);
-    ``out`` must not hold anything yet."""
-    if Path(out).exists() and any(Path(out).iterdir()):
-        raise MaskvatError(f"{out}: already exists and is not empty; combine into a new folder")
-    members = []
-    for folder in folders:
-        judge = load_judge(folder)
-        members.extend(judge.members if isinstance(judge, SyncJudgeEnsemble) else [judge])
-    ensemble = SyncJudgeEnsemble(members)
-    save_judge(ensemble, Path(out))
-    return ensemble

@@ -8,15 +8,14 @@ import pytest
 from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.evaluate import evaluate_dirs
-from maskvat.evaluation.sound_class import (
-    SoundClassifier,
+from maskvat.evaluation.sound_class import SoundClassifier, set_accuracy
+from maskvat.lab.build import build_split
+from maskvat.media import read_audio, write_audio
+from maskvat.train.sound_classifier import (
     class_targets,
-    set_accuracy,
     split_features,
     train_classifier,
 )
-from maskvat.lab.build import build_split
-from maskvat.media import read_audio, write_audio
 
 
 def test_targets_and_set_accuracy():
@@ -64,7 +63,7 @@ def test_evaluate_reports_class_accuracy(trained, tmp_path):
 
 
 def test_codec_round_trip_features_follow_the_codec(trained, tmp_path, one_torch_thread):
-    from maskvat.evaluation.sound_class import codec_round_trip_features
+    from maskvat.train.sound_classifier import codec_round_trip_features
 
     root, _ = trained
     AudioTokenizer.from_preset("tiny").save_pretrained(tmp_path / "codec")

@@ -7,7 +7,7 @@ import time
 import pytest
 from transformers import CLIPVisionModelWithProjection
 
-from maskvat import hub
+from maskvat import weights as hub
 from maskvat.errors import MaskvatError
 
 

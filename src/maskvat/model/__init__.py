@@ -1,0 +1,1 @@
+"""The MaskVAT generator: configs, layers, the three variants, training-time masking."""

@@ -1,0 +1,1 @@
+"""Parallel decoding of a codegram: the cosine schedule, guidance, Gumbel-annealed confidence, the loop."""
