@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 import torch
 
 from maskvat.errors import MaskvatError
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 SHIPPED_NAMES = ("lab", "shipped")  # what users type for the shipped weights

@@ -15,7 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from maskvat.errors import MediaError
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 
 FORMAT_VERSION = "1"
 INT_FIELDS = ("sample_rate", "hop_length", "num_samples")

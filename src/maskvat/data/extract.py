@@ -218,7 +218,7 @@ def open_cache(cache: Path, cfg: ExtractConfig, extractor: Extractor, items: lis
         return have
     if cache.exists() and any(p for p in cache.iterdir()):
         raise MaskvatError(f"{cache}: exists and is not a maskvat cache; choose an empty or new folder")
-    from maskvat.media.atomic import atomic_path
+    from maskvat.atomic import atomic_path
 
     cache.mkdir(parents=True, exist_ok=True)
     with atomic_path(meta_path) as tmp:  # first, so that a second machine sees a cache, not a stranger
@@ -259,7 +259,7 @@ def extract(sources: list[str | os.PathLike], cache: str | os.PathLike, cfg: Ext
     from safetensors.torch import save_file
     from tqdm import tqdm
 
-    from maskvat.media.atomic import atomic_path
+    from maskvat.atomic import atomic_path
 
     cfg.check()
     cache = Path(cache)

@@ -32,7 +32,7 @@ def build_feature_cache(split: str | os.PathLike, cache: str | os.PathLike, pipe
     from safetensors.torch import save_file
 
     from maskvat.media import read_audio
-    from maskvat.media.atomic import atomic_path
+    from maskvat.atomic import atomic_path
 
     split, cache = Path(split), Path(cache)
     meta = _manifest(split)
@@ -59,7 +59,7 @@ def build_codes_cache(split: str | os.PathLike, cache: str | os.PathLike, codec,
     from safetensors.torch import save_file
 
     from maskvat.media import read_audio
-    from maskvat.media.atomic import atomic_path
+    from maskvat.atomic import atomic_path
 
     split, cache = Path(split), Path(cache)
     meta = _manifest(split)

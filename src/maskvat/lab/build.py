@@ -20,7 +20,7 @@ from maskvat.lab.render import ClipSpec, render_clip
 from maskvat.lab.sounds import make_bank
 from maskvat.lab.vocab import SOUND_CLASSES
 from maskvat.media import write_video
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 
 LAB_VERSION = "1"
 SPLIT_IDS = {"train": 1, "val": 2, "test": 3}

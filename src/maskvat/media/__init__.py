@@ -8,7 +8,7 @@ Every failure a user's file or request can cause is a :class:`maskvat.errors.Med
 naming the file and the problem. Nothing here imports the rest of maskvat but its errors.
 """
 
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 from maskvat.media.audio import (
     SAMPLE_RATE,
     fit_length,

@@ -19,7 +19,7 @@ import soxr
 
 from maskvat.errors import MediaError
 from maskvat.media._open import corrupt
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 from maskvat.media.probe import (
     audio_stream,
     check_complete,

@@ -11,7 +11,7 @@ import numpy as np
 
 from maskvat.errors import MediaError
 from maskvat.media._open import corrupt
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 from maskvat.media.audio import checked_mono, fit_length
 from maskvat.media.probe import open_input, probe
 from maskvat.media.write import (

@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from maskvat.errors import MediaError
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 from maskvat.media.audio import SAMPLE_RATE, check_sample_rate, checked_mono, to_pcm
 from maskvat.media.video import MAX_FPS
 

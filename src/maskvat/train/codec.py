@@ -65,7 +65,7 @@ from maskvat.config_checks import from_checked_dict
 from maskvat.data.corpus import AudioCorpus
 from maskvat.dsp import mel_distance, stft_distance
 from maskvat.errors import MaskvatError
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 from maskvat.train.codec_losses import (
     discriminator_loss,
     feature_matching_loss,

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from maskvat.config_checks import from_checked_dict
 from maskvat.data.lab_cache import TrainingSet, load_training_set
 from maskvat.errors import MaskvatError
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 from maskvat.model.config import model_config
 from maskvat.model.masking import (
     apply_mask,

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from maskvat.errors import MaskvatError
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 from maskvat.train.runlog import write_log
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 
 
 def write_log(path: Path, log: list[dict]) -> None:

@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from maskvat.errors import MediaError
-from maskvat.media.atomic import atomic_path
+from maskvat.atomic import atomic_path
 
 
 def test_success_renames_into_place_and_keeps_suffix(tmp_path):
