@@ -189,7 +189,8 @@ def _done_line(plan: Plan, start: float, duration: float) -> str:
     if plan.muxed is not None:
         line += f", {plan.muxed}"
         if plan.muxed.suffix != plan.video.suffix.lower():
-            line += f" (a {plan.muxed.suffix} copy: {plan.video.suffix or 'its container'} cannot hold its video plus sound)"
+            own = plan.video.suffix or "its container"
+            line += f" (a {plan.muxed.suffix} copy: {own} cannot hold its video plus sound)"
         if start:
             line += f" (sound at {start:.2f}-{start + duration:.2f} s)"
     return line

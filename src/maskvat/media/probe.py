@@ -215,10 +215,10 @@ def _scan_video(path, container, stream) -> _Timing:
         end = start + stream.duration  # the container's (or edit list's) own end of the last frame
     _check_complete(path, stream, total, float((natural_end - start) * tb))
     return _Timing(start=float(start * tb), duration=float((end - start) * tb), count=len(shown) + untimed,
-                   variable=is_variable_rate(gaps, step, 0.001 / tb), rotation=rotation)
+                   variable=_is_variable_rate(gaps, step, 0.001 / tb), rotation=rotation)
 
 
-def is_variable_rate(gaps: np.ndarray, step: int, ticks_per_ms: float = 0.0) -> bool:
+def _is_variable_rate(gaps: np.ndarray, step: int, ticks_per_ms: float = 0.0) -> bool:
     """True if the intervals between frames (in time-base ticks) genuinely vary.
 
     Timestamps rounded to milliseconds (Matroska, and files remuxed from it) jitter by 1 ms

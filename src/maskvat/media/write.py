@@ -53,8 +53,9 @@ def write_video(
 
     Frame n gets pts n in time base 1/fps, so it shows at exactly n / fps; audio sample i
     plays at i / sample_rate. audio_codec: "aac", "alac" (lossless, sample-exact in mp4),
-    "flac", "pcm_s16le" (mov/mkv/avi) or "libopus" (webm/mkv, resampled to 48 kHz). Frames are consumed one at a time; the file appears
-    only once complete (an exception from ``frames`` leaves nothing behind).
+    "flac", "pcm_s16le" (mov/mkv/avi) or "libopus" (webm/mkv, resampled to 48 kHz). Frames
+    are consumed one at a time; the file appears only once complete (an exception from
+    ``frames`` leaves nothing behind).
     """
     rate = as_fraction(fps)
     if not (0 < rate <= MAX_FPS):
