@@ -29,7 +29,7 @@ def main() -> None:
 
     from maskvat.codec.tokenizer import AudioTokenizer
     from maskvat.media import read_audio
-    from maskvat.training.train import resolve_codec
+    from maskvat.train.generator import resolve_codec
 
     tok = AudioTokenizer.from_pretrained(resolve_codec(args.codec))
     clips = json.loads(open(f"{args.split}/manifest.json").read())["clips"][: args.n]

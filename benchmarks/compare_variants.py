@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from maskvat.runlog import plot_runs, read_log
+from maskvat.train.runlog import plot_runs, read_log
 
 
 def main() -> None:

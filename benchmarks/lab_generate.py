@@ -40,7 +40,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from maskvat.evaluation.bench import write_codec_round_trip
-    from maskvat.generate.pipeline import Pipeline
+    from maskvat.pipeline.generate import Pipeline
     from maskvat.lab.score import score_dirs
     from maskvat.media import write_audio
     from maskvat.sampling.sampler import SamplerSettings

@@ -26,9 +26,9 @@ import torch
 
 def main() -> None:
     from maskvat.encoders.lab import ThumbnailEncoder
-    from maskvat.encoders.lab_data import load_lab_split
+    from maskvat.data.lab_clips import load_lab_split
     from maskvat.encoders.semantic import load_semantic
-    from maskvat.encoders.train_semantic import (
+    from maskvat.train.semantic import (
         clip_embeddings,
         frame_indices,
         linear_probe,
@@ -65,7 +65,7 @@ def main() -> None:
         "seconds": round(time.time() - t0, 1),
     }
     if args.codec != "none":
-        from maskvat.encoders.train_semantic import codec_round_trip_mels
+        from maskvat.train.semantic import codec_round_trip_mels
 
         rt = torch.from_numpy(codec_round_trip_mels(Path(args.lab) / "test", args.codec, test.mels.shape[-1]))
         with torch.no_grad():

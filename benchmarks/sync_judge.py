@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from maskvat.encoders.judge import predict_offsets
-from maskvat.encoders.lab_data import load_lab_split
-from maskvat.encoders.train_sync import (
+from maskvat.data.lab_clips import load_lab_split
+from maskvat.train.sync_judge import (
     evaluate,
     fixed_windows,
     load_judge,

@@ -47,7 +47,7 @@ def test_train_sync_judge_with_the_map_head_and_meanmax_pooling(tmp_path, capsys
                  "--window-frames", "24", "--head", "map", "--pool", "meanmax", "--width", "8", "--dim", "16"]) == 0
     saved = json.loads((run / "sync_judge" / "config.json").read_text())
     assert (saved["head"], saved["pool"], saved["width"], saved["dim"], saved["window_frames"]) == ("map", "meanmax", 8, 16, 24)
-    from maskvat.encoders.train_sync import load_judge
+    from maskvat.train.sync_judge import load_judge
 
     judge = load_judge(run / "sync_judge")
     assert judge.map_head is not None and judge.video.proj.in_channels == 2 * 4 * 8
@@ -83,7 +83,7 @@ def test_combine_sync_judges_into_an_ensemble(tmp_path, capsys):
     import torch
 
     from maskvat.encoders.sync import SyncConfig, SyncJudge
-    from maskvat.encoders.train_sync import load_judge, save_judge
+    from maskvat.train.sync_judge import load_judge, save_judge
 
     cfg = SyncConfig(size=16, dim=8, width=4, half=3, step_frames=2, window_frames=12)
     for seed in (0, 1):

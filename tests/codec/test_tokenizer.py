@@ -240,7 +240,7 @@ def test_shipped_lab_codec_loads_offline_and_reconstructs():
     """The default codec is the shipped one: it loads with no network and its round trip of
     three plucked/struck notes is far nearer the input than silence is, using many codes per level."""
     from maskvat.codec import DEFAULT_CODEC
-    from maskvat.codec.losses import mel_distance
+    from maskvat.dsp import mel_distance
 
     assert DEFAULT_CODEC == "lab"
     torch.set_num_threads(1)

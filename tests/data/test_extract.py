@@ -14,7 +14,7 @@ from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.data.dataset import CacheDataset, list_clips, make_loader
 from maskvat.data.extract import ExtractConfig, extract, read_manifest
 from maskvat.errors import MaskvatError
-from maskvat.features.extract import load_training_set
+from maskvat.pipeline.features import load_training_set
 from maskvat.lab.build import build_split
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from resume_helpers import interrupt_then_resume
 
-from maskvat.encoders import train_semantic as tsem
-from maskvat.encoders.lab_data import LabClips
+from maskvat.train import semantic as tsem
+from maskvat.data.lab_clips import LabClips
 from maskvat.encoders.semantic import (
     SemanticAudioEncoder,
     SemanticConfig,
@@ -150,7 +150,7 @@ def test_shipped_pair_matches_lab_sounds_to_their_videos(tmp_path, one_torch_thr
     """The shipped pair, offline, on clips it never saw (the procedural bank, not the Debian
     sounds it was trained on): each clip's audio finds its own video among 12 far above chance."""
     from maskvat.encoders import load_encoder
-    from maskvat.encoders.lab_data import load_lab_split
+    from maskvat.data.lab_clips import load_lab_split
     from maskvat.lab.build import build_split
 
     frames_enc, audio_enc = load_encoder("lab-semantic"), load_encoder("lab-audio")

@@ -7,8 +7,8 @@ import pytest
 import torch
 from resume_helpers import interrupt_then_resume
 
-from maskvat.encoders import train_sync as ts
-from maskvat.encoders.lab_data import LabClips, OffsetGrid, log_mel, sample_sync_batch
+from maskvat.train import sync_judge as ts
+from maskvat.data.lab_clips import LabClips, OffsetGrid, log_mel, sample_sync_batch
 from maskvat.encoders.sync import SyncConfig, SyncJudge, lag_map, lag_profile
 from maskvat.errors import MaskvatError
 
@@ -155,7 +155,7 @@ def test_predict_offsets_windows_a_whole_clip():
 def test_continuous_levels_take_each_kinds_highest_source():
     from types import SimpleNamespace
 
-    from maskvat.encoders.lab_data import continuous_levels
+    from maskvat.data.lab_clips import continuous_levels
 
     truth = SimpleNamespace(sources=[
         {"family": "continuous", "kind": "fan", "level_per_frame": [0.0, 0.5, 0.5, 0.2]},

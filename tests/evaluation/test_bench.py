@@ -16,7 +16,7 @@ from maskvat.evaluation.bench import (
     pooled,
     run_lab_bench,
 )
-from maskvat.features.extract import FeaturePipeline, build_feature_cache
+from maskvat.pipeline.features import FeaturePipeline, build_feature_cache
 from maskvat.lab.build import build_split
 from maskvat.media import read_audio
 from maskvat.model.maskvat import MaskVAT

@@ -45,6 +45,20 @@ def test_forward_shapes_every_variant(name, one_torch_thread):
         assert aux == {}
 
 
+@pytest.mark.parametrize("name", ["lab-adaln-b", "lab-seq2seq", "lab-hybrid"])
+def test_precomputed_modulation_gives_the_same_logits(name, one_torch_thread):
+    model = tiny(name)
+    for p in model.parameters():  # leave adaLN-Zero so the modulation matters
+        torch.nn.init.normal_(p, std=0.1)
+    codes, sem, sync, _ = inputs()
+    cond = model.condition(sem, sync, length=20)
+    cached = model.with_modulation(cond)
+    assert (cached.modulation is None) == (name == "lab-seq2seq")
+    torch.testing.assert_close(model.decode(codes, cached), model.decode(codes, cond), rtol=0, atol=0)
+    other = model.condition(sem, sync * 3, length=20)
+    assert not torch.allclose(model.decode(codes, model.with_modulation(other)), model.decode(codes, cached))
+
+
 def test_adaln_a_ignores_sync_and_b_uses_it(one_torch_thread):
     codes, sem, sync, _ = inputs()
     a, b = tiny("lab-adaln-a"), tiny("lab-adaln-b")

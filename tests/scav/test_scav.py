@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from maskvat.errors import MaskvatError
 from maskvat.scav.model import SCAV, SCAVConfig
-from maskvat.scav.train import SCAVTrainConfig, evaluate, shifted_copies, train_scav
+from maskvat.train.scav import SCAVTrainConfig, evaluate, shifted_copies, train_scav
 
 SMALL = SCAVConfig(semantic_dim=6, sync_dim=5, audio_dim=4, length=20, hidden=16, dim=8)
 
@@ -47,8 +47,8 @@ def make_cache(folder, n, seed, encoders=None):
 
 
 def test_scav_reads_the_streams_widths_and_encoders_of_its_cache(tmp_path):
-    from maskvat.features.extract import load_training_set
-    from maskvat.scav.train import scav_config_for
+    from maskvat.pipeline.features import load_training_set
+    from maskvat.train.scav import scav_config_for
 
     names = {"semantic": "sem-x", "sync": "sync-y", "audio": "aud-z"}
     cfg = scav_config_for(load_training_set(make_cache(tmp_path / "c", 4, 0, names), codes=False))
@@ -70,7 +70,7 @@ def test_training_learns_retrieval_and_alignment(tmp_path, one_torch_thread):
                         SMALL, val_cache=val, progress=False)
     assert result["r1"] > 0.8 and result["aligned"] > 0.8, result
     back = SCAV.from_pretrained(tmp_path / "run" / "scav")
-    from maskvat.features.extract import load_training_set
+    from maskvat.pipeline.features import load_training_set
 
     assert evaluate(back, load_training_set(val, codes=False))["r1"] > 0.8  # fp16 weights keep it
     with pytest.raises(MaskvatError, match="not a SCAV folder"):

@@ -157,8 +157,8 @@ def _check_output(path: str, suffixes: tuple[str, ...]) -> None:
 def run_train(args: argparse.Namespace) -> int:
     import json
 
-    from maskvat.codec.corpus import AudioCorpus
-    from maskvat.codec.train import CodecTrainConfig, check_config, train_codec
+    from maskvat.data.corpus import AudioCorpus
+    from maskvat.train.codec import CodecTrainConfig, check_config, train_codec
 
     cfg = CodecTrainConfig(preset=args.preset, steps=args.steps, batch_size=args.batch, segment=args.segment,
                            lr=args.lr, bypass_steps=args.bypass_steps, warmup_steps=args.warmup_steps,
@@ -172,7 +172,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from maskvat.codec.train import export_from_run
+    from maskvat.train.codec import export_from_run
 
     export_from_run(args.run, args.output, half=args.half)
     print(f"wrote {args.output}")
@@ -182,7 +182,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from maskvat.codec.evaluate import evaluate_codec
+    from maskvat.evaluation.codec import evaluate_codec
     from maskvat.codec.tokenizer import AudioTokenizer
 
     tok = AudioTokenizer.from_pretrained(args.codec, device=args.device)

@@ -54,14 +54,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     if args.what == "semantic":
-        from maskvat.encoders.train_semantic import SemanticTrainConfig, train_semantic
+        from maskvat.train.semantic import SemanticTrainConfig, train_semantic
 
         cfg = SemanticTrainConfig(steps=args.steps, batch=args.batch or 64, lr=args.lr, seed=args.seed,
                                   codec=None if args.codec == "none" else args.codec)
         result, trained = train_semantic(args.lab, args.out, cfg), "semantic"
     else:
         from maskvat.encoders.sync import SyncConfig
-        from maskvat.encoders.train_sync import SyncTrainConfig, train_sync
+        from maskvat.train.sync_judge import SyncTrainConfig, train_sync
 
         cfg = SyncTrainConfig(steps=args.steps, batch=args.batch or 32, lr=args.lr, seed=args.seed,
                               level_loss=args.level_loss)
@@ -74,7 +74,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_combine(args: argparse.Namespace) -> int:
-    from maskvat.encoders.train_sync import combine_judges
+    from maskvat.train.sync_judge import combine_judges
 
     ensemble = combine_judges(args.judges, args.out)
     print(f"{args.out}: {len(ensemble.members)} judges, {ensemble.grid.window_frames}-frame windows")

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_visual(args: argparse.Namespace) -> int:
-    from maskvat.features.extract import FeaturePipeline, build_feature_cache
+    from maskvat.pipeline.features import FeaturePipeline, build_feature_cache
     from maskvat.model.config import model_config
 
     path = build_feature_cache(args.split, args.cache, FeaturePipeline.for_model(model_config(args.model), audio=True))
@@ -32,8 +32,8 @@ def run_visual(args: argparse.Namespace) -> int:
 
 def run_codes(args: argparse.Namespace) -> int:
     from maskvat.codec.tokenizer import AudioTokenizer
-    from maskvat.features.extract import build_codes_cache
-    from maskvat.training.train import resolve_codec
+    from maskvat.pipeline.features import build_codes_cache
+    from maskvat.train.generator import resolve_codec
 
     codec = AudioTokenizer.from_pretrained(resolve_codec(args.codec), device=args.device)
     print(f"wrote {build_codes_cache(args.split, args.cache, codec)}")

@@ -12,7 +12,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskvat.generate.limits import MAX_SECONDS, MIN_SECONDS
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -92,7 +92,7 @@ def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
     file whose outputs could not be written.
     """
     from maskvat.errors import MaskvatError
-    from maskvat.generate.pipeline import output_paths, requested_duration
+    from maskvat.pipeline.generate import output_paths, requested_duration
     from maskvat.media import muxed_suffix
 
     plans, refused = [], []
@@ -148,7 +148,7 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
     from tqdm import tqdm
 
     from maskvat.errors import MaskvatError
-    from maskvat.generate.pipeline import Pipeline
+    from maskvat.pipeline.generate import Pipeline
     from maskvat.media import mux_audio, write_audio
     from maskvat.sampling.sampler import SamplerSettings
 

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from maskvat.scav.train import SCAVTrainConfig, train_scav
+    from maskvat.train.scav import SCAVTrainConfig, train_scav
 
     cfg = SCAVTrainConfig(steps=args.steps, batch_size=args.batch, seed=args.seed)
     print(json.dumps(train_scav(args.cache, args.out, cfg, val_cache=args.val_cache), indent=1))

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maskvat.training.train import TrainConfig, train
+    from maskvat.train.generator import TrainConfig, train
 
     cfg = TrainConfig.from_file(args.config, steps=args.steps, train_cache=args.train_cache, val_cache=args.val_cache,
                                  codec=args.codec)

@@ -143,7 +143,7 @@ class Extractor:
     def __init__(self, cfg: ExtractConfig, device: str = "cpu"):
         from maskvat.codec.tokenizer import AudioTokenizer
         from maskvat.encoders.registry import ENCODERS, load_encoder
-        from maskvat.training.train import resolve_codec
+        from maskvat.train.generator import resolve_codec
 
         self.cfg = cfg
         self.codec = AudioTokenizer.from_pretrained(resolve_codec(cfg.codec), device=device)

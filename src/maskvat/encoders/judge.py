@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from maskvat.encoders.lab_data import FPS, MEL_RATE, log_mel
+from maskvat.data.lab_clips import FPS, MEL_RATE, log_mel
 from maskvat.encoders.sync import SyncJudge
 from maskvat.errors import MaskvatError
 

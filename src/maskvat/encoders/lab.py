@@ -55,7 +55,7 @@ class SyncFeatureEncoder:
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike) -> "SyncFeatureEncoder":
         from maskvat.encoders.sync import SyncJudgeEnsemble
-        from maskvat.encoders.train_sync import load_judge
+        from maskvat.train.sync_judge import load_judge
 
         judge = load_judge(source)
         if isinstance(judge, SyncJudgeEnsemble):
@@ -76,7 +76,7 @@ class LogMelAudioEncoder:
 
     @torch.no_grad()
     def encode_audio(self, wav) -> torch.Tensor:
-        from maskvat.encoders.lab_data import log_mel
+        from maskvat.data.lab_clips import log_mel
 
         return self.from_mel(log_mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32)))
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maskvat.encoders.base import EncoderConfig
-from maskvat.encoders.lab_data import N_MELS, log_mel
+from maskvat.data.lab_clips import N_MELS, log_mel
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskvat.encoders.lab_data import N_MELS, OffsetGrid
+from maskvat.data.lab_clips import N_MELS, OffsetGrid
 from maskvat.errors import MaskvatError
 
 

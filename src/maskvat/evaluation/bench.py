@@ -100,7 +100,7 @@ def write_codec_round_trip(clips: list[dict], split: Path, out: Path, codec: str
 
 
 def _write_retrieval_row(clips, lab: Path, out: Path) -> dict:
-    from maskvat.features.extract import load_training_set
+    from maskvat.pipeline.features import load_training_set
     from maskvat.media import read_audio, write_audio
 
     test = load_training_set(lab / "cache" / "test", codes=False)
@@ -125,7 +125,7 @@ def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: in
     """Generate every clip; returns seconds per clip (wall time of generation, models loaded)."""
     from tqdm import tqdm
 
-    from maskvat.generate.pipeline import Pipeline
+    from maskvat.pipeline.generate import Pipeline
     from maskvat.media import write_audio
 
     pipe = Pipeline.load(row.source, scav="lab" if row.beams > 1 else None)

@@ -176,7 +176,7 @@ def _video_embedding(frame_enc, video: Path) -> torch.Tensor:
 
 
 def _load_judge(source: str):
-    from maskvat.encoders.train_sync import load_judge
+    from maskvat.train.sync_judge import load_judge
 
     if source == "lab":
         from maskvat.assets import asset

@@ -85,8 +85,13 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.ada[1].weight)
         nn.init.zeros_(self.ada[1].bias)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        s1, c1, g1, s2, c2, g2 = self.ada(cond).chunk(6, dim=-1)
+    def modulation(self, cond: torch.Tensor) -> torch.Tensor:
+        """cond [B, L, d] -> [B, L, 6d]: shift, scale and gate of both sub-blocks (fixed while sampling)."""
+        return self.ada(cond)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, mod: torch.Tensor | None = None) -> torch.Tensor:
+        """``mod``: ``modulation(cond)`` computed beforehand (sampling reuses it at every step)."""
+        s1, c1, g1, s2, c2, g2 = (self.ada(cond) if mod is None else mod).chunk(6, dim=-1)
         h = modulate(self.norm1(x), s1, c1)
         x = x + g1 * self.attn(h, h, h, need_weights=False)[0]
         return x + g2 * self.mlp(modulate(self.norm2(x), s2, c2))

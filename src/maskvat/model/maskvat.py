@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -38,11 +38,17 @@ from maskvat.model.layers import (
 @dataclass
 class Conditioning:
     """What the decoder reads: ``adaln: [B, L, d]`` (AdaLN/Hybrid), ``memory: [B, 1 + N, d]``
-    (Seq2Seq/Hybrid encoder output, [CLS] first), and ``drop: [B]``."""
+    (Seq2Seq/Hybrid encoder output, [CLS] first), and ``drop: [B]``.
+
+    ``modulation``: the AdaLN scale/shift/gate of every block ([B, L, 6d] each) and of the final
+    norm ([B, L, 2d]), computed once by ``MaskVAT.with_modulation`` when the conditioning is fixed
+    over many decoder passes (sampling); a third of an AdaLN block's work, done once instead of
+    at every step. Not kept by ``repeat``/``cat`` (compute it after them)."""
 
     adaln: torch.Tensor | None
     memory: torch.Tensor | None
     drop: torch.Tensor
+    modulation: tuple[torch.Tensor, ...] | None = None
 
     def repeat(self, n: int) -> "Conditioning":
         """Each item repeated n times (beams): [B, ...] -> [B * n, ...]."""
@@ -64,9 +70,12 @@ class HybridBlock(nn.Module):
         self.norm_x = nn.LayerNorm(d)
         self.cross_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
 
-    def forward(self, x, cond, memory):
+    def modulation(self, cond: torch.Tensor) -> torch.Tensor:
+        return self.ada.modulation(cond)
+
+    def forward(self, x, cond, memory, mod: torch.Tensor | None = None):
         b = self.ada
-        s1, c1, g1, s2, c2, g2 = b.ada(cond).chunk(6, dim=-1)
+        s1, c1, g1, s2, c2, g2 = (b.ada(cond) if mod is None else mod).chunk(6, dim=-1)
         h = modulate(b.norm1(x), s1, c1)
         x = x + g1 * b.attn(h, h, h, need_weights=False)[0]
         x = x + self.cross_attn(self.norm_x(x), memory, memory, need_weights=False)[0]
@@ -172,23 +181,33 @@ class MaskVAT(nn.Module):
         return self.enc_norm(h)
 
     # ---- decoding --------------------------------------------------------------------------
+    def with_modulation(self, cond: Conditioning) -> Conditioning:
+        """``cond`` with the AdaLN modulations of every block computed once (see ``Conditioning``);
+        decoding with it gives the same logits. Seq2Seq has none: ``cond`` is returned as it is."""
+        if cond.adaln is None:
+            return cond
+        mods = tuple(block.modulation(cond.adaln) for block in self.blocks) + (self.final_ada(cond.adaln),)
+        return replace(cond, modulation=mods)
+
     def decode(self, codes: torch.Tensor, cond: Conditioning) -> torch.Tensor:
         """codes [B, K, L] (mask id where masked) -> logits [B, K, L, C]."""
         cfg = self.config
         b, k, length = codes.shape
         if k != cfg.n_levels:
             raise MaskvatError(f"codes have {k} levels, the model {cfg.n_levels}")
+        mods = cond.modulation or (None,) * (len(self.blocks) + 1)
         x = self.embed(codes) + self.positions[:length]
-        for block in self.blocks:
+        for block, mod in zip(self.blocks, mods):
             if cfg.variant == "adaln":
-                x = block(x, cond.adaln)
+                x = block(x, cond.adaln, mod)
             elif cfg.variant == "seq2seq":
                 x = block(x, cond.memory)
             else:
-                x = block(x, cond.adaln, cond.memory)
+                x = block(x, cond.adaln, cond.memory, mod)
         x = self.final_norm(x)
         if cfg.variant != "seq2seq":
-            shift, scale = self.final_ada(cond.adaln).chunk(2, dim=-1)
+            final = self.final_ada(cond.adaln) if mods[-1] is None else mods[-1]
+            shift, scale = final.chunk(2, dim=-1)
             x = modulate(x, shift, scale)
         return self.head(x).view(b, length, k, cfg.codebook_size).permute(0, 2, 1, 3)
 

@@ -67,7 +67,7 @@ def sample_codes(model: MaskVAT, cond: Conditioning, length: int, settings: Samp
     guided = settings.guidance > 0
     if guided and uncond is None:
         raise ValueError("guidance > 0 needs the unconditional conditioning (uncond)")
-    both = Conditioning.cat(cond, uncond) if guided else cond
+    both = model.with_modulation(Conditioning.cat(cond, uncond) if guided else cond)  # fixed for all steps
     for n in tqdm(range(settings.steps), desc="sampling", unit="step", disable=not progress, leave=False):
         if not masked.any():
             break

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
-from maskvat.features.extract import TrainingSet, encoder_roles, load_training_set
+from maskvat.pipeline.features import TrainingSet, encoder_roles, load_training_set
 from maskvat.media.atomic import atomic_path
 from maskvat.model.config import model_config
 from maskvat.model.masking import (
@@ -36,7 +36,7 @@ from maskvat.model.masking import (
     masked_cross_entropy,
 )
 from maskvat.model.maskvat import MaskVAT
-from maskvat.runlog import plot_curves, write_log
+from maskvat.train.runlog import plot_curves, write_log
 
 
 @dataclass

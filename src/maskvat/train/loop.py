@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from maskvat.errors import MaskvatError
 from maskvat.media.atomic import atomic_path
-from maskvat.runlog import write_log
+from maskvat.train.runlog import write_log
 
 
 @dataclass

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from maskvat.codec.corpus import list_media
-from maskvat.codec.losses import best_lag, mel_distance, si_sdr
-from maskvat.codec.train import perplexity
+from maskvat.data.corpus import list_media
+from maskvat.dsp import best_lag, mel_distance, si_sdr
+from maskvat.train.codec import perplexity
 from maskvat.errors import MaskvatError
 
 OPUS_KBPS = (6, 8, 12)

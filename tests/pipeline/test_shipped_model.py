@@ -2,7 +2,7 @@
 
 import pytest
 
-from maskvat.generate.pipeline import Pipeline
+from maskvat.pipeline.generate import Pipeline
 from maskvat.lab.build import build_split
 from maskvat.lab.score import score_dirs
 from maskvat.media import write_audio

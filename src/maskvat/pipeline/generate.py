@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from maskvat.errors import MaskvatError, MediaError
-from maskvat.generate.limits import MAX_SECONDS, MIN_SECONDS
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 from maskvat.media.frame_array import FrameArray
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 
@@ -70,9 +70,9 @@ class Pipeline:
         overrides the codec the model config names ("lab" = shipped, or a folder / hub id).
         ``scav``: the beam selector ("lab" = shipped, a folder, or None); needed for beams > 1."""
         from maskvat.codec.tokenizer import AudioTokenizer
-        from maskvat.features.extract import FeaturePipeline
+        from maskvat.pipeline.features import FeaturePipeline
         from maskvat.model.maskvat import MaskVAT
-        from maskvat.training.train import resolve_codec
+        from maskvat.train.generator import resolve_codec
 
         if str(model) == DEFAULT_MODEL:
             from maskvat.assets import asset
@@ -296,7 +296,7 @@ def output_paths(video: Path, out_dir: Path, audio_format: str, video_suffix: st
 
 def _check_scav_fits(scav_cfg, model_cfg, where) -> None:
     """SCAV scores the model's own features: it must read the encoders the model reads."""
-    from maskvat.features.extract import encoder_roles
+    from maskvat.pipeline.features import encoder_roles
 
     model_reads = encoder_roles(model_cfg)
     wrong = [f"{role}: {name} (the model: {model_reads[role] or 'does not read it'})"

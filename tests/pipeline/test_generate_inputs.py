@@ -15,8 +15,8 @@ from maskvat.cli.generate import expand_inputs
 from maskvat.cli.main import main
 from maskvat.data.sources import list_sources
 from maskvat.errors import MaskvatError
-from maskvat.generate.pipeline import Pipeline, requested_duration
-from maskvat.media import FrameArray, VIDEO_SUFFIXES, probe, read_audio
+from maskvat.media import VIDEO_SUFFIXES, FrameArray, probe, read_audio
+from maskvat.pipeline.generate import Pipeline, requested_duration
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_excel_csv_and_path_column_read_as_extract_reads_them(make_video, tmp_pa
 
 
 def test_one_list_of_video_suffixes_for_every_folder_scan(tmp_path):
-    from maskvat.codec.corpus import list_media
+    from maskvat.data.corpus import list_media
 
     folder = tmp_path / "videos"
     folder.mkdir()

@@ -14,12 +14,12 @@ alive on a short budget:
    cosine decay.
 
 Adversarial stage (``adversarial_start`` = N > 0; 0, the default, leaves it off): from
-step N on, DAC's discriminators (``maskvat.codec.discriminators``: multi-period, periods
+step N on, DAC's discriminators (``maskvat.train.discriminators``: multi-period, periods
 2..11, and multi-band complex STFT, windows 2048/1024/512; channels times ``disc_width``)
 train each step on the real crops against the current reconstructions (least-squares GAN,
 AdamW (0.8, 0.99) at a constant ``disc_lr``), and the generator adds ``lambda_adv`` x the
 LSGAN generator loss and ``lambda_fm`` x feature matching (DAC's weights 1 and 2; see
-``maskvat.codec.losses`` for the reductions). Switch it on once reconstruction has
+``maskvat.dsp`` for the reductions). Switch it on once reconstruction has
 converged: the first N steps are the reconstruction-only recipe above.
 
 Starting from an existing codec: ``init_from`` (a codec folder as ``AudioTokenizer`` reads
@@ -59,9 +59,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import DacModel
 
-from maskvat.codec.corpus import AudioCorpus
-from maskvat.codec.discriminators import Discriminator
-from maskvat.codec.losses import (
+from maskvat.data.corpus import AudioCorpus
+from maskvat.train.discriminators import Discriminator
+from maskvat.dsp import (
     discriminator_loss,
     feature_matching_loss,
     generator_adv_loss,
@@ -72,7 +72,7 @@ from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
 from maskvat.media.atomic import atomic_path
-from maskvat.runlog import plot_curves, write_log
+from maskvat.train.runlog import plot_curves, write_log
 
 
 @dataclass

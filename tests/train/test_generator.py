@@ -8,8 +8,8 @@ from safetensors.torch import save_file
 
 from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.errors import MaskvatError
-from maskvat.features.extract import load_training_set
-from maskvat.training.train import TrainConfig, lr_at, train
+from maskvat.pipeline.features import load_training_set
+from maskvat.train.generator import TrainConfig, lr_at, train
 
 TINY = dict(d_model=32, n_layers=2, n_heads=4, enc_layers=1, max_frames=20, semantic_dim=6, sync_dim=5, audio_dim=4)
 

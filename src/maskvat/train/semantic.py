@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskvat.encoders.lab_data import FPS, MEL_RATE, LabClips, load_lab_split, log_mel
-from maskvat.encoders.run_loop import LoopConfig, run_loop
+from maskvat.data.lab_clips import FPS, MEL_RATE, LabClips, load_lab_split, log_mel
+from maskvat.train.loop import LoopConfig, run_loop
 from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss
 from maskvat.errors import MaskvatError
-from maskvat.runlog import plot_curves
+from maskvat.train.runlog import plot_curves
 
 
 @dataclass

@@ -9,15 +9,15 @@ import torch
 from audio_helpers import impact_clip as clip
 
 from maskvat.cli.main import main
-from maskvat.codec.corpus import AudioCorpus
-from maskvat.codec.discriminators import Discriminator
-from maskvat.codec.losses import (
+from maskvat.data.corpus import AudioCorpus
+from maskvat.train.discriminators import Discriminator
+from maskvat.dsp import (
     discriminator_loss,
     feature_matching_loss,
     generator_adv_loss,
 )
 from maskvat.codec.tokenizer import AudioTokenizer
-from maskvat.codec.train import (
+from maskvat.train.codec import (
     CodecTrainConfig,
     empty_codec,
     export_codec,
@@ -29,7 +29,7 @@ from maskvat.codec.train import (
     train_codec,
 )
 from maskvat.errors import MaskvatError
-from maskvat.runlog import read_log
+from maskvat.train.runlog import read_log
 
 W = 0.0625  # discriminator width of the tests: 0.17 M weights
 

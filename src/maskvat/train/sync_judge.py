@@ -24,16 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskvat.encoders.lab_data import (
+from maskvat.data.lab_clips import (
     LabClips,
     OffsetGrid,
     load_lab_split,
     sample_sync_batch,
 )
-from maskvat.encoders.run_loop import LoopConfig, run_loop
+from maskvat.train.loop import LoopConfig, run_loop
 from maskvat.encoders.sync import SyncConfig, SyncJudge, SyncJudgeEnsemble
 from maskvat.errors import MaskvatError
-from maskvat.runlog import plot_curves
+from maskvat.train.runlog import plot_curves
 
 LEVEL_SPAN = 5  # frames either side for the level-change targets (0.2 s at 25 fps)
 

@@ -8,7 +8,7 @@ from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.encoders.lab import LogMelAudioEncoder, ThumbnailEncoder
 from maskvat.encoders.registry import load_encoder
 from maskvat.errors import MaskvatError
-from maskvat.features.extract import (
+from maskvat.pipeline.features import (
     FeaturePipeline,
     build_codes_cache,
     build_feature_cache,
@@ -72,7 +72,7 @@ def test_cache_errors(tmp_path):
 
 def test_check_encoders_names_the_role_that_differs(tmp_path):
     from maskvat.errors import MaskvatError
-    from maskvat.features.extract import TrainingSet
+    from maskvat.pipeline.features import TrainingSet
 
     data = TrainingSet(None, None, None, None, ["a"], {"semantic": "lab-thumbs", "sync": "lab-sync"})
     data.check_encoders({"semantic": "lab-thumbs", "sync": "lab-sync", "audio": "lab-logmel"}, tmp_path, "m")

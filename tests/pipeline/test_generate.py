@@ -8,7 +8,7 @@ from model_helpers import save_tiny_model
 
 from maskvat.cli.main import main
 from maskvat.errors import MaskvatError
-from maskvat.generate.pipeline import Pipeline, window_plan
+from maskvat.pipeline.generate import Pipeline, window_plan
 from maskvat.sampling.sampler import SamplerSettings
 
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 from audio_helpers import impact_clip as clip
 
-from maskvat.codec.corpus import AudioCorpus
-from maskvat.codec.losses import best_lag, mel_distance, si_sdr
+from maskvat.data.corpus import AudioCorpus
+from maskvat.dsp import best_lag, mel_distance, si_sdr
 from maskvat.codec.tokenizer import AudioTokenizer
-from maskvat.codec.train import (
+from maskvat.train.codec import (
     CodecTrainConfig,
     code_usage,
     export_from_run,
@@ -97,7 +97,7 @@ def test_resume_gives_the_same_next_loss(corpus, tmp_path, one_torch_thread):
 
 
 def test_exported_codec_computes_what_was_trained(tmp_path, one_torch_thread):
-    from maskvat.codec.train import export_codec, kmeans_init
+    from maskvat.train.codec import export_codec, kmeans_init
 
     model = new_codec("tiny")
     wav = torch.from_numpy(np.stack([clip(0), clip(1)]))

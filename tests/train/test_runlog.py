@@ -4,7 +4,7 @@ import pytest
 
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
-from maskvat.runlog import plot_runs, read_log, write_log
+from maskvat.train.runlog import plot_runs, read_log, write_log
 
 
 def test_log_round_trip_keeps_numbers_and_sparse_columns(tmp_path):
@@ -24,7 +24,7 @@ def test_plot_runs_draws_each_run(tmp_path):
 
 
 def test_from_checked_dict_names_unknown_keys():
-    from maskvat.scav.train import SCAVTrainConfig
+    from maskvat.train.scav import SCAVTrainConfig
 
     assert from_checked_dict(SCAVTrainConfig, {"steps": 3}, "x").steps == 3
     with pytest.raises(MaskvatError, match="unknown SCAV option.*: bogus, other"):

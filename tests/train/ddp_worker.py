@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 torch.set_num_threads(1)
-from maskvat.training.train import TrainConfig, train  # noqa: E402
+from maskvat.train.generator import TrainConfig, train  # noqa: E402
 
 cfg = TrainConfig(**json.loads(sys.argv[1]))
 out = Path(sys.argv[2])

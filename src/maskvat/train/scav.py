@@ -11,8 +11,8 @@ import torch
 from tqdm import tqdm
 
 from maskvat.errors import MaskvatError
-from maskvat.features.extract import TrainingSet, encoder_roles, load_training_set
-from maskvat.runlog import plot_curves, write_log
+from maskvat.pipeline.features import TrainingSet, encoder_roles, load_training_set
+from maskvat.train.runlog import plot_curves, write_log
 from maskvat.scav.model import SCAV, SCAVConfig
 
 SHIFTS = (-12, -8, -4, 4, 8, 12)  # audio frames at 25/s: +-160, 320, 480 ms

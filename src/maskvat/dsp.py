@@ -7,7 +7,7 @@ multi-resolution STFT loss (log-magnitude L1 + magnitude L1). Pure functions of
 ``wav: [B, T]`` tensors; differentiable.
 
 The adversarial stage's losses (least-squares GAN, Mao et al. 2017, as in HiFi-GAN and
-DAC) take what ``maskvat.codec.discriminators.Discriminator`` returns: a list of logits
+DAC) take what ``maskvat.train.discriminators.Discriminator`` returns: a list of logits
 tensors, one per sub-discriminator (any shape each), and a list of feature-map lists.
 Adversarial terms are summed over sub-discriminators (as DAC and HiFi-GAN do, which
 ``lambda_adv = 1`` assumes); feature matching is the mean L1 over each sub-discriminator's
