@@ -72,7 +72,7 @@ def log_mel(wav: torch.Tensor, sample_rate: int = 44100) -> torch.Tensor:
     hop = int(round(sample_rate / LOG_MEL_RATE))
     spec = torch.stft(wav.reshape(-1, wav.shape[-1]).float(), n_fft=1024, hop_length=hop,
                       window=torch.hann_window(1024, device=wav.device), center=True, return_complex=True).abs() ** 2
-    fb = torch.as_tensor(mel_filterbank(sample_rate, 1024, LOG_MEL_BANDS, fmin=30.0, fmax=16000.0, norm="sum"),
+    fb = torch.tensor(mel_filterbank(sample_rate, 1024, LOG_MEL_BANDS, fmin=30.0, fmax=16000.0, norm="sum"),
                          dtype=torch.float32, device=wav.device)
     mel = torch.log(fb @ spec + 1e-6)
     return mel.reshape(*wav.shape[:-1], LOG_MEL_BANDS, -1)

@@ -106,7 +106,7 @@ def test_cut_at_a_packet_boundary_is_still_caught(faststart_video, tmp_path):
     cut.write_bytes(faststart_video.read_bytes()[: positions[len(positions) // 2]])
     with raises_naming(cut, r"header promises 4.00 s of audio, only 1.\d\d are present"):
         read_audio(cut)
-    with raises_naming(cut, r"header promises 100 video frames, only \d+ are present"):
+    with raises_naming(cut, r"header promises 4.00 s of video, only [123].\d\d are present"):
         decode_frames(cut, 25)
 
 
@@ -117,9 +117,10 @@ def test_video_whose_frames_cannot_be_decoded(make_video, tmp_path):
     size = struct.unpack(">I", data[at - 4 : at])[0]
     data[at + 4 : at - 4 + size] = bytes(size - 8)
     (tmp_path / "zeroed.mp4").write_bytes(data)
-    assert probe(tmp_path / "zeroed.mp4").video.frame_count == 25  # the packets are all there
-    with raises_naming(tmp_path / "zeroed.mp4", "corrupt"):
-        decode_frames(tmp_path / "zeroed.mp4", 25)
+    # the packets are all there, but probe decodes the first frame: refused before any work
+    for read in (probe, lambda p: decode_frames(p, 25)):
+        with raises_naming(tmp_path / "zeroed.mp4", "corrupt: none of its h264 video frames could be decoded"):
+            read(tmp_path / "zeroed.mp4")
 
 
 def test_missing_streams(make_video, tmp_path):

@@ -1,17 +1,31 @@
-"""``maskvat generate VIDEO... -o OUT``: the main job."""
+"""``maskvat generate VIDEO... -o OUT``: the main job.
+
+Every input is checked before the model loads (readable, decodable, the asked span fits,
+a container can hold the muxed copy); in a run of several inputs, a file that fails any
+check, or fails later, is reported in one line and skipped, the others go on, and the exit
+status is 1. A single input that fails is a one-line error with status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
+from dataclasses import dataclass
 from pathlib import Path
 
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v"}
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="sound for silent video: writes OUT/NAME.wav and OUT/NAME_maskvat.mp4")
-    p.add_argument("inputs", nargs="+", metavar="VIDEO", help="video files, folders of videos, or a .csv with a 'video' column")
+    p = sub.add_parser(
+        "generate", help="sound for silent video: writes OUT/NAME.wav and OUT/NAME_maskvat.mp4 (or .mkv, .webm...)",
+        description="Sound for silent video: OUT/NAME.wav (the generated span) and OUT/NAME_maskvat.EXT, a copy "
+        "of the whole video (video stream untouched) with the sound at its true time. The copy keeps the input's "
+        "container where it can hold the video plus sound (mp4, m4v, mov, mkv, webm, ts, avi), else it is .mkv "
+        f"(.mov for GIF). Spans of {MIN_SECONDS:g} to {MAX_SECONDS:.0f} s; generate longer videos in parts with "
+        "--start/--duration. File names that begin with '-' work as they are when the file exists; otherwise "
+        "put them after '--'.")
+    p.add_argument("inputs", nargs="+", metavar="VIDEO",
+                   help="video files, folders of videos, or .csv/.jsonl lists with a 'path' (or 'video') column")
     p.add_argument("-o", "--out", required=True, help="output folder (created)")
     p.add_argument("--model", default="lab", help="'lab' (shipped default) or a model folder")
     p.add_argument("--codec", default=None, help="override the model's codec: 'lab', a folder or a hub id")
@@ -23,8 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=8,
                    help="videos of the same length sampled together (one window each); 1 = one at a time")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--start", type=float, default=0.0, help="seconds into each video")
-    p.add_argument("--duration", type=float, default=None, help="seconds to generate (default: to the end)")
+    p.add_argument("--start", type=float, default=0.0,
+                   help="seconds into each video where the sound begins (the muxed copy still holds the whole "
+                        "video, with the sound at its true time)")
+    p.add_argument("--duration", type=float, default=None,
+                   help=f"seconds to generate, {MIN_SECONDS:g} to {MAX_SECONDS:.0f} (default: to the end of the video)")
     p.add_argument("--format", choices=["wav", "flac"], default="wav")
     p.add_argument("--no-video", action="store_true", help="write only the sound file")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -33,23 +50,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
-    """Files, folders (their videos, sorted) and CSV files (column 'video', relative to the CSV)."""
+    """Files, folders (their videos, sorted; not their subfolders) and lists (.csv/.jsonl, read
+    as ``maskvat extract`` reads them: column 'path' or 'video', relative to the list)."""
+    from maskvat.data.sources import is_list_file, read_list
     from maskvat.errors import MaskvatError
+    from maskvat.media import is_video_file
 
     out: list[Path] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file()))
-        elif p.suffix.lower() == ".csv":
-            try:
-                with open(p, newline="") as f:
-                    rows = list(csv.DictReader(f))
-            except (OSError, UnicodeDecodeError) as exc:
-                raise MaskvatError(f"{p}: cannot read CSV ({exc})") from None
-            if not rows or "video" not in rows[0]:
-                raise MaskvatError(f"{p}: a CSV of inputs needs a 'video' column")
-            out.extend((p.parent / r["video"]) for r in rows)
+            out.extend(sorted(q for q in p.iterdir() if is_video_file(q)))
+        elif is_list_file(p):
+            rows = read_list(p)
+            spans = [r.name for r in rows if r.start or r.end is not None]
+            if spans:
+                raise MaskvatError(f"{p}: per-row start/end ({spans[0]}) are read by `maskvat extract`; "
+                                   "`maskvat generate` takes --start/--duration for every video")
+            out.extend(r.path for r in rows)
         else:
             out.append(p)
     if not out:
@@ -57,52 +75,122 @@ def expand_inputs(items: list[str]) -> list[Path]:
     return out
 
 
+@dataclass
+class Plan:
+    """One input's outputs, decided before any generation."""
+
+    video: Path
+    sound: Path
+    muxed: Path | None  # None with --no-video
+
+
+def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
+    """(plans for the inputs that can be done, one line per input that cannot).
+
+    Probes each input (readable, decodable video), checks the asked span against the video
+    and the limits, and picks the muxed copy's container, so that nothing is generated for a
+    file whose outputs could not be written.
+    """
+    from maskvat.errors import MaskvatError
+    from maskvat.pipeline.generate import output_paths, requested_duration
+    from maskvat.media import muxed_suffix
+
+    plans, refused = [], []
+    out_dir = Path(args.out)
+    for video in videos:
+        try:
+            requested_duration(video, args.start, args.duration)
+            suffix = None if args.no_video else muxed_suffix(video)
+        except MaskvatError as exc:
+            refused.append(str(exc))
+            continue
+        sound, muxed = output_paths(video, out_dir, args.format, suffix)
+        plans.append(Plan(video, sound, None if args.no_video else muxed))
+    return plans, refused
+
+
 def run(args: argparse.Namespace) -> int:
+    from maskvat.errors import MaskvatError
+
+    videos = expand_inputs(args.inputs)
+    plans, refused = plan_outputs(videos, args)
+    if len(videos) == 1 and refused:
+        raise MaskvatError(refused[0])
+    for line in refused:
+        print(f"maskvat: skipped: {line}")
+    _refuse_clashes(plans, args.overwrite)
+    failed = len(refused)
+    if plans:
+        failed += _generate(plans, args, len(videos))
+    if failed:
+        print(f"maskvat: {failed} of {len(videos)} videos failed (see above)")
+    return 1 if failed else 0
+
+
+def _refuse_clashes(plans: list[Plan], overwrite: bool) -> None:
+    from maskvat.errors import MaskvatError
+
+    seen: dict[Path, Path] = {}
+    for plan in plans:
+        for path in (plan.sound, plan.muxed):
+            if path is None:
+                continue
+            if path in seen:
+                raise MaskvatError(f"{plan.video} and {seen[path]} would both write {path}; "
+                                   "generate them into different folders")
+            seen[path] = plan.video
+            if not overwrite and path.exists():
+                raise MaskvatError(f"{path}: already exists (pass --overwrite to replace it)")
+
+
+def _generate(plans: list[Plan], args, n_inputs: int) -> int:
+    """Generate and write every plan; returns how many failed (each reported in one line)."""
     from tqdm import tqdm
 
     from maskvat.errors import MaskvatError
     from maskvat.media import mux_audio, write_audio
-    from maskvat.pipeline.generate import Pipeline, output_paths
+    from maskvat.pipeline.generate import Pipeline
     from maskvat.sampling.sampler import SamplerSettings
 
-    videos = expand_inputs(args.inputs)
-    out_dir = Path(args.out)
-    plans = [(v, *output_paths(v, out_dir, args.format)) for v in videos]
-    seen: dict[Path, Path] = {}
-    for video, sound, _ in plans:
-        if sound in seen:
-            raise MaskvatError(f"{video} and {seen[sound]} would both write {sound}; generate them into different folders")
-        seen[sound] = video
-    if not args.overwrite:
-        for _, sound, muxed in plans:
-            for path in (sound,) if args.no_video else (sound, muxed):
-                if path.exists():
-                    raise MaskvatError(f"{path}: already exists (pass --overwrite to replace it)")
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)
-    results = pipe.generate_many([v for v, _, _ in plans], batch_size=args.batch, settings=settings, seed=args.seed,
+    results = pipe.generate_many([p.video for p in plans], batch_size=args.batch, settings=settings, seed=args.seed,
                                  start=args.start, duration=args.duration, beams=args.beams,
                                  progress=len(plans) == 1)
     for i, video, result in results:
-        _, sound, muxed = plans[i]
+        plan = plans[i]
         bar.update(1)
+        written = []
         try:
-            if isinstance(result, MaskvatError):
+            if isinstance(result, BaseException):
                 raise result
-            write_audio(sound, result.wav, result.sample_rate)
-            if not args.no_video:
-                mux_audio(video, result.wav, result.sample_rate, muxed)
-        except MaskvatError as exc:
-            if len(plans) == 1:
+            write_audio(plan.sound, result.wav, result.sample_rate)
+            written.append(plan.sound)
+            if plan.muxed is not None:
+                mux_audio(video, result.wav, result.sample_rate, plan.muxed, start=args.start)
+        except Exception as exc:  # noqa: BLE001 - in a batch, one file's failure must not end the run
+            if n_inputs == 1:
                 raise
             failed += 1
-            tqdm.write(f"maskvat: skipped: {exc}")
+            why = str(exc) if isinstance(exc, MaskvatError) else f"{video}: {type(exc).__name__}: {exc}"
+            kept = f" (kept {written[0]})" if written else ""
+            tqdm.write(f"maskvat: skipped: {why}{kept}")
             continue
-        tqdm.write(f"{video} -> {sound}" + ("" if args.no_video else f", {muxed}"))
+        tqdm.write(_done_line(plan, args.start, result.duration))
     bar.close()
-    if failed:
-        print(f"maskvat: {failed} of {len(plans)} videos failed (see above)")
-    return 1 if failed else 0
+    return failed
+
+
+def _done_line(plan: Plan, start: float, duration: float) -> str:
+    line = f"{plan.video} -> {plan.sound}"
+    if plan.muxed is not None:
+        line += f", {plan.muxed}"
+        if plan.muxed.suffix != plan.video.suffix.lower():
+            own = plan.video.suffix or "its container"
+            line += f" (a {plan.muxed.suffix} copy: {own} cannot hold its video plus sound)"
+        if start:
+            line += f" (sound at {start:.2f}-{start + duration:.2f} s)"
+    return line

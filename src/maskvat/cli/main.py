@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from maskvat import __version__
@@ -24,8 +25,18 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors end with ``hint`` (set by :func:`main` for the words it
+    suspects to be file names that begin with '-')."""
+
+    hint = ""
+
+    def error(self, message):
+        super().error(message + _Parser.hint)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="maskvat",
         description="Synchronised full-band sound for silent video (MaskVAT).",
     )
@@ -42,8 +53,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def dash_paths(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:
+    """(argv with file names that begin with '-' made unambiguous, the words that look like such
+    names but name nothing).
+
+    A word that begins with '-', is none of the program's options and names an existing file
+    or folder (VGGSound ids such as ``-abc123_000030.mp4``) is a path: it gets a ``./``
+    prefix, which names the same file, so that argparse does not take it for an option.
+    Words after ``--`` are left alone (argparse takes them as they are).
+    """
+    options = _option_strings(parser)
+    out, suspects = [], []
+    for i, word in enumerate(argv):
+        if word == "--":
+            return out + argv[i:], suspects
+        if word.startswith("-") and not word.startswith("--") and word not in options and len(word) > 2:
+            if os.path.lexists(word):
+                word = os.path.join(".", word)
+            elif not _is_number(word):
+                suspects.append(word)
+        out.append(word)
+    return out, suspects
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    found = set()
+    for action in parser._actions:
+        found.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv, suspects = dash_paths(sys.argv[1:] if argv is None else list(argv), parser)
+    command = argv[0] if argv and not argv[0].startswith("-") else "COMMAND"
+    _Parser.hint = (f" (no file {suspects[0]} here; a file name that begins with '-' can also go after '--': "
+                    f"maskvat {command} [OPTIONS] -- {suspects[0]})" if suspects else "")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "probe",
         help="describe a video or audio file (duration, fps, frame count, streams)",
         description="Describe a video or audio file: container, duration, size, video codec, "
-        "frame size, exact frame rate, frame count, variable-frame-rate flag, audio rate and channels.",
+        "frame size, display rotation (phone video), exact frame rate, frame count of the frames a player "
+        "shows (an MP4 edit list's pre-roll is not counted), variable-frame-rate flag, audio rate and channels.",
     )
     p.add_argument("path", metavar="VIDEO", help="a video or audio file")
     p.add_argument("--json", action="store_true", help="print MediaInfo as JSON instead of text")
@@ -54,7 +55,10 @@ def _video_line(v) -> str:
         rate = f"variable frame rate, average {rate}"
     frames = "? frames" if v.frame_count is None else f"{v.frame_count} frames"
     start = f", starts at {v.start_time:.3f} s" if v.start_time else ""
-    return f"{v.codec} {v.width}x{v.height} {v.pix_fmt or '?'}, {rate}, {frames}, {v.duration:.3f} s{start}"
+    size = f"{v.width}x{v.height}"
+    if v.rotation:
+        size += " (rotated {}° clockwise: shown {}x{})".format(v.rotation, *v.display_size)
+    return f"{v.codec} {size} {v.pix_fmt or '?'}, {rate}, {frames}, {v.duration:.3f} s{start}"
 
 
 def _audio_line(a) -> str:

@@ -15,9 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from maskvat.errors import MaskvatError
-
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus"}
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".webm", ".avi"}
+from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 
 
 def list_media(dirs, suffixes=AUDIO_SUFFIXES | VIDEO_SUFFIXES) -> list[Path]:

@@ -4,7 +4,9 @@
 
 A CSV needs a ``path`` (or ``video``) column and may have ``start`` and ``end`` (seconds);
 a JSONL file holds one object per line with the same keys. Relative paths are relative to
-the list file. A lab split (a folder with manifest.json) contributes its clips in order.
+the list file. Both are read as UTF-8 with or without a byte-order mark (Excel's "CSV
+UTF-8" writes one). A lab split (a folder with manifest.json) contributes its clips in
+order. ``maskvat generate`` reads its lists with the same :func:`read_list`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskvat.data.corpus import VIDEO_SUFFIXES
 from maskvat.errors import MaskvatError
+from maskvat.media.formats import VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,35 @@ class SourceItem:
     end: float | None = None
 
 
+LIST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+
+
+def is_list_file(path: str | os.PathLike) -> bool:
+    """True if ``path`` names a file list (.csv, .jsonl) rather than a video."""
+    return Path(path).suffix.lower() in LIST_SUFFIXES
+
+
+def read_list(path: str | os.PathLike) -> list[SourceItem]:
+    """The videos a .csv (``path`` or ``video`` column) or .jsonl list names, in order."""
+    p = Path(path)
+    if not p.is_file():
+        raise MaskvatError(f"{p}: no such file")
+    try:
+        return _rows(p, _csv_rows(p) if p.suffix.lower() == ".csv" else _jsonl_rows(p))
+    except UnicodeDecodeError as exc:
+        raise MaskvatError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise MaskvatError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+
+
 def list_sources(sources: list[str | os.PathLike]) -> list[SourceItem]:
     items: list[SourceItem] = []
     for source in sources:
         p = Path(source)
         if p.is_dir():
             items += _lab_split(p) if (p / "manifest.json").is_file() else _folder(p)
-        elif p.suffix.lower() == ".csv" and p.is_file():
-            items += _rows(p, _csv_rows(p))
-        elif p.suffix.lower() in (".jsonl", ".ndjson") and p.is_file():
-            items += _rows(p, _jsonl_rows(p))
+        elif is_list_file(p) and p.is_file():
+            items += read_list(p)
         elif p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
             items.append(SourceItem(p, p.name))
         elif not p.exists():
@@ -69,12 +90,16 @@ def _lab_split(folder: Path) -> list[SourceItem]:
 
 
 def _csv_rows(path: Path):
-    with open(path, newline="") as f:
-        yield from enumerate(csv.DictReader(f), start=2)
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's "CSV UTF-8" starts with a BOM
+        reader = csv.DictReader(f)
+        if not {"path", "video"} & set(reader.fieldnames or ()):
+            raise MaskvatError(f"{path}: a list of videos needs a 'path' (or 'video') column, "
+                               f"found {', '.join(reader.fieldnames or []) or 'no header'}")
+        yield from enumerate(reader, start=2)
 
 
 def _jsonl_rows(path: Path):
-    with open(path) as f:
+    with open(path, encoding="utf-8-sig") as f:
         for n, line in enumerate(f, start=1):
             if line.strip():
                 try:

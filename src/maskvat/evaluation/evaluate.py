@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from maskvat.data.corpus import AUDIO_SUFFIXES, VIDEO_SUFFIXES
+from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_score
 from maskvat.weights import ASSETS, resolve

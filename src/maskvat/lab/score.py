@@ -21,10 +21,13 @@ import numpy as np
 from maskvat.errors import MaskvatError
 from maskvat.lab.onsets import MIN_GAP_S, detect_onsets
 from maskvat.lab.truth import Event, load_truth
+from maskvat.media.formats import AUDIO_SUFFIXES as SOUND_SUFFIXES
+from maskvat.media.formats import VIDEO_SUFFIXES
 
 TOLERANCE_S = 0.05
 MERGE_S = MIN_GAP_S
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp4", ".mkv", ".mov", ".m4a", ".mp3", ".ogg")
+# Where a clip's sound is looked for, in this order: sound files first, then muxed videos.
+AUDIO_SUFFIXES = (".wav", ".flac", *sorted((SOUND_SUFFIXES | VIDEO_SUFFIXES) - {".wav", ".flac"}))
 
 
 def merge_onsets(events: list[Event], merge_s: float = MERGE_S) -> list[tuple[float, set[str]]]:

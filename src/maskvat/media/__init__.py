@@ -16,14 +16,17 @@ from maskvat.media.audio import (
     resample,
     write_audio,
 )
+from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES, is_video_file
 from maskvat.media.frame_array import FrameArray
-from maskvat.media.mux import mux_audio
+from maskvat.media.mux import mux_audio, muxed_suffix
 from maskvat.media.probe import AudioStreamInfo, MediaInfo, VideoStreamInfo, probe
 from maskvat.media.video import Frames, decode_frames
 from maskvat.media.write import as_fraction, write_video
 
 __all__ = [
+    "AUDIO_SUFFIXES",
     "SAMPLE_RATE",
+    "VIDEO_SUFFIXES",
     "AudioStreamInfo",
     "FrameArray",
     "Frames",
@@ -33,7 +36,9 @@ __all__ = [
     "atomic_path",
     "decode_frames",
     "fit_length",
+    "is_video_file",
     "mux_audio",
+    "muxed_suffix",
     "probe",
     "read_audio",
     "resample",

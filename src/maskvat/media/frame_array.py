@@ -4,7 +4,9 @@
     grid = clip.at(fps=8, size=(224, 224))           # Frames, on the same time grid decode_frames would use
 
 Sampling follows ``decode_frames``: frame n of the result is the source frame on screen at
-``start + n / fps``; resizing goes through the same swscale scaler.
+``start + n / fps``; resizing goes through the same swscale scaler. The frames are taken as
+shown (upright): unlike a file's display rotation, which ``decode_frames`` applies, an
+array carries none.
 """
 
 from __future__ import annotations

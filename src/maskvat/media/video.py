@@ -3,6 +3,8 @@
 Target times are exact: frame n of the result is the source frame on screen at
 ``start + n / fps``, whatever the source's rate (23.976, 29.97, 60, variable). Times are
 seconds from the first video frame (see :func:`maskvat.media.probe.timeline_origin`).
+Frames come out as a player shows them: turned by the file's display rotation (phone video
+stored sideways with a rotation flag), without the frames an MP4 edit list leaves out.
 """
 
 from __future__ import annotations
@@ -63,8 +65,11 @@ def decode_frames(
 ) -> Frames:
     """Frames of ``path`` at ``fps`` from ``start`` for ``duration`` seconds (default: to the end).
 
-    size: (width, height) of the result; None keeps the source size. Each source frame is
-    resized as soon as it is decoded, so large inputs never sit in memory at full size.
+    size: (width, height) of the result, as shown; None keeps the source's displayed size.
+    Frames are turned by the file's display rotation (``probe(path).video.rotation``, e.g. a
+    phone's portrait video stored as landscape), so the result is upright as a player shows it.
+    Each source frame is resized as soon as it is decoded, so large inputs never sit in
+    memory at full size.
     Returns :class:`Frames` with frames [N, H, W, 3] uint8, N = floor(duration * fps + 1e-6);
     targets past the last source frame repeat it. Limits (MediaError beyond them): fps in
     (0, 1000], output sides 1..8192, source width*height <= max_pixels, duration <= max_duration.
@@ -83,7 +88,7 @@ def decode_frames(
     times = target_times(start, duration, fps)
     if len(times) == 0:
         raise MediaError(path, f"{duration:.3f} s at {fps} fps gives no frame")
-    width, height = (int(size[0]), int(size[1])) if size is not None else (v.width, v.height)
+    width, height = (int(size[0]), int(size[1])) if size is not None else v.display_size
     _check_memory(path, len(times), width, height)
     frames, source_times = _decode_at(path, v, times, width, height)
     return Frames(frames=frames, times=times, source_times=source_times, fps=float(fps))
@@ -148,7 +153,7 @@ def _decode_pass(path, v, times, width, height, seek: bool) -> tuple[np.ndarray,
                     i += 1
                 if i >= len(times):
                     break
-                shown = (t, _to_rgb(frame, width, height, reformatters))
+                shown = (t, _to_rgb(frame, width, height, reformatters, v.rotation))
         except av.error.FFmpegError as exc:
             raise corrupt(path, exc, at=t) from None
     while i < len(times) and shown is not None:  # the last frame stays on screen to the end
@@ -168,8 +173,8 @@ def _fill_leading(path, out: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, n
     return out, src
 
 
-def _to_rgb(frame: av.VideoFrame, width: int, height: int, reformatters=None) -> np.ndarray:
-    """[height, width, 3] uint8 RGB of a decoded frame.
+def _to_rgb(frame: av.VideoFrame, width: int, height: int, reformatters=None, rotation: int = 0) -> np.ndarray:
+    """[height, width, 3] uint8 RGB of a decoded frame, turned ``rotation`` degrees clockwise.
 
     Scales in the source pixel format, then converts: asking swscale for both in one
     ``reformat(width, height, format="rgb24")`` call shifts colour levels (a grey of 86
@@ -178,6 +183,8 @@ def _to_rgb(frame: av.VideoFrame, width: int, height: int, reformatters=None) ->
     swscale context per frame (``frame.reformat``) costs about 8 ms even for tiny frames.
     """
     scaler, converter = reformatters or (VideoReformatter(), VideoReformatter())
-    if (frame.width, frame.height) != (width, height):
-        frame = scaler.reformat(frame, width=width, height=height)
-    return converter.reformat(frame, format="rgb24").to_ndarray()
+    stored = (height, width) if rotation in (90, 270) else (width, height)  # scale before turning
+    if (frame.width, frame.height) != stored:
+        frame = scaler.reformat(frame, width=stored[0], height=stored[1])
+    rgb = converter.reformat(frame, format="rgb24").to_ndarray()
+    return np.ascontiguousarray(np.rot90(rgb, k=-rotation // 90)) if rotation else rgb

@@ -14,11 +14,13 @@ import numpy as np
 
 from maskvat.errors import MediaError
 from maskvat.atomic import atomic_path
-from maskvat.media.audio import SAMPLE_RATE, check_sample_rate, checked_mono, to_pcm
+from maskvat.media.audio import SAMPLE_RATE, check_sample_rate, checked_mono, resample, to_pcm
 from maskvat.media.video import MAX_FPS
 
 # Sample format each audio encoder takes (16-bit for the lossless ones).
-AUDIO_SAMPLE_FORMATS = {"aac": "fltp", "alac": "s16p", "flac": "s16", "pcm_s16le": "s16"}
+AUDIO_SAMPLE_FORMATS = {"aac": "fltp", "alac": "s16p", "flac": "s16", "pcm_s16le": "s16", "libopus": "flt"}
+# Encoders that take one sample rate only: the track is resampled to it (soxr).
+ENCODER_SAMPLE_RATES = {"libopus": 48000}
 _DEFAULT_FRAME = 4096  # samples per frame handed to encoders that accept any size
 
 
@@ -51,8 +53,9 @@ def write_video(
 
     Frame n gets pts n in time base 1/fps, so it shows at exactly n / fps; audio sample i
     plays at i / sample_rate. audio_codec: "aac", "alac" (lossless, sample-exact in mp4),
-    "flac", or "pcm_s16le" (mov/mkv). Frames are consumed one at a time; the file appears
-    only once complete (an exception from ``frames`` leaves nothing behind).
+    "flac", "pcm_s16le" (mov/mkv/avi) or "libopus" (webm/mkv, resampled to 48 kHz). Frames
+    are consumed one at a time; the file appears only once complete (an exception from
+    ``frames`` leaves nothing behind).
     """
     rate = as_fraction(fps)
     if not (0 < rate <= MAX_FPS):
@@ -131,12 +134,14 @@ def check_audio_codec(path, codec: str, sample_rate: int) -> None:
 
 
 def add_audio_stream(path, out, codec: str, sample_rate: int) -> av.AudioStream:
-    """A mono ``codec`` stream at ``sample_rate`` in the output container ``out`` (for ``path``)."""
+    """A mono ``codec`` stream in the output container ``out`` (for ``path``), at ``sample_rate``
+    unless the encoder takes one rate only (opus: 48 kHz; :class:`AudioTrack` resamples)."""
     check_audio_codec(path, codec, sample_rate)
-    stream = _add_stream(path, out, codec, "audio", rate=sample_rate)
+    rate = ENCODER_SAMPLE_RATES.get(codec, sample_rate)
+    stream = _add_stream(path, out, codec, "audio", rate=rate)
     stream.layout = "mono"
     stream.format = AUDIO_SAMPLE_FORMATS[codec]
-    stream.codec_context.time_base = Fraction(1, sample_rate)
+    stream.codec_context.time_base = Fraction(1, rate)
     return stream
 
 
@@ -154,16 +159,22 @@ def _add_stream(path, out, codec: str, kind: str, rate):
 
 
 class AudioTrack:
-    """Feeds a mono track [T] to an audio stream in encoder-sized frames, as far in time as asked,
-    so that audio packets can be interleaved with video ones.
+    """Feeds a mono track [T] at ``sample_rate`` to an audio stream in encoder-sized frames, as far
+    in time as asked, so that audio packets can be interleaved with video ones.
 
-    first_pts: the time of sample 0, in samples on the output's clock.
+    start: the time of sample 0 in seconds on the output's clock. A stream at another rate
+    (opus: 48 kHz) gets the track resampled to its rate.
     """
 
-    def __init__(self, out, stream: av.AudioStream, wav: np.ndarray, sample_rate: int, first_pts: int = 0):
-        self.out, self.stream, self.sample_rate, self.first_pts = out, stream, sample_rate, first_pts
+    def __init__(self, out, stream: av.AudioStream, wav: np.ndarray, sample_rate: int, start: float = 0.0):
+        rate = stream.codec_context.sample_rate or sample_rate
+        wav = np.asarray(wav, dtype=np.float32)
+        if rate != sample_rate:
+            wav = resample(wav, sample_rate, rate)
+        self.out, self.stream, self.sample_rate = out, stream, rate
+        self.first_pts = int(round(start * rate))
         self.format = stream.format.name
-        clipped = np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0)
+        clipped = np.clip(wav, -1.0, 1.0)
         self.data = to_pcm(clipped, 16) if self.format.startswith("s16") else clipped
         self.size = stream.codec_context.frame_size or _DEFAULT_FRAME
         self.done = 0  # samples handed to the encoder so far

@@ -20,12 +20,11 @@ import numpy as np
 import torch
 
 from maskvat.errors import MaskvatError, MediaError
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 from maskvat.media.frame_array import FrameArray
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 
 DEFAULT_MODEL = "lab"
-MIN_SECONDS = 0.25
-MAX_SECONDS = 600.0
 
 
 @dataclass
@@ -107,20 +106,7 @@ class Pipeline:
     # ------------------------------------------------------------------------------------
     def _check(self, video, start: float, duration: float | None, beams: int) -> tuple[float, int]:
         """Validate one request; returns (duration in seconds, codegram frames)."""
-        from maskvat.media import probe
-
-        if isinstance(video, FrameArray):
-            avail = video.duration - start
-        else:
-            info = probe(video)
-            if info.video is None:
-                raise MediaError(video, "has no video stream")
-            avail = info.video.duration - start
-        duration = avail if duration is None else duration
-        if duration > avail + 1e-6:
-            raise MediaError(video, f"asks for {duration:.2f} s from {start:.2f} s, the video has {avail:.2f} s")
-        if not MIN_SECONDS <= duration <= MAX_SECONDS:
-            raise MediaError(video, f"duration {duration:.2f} s is outside {MIN_SECONDS}-{MAX_SECONDS:.0f} s")
+        duration = requested_duration(video, start, duration)
         if beams < 1 or beams > 64:
             raise MaskvatError(f"beams must be between 1 and 64, not {beams}")
         if beams > 1 and self.scav is None:
@@ -165,8 +151,10 @@ class Pipeline:
                       seed: int = 0, start: float = 0.0, duration: float | None = None, overlap: float = 1.0,
                       beams: int = 1, fps: float | None = None, progress: bool = False):
         """Sound for many videos, batching across files: yields ``(index, video, Generation or
-        MaskvatError)`` as each is done (not necessarily in input order). Videos are paths or
-        frames, as for ``generate`` (``fps`` applies to bare arrays).
+        the exception that stopped it)`` as each is done (not necessarily in input order), so
+        that one bad file never ends the run (a MaskvatError for bad input, anything else a
+        bug to report). Videos are paths or frames, as for ``generate`` (``fps`` applies to
+        bare arrays).
 
         Videos that fit in one window and have the same codegram length are sampled together,
         ``batch_size`` at a time (times ``beams``); longer ones go through ``generate`` alone.
@@ -181,16 +169,19 @@ class Pipeline:
             return None if t is None else tuple(t.shape)
 
         for i, video in enumerate(videos):
+            done = None  # this video's result when it is not batched: a Generation or an exception
             try:
                 video = as_video(video, fps)
                 dur, total = self._check(video, start, duration, beams)
                 if total > cfg.max_frames:
-                    yield i, video, self.generate(video, settings=settings, seed=seed, start=start, duration=dur,
-                                                  overlap=overlap, beams=beams, progress=progress)
-                    continue
-                feats = self.features.visual(video, start, total * self.frame_seconds)
-            except MaskvatError as exc:
-                yield i, video, exc
+                    done = self.generate(video, settings=settings, seed=seed, start=start, duration=dur,
+                                         overlap=overlap, beams=beams, progress=progress)
+                else:
+                    feats = self.features.visual(video, start, total * self.frame_seconds)
+            except Exception as exc:  # noqa: BLE001 - one file's failure, whatever it is, is that file's result
+                done = exc
+            if done is not None:
+                yield i, video, done
                 continue
             key = (total, shape(feats.semantic), shape(feats.sync))
             pending.setdefault(key, []).append((i, video, feats, dur))
@@ -260,6 +251,34 @@ class Pipeline:
                             prompt_mask=None if prompt is None else fixed.to(dev), progress=progress)
 
 
+def requested_duration(video, start: float = 0.0, duration: float | None = None) -> float:
+    """Seconds of sound one request asks for (``duration``, default: from ``start`` to the end of
+    the video); a MediaError naming the video if the video cannot be read or the span does not
+    fit it or the limits (MIN_SECONDS to MAX_SECONDS). ``video``: a path or a FrameArray."""
+    from maskvat.media import probe
+
+    if isinstance(video, FrameArray):
+        length = video.duration
+    else:
+        info = probe(video)
+        if info.video is None:
+            raise MediaError(video, "has no video stream")
+        length = info.video.duration
+    if not 0 <= start < length:
+        raise MediaError(video, f"start {start:.2f} s is outside the video (0 to {length:.2f} s)")
+    avail = length - start
+    duration = avail if duration is None else duration
+    if duration > avail + 1e-6:
+        raise MediaError(video, f"asks for {duration:.2f} s from {start:.2f} s, the video has {avail:.2f} s")
+    if duration < MIN_SECONDS:
+        raise MediaError(video, f"{duration:.2f} s of video from {start:.2f} s is shorter than the "
+                                f"{MIN_SECONDS} s minimum")
+    if duration > MAX_SECONDS:
+        raise MediaError(video, f"{duration:.1f} s from {start:.2f} s is longer than the {MAX_SECONDS:.0f} s one run "
+                                f"generates: generate it in parts, e.g. --start {start:g} --duration {MAX_SECONDS:.0f}")
+    return duration
+
+
 def as_video(video, fps: float | None = None):
     """A path or ``FrameArray`` as it is; frames [N, H, W, 3] uint8 with ``fps`` -> FrameArray."""
     from maskvat.media import FrameArray
@@ -273,10 +292,12 @@ def as_video(video, fps: float | None = None):
     return video
 
 
-def output_paths(video: Path, out_dir: Path, audio_format: str) -> tuple[Path, Path]:
-    """(sound file, muxed video) for one input; the video keeps its container suffix."""
+def output_paths(video: Path, out_dir: Path, audio_format: str, video_suffix: str | None = None) -> tuple[Path, Path]:
+    """(sound file, muxed video) for one input. The video takes ``video_suffix`` (what
+    :func:`maskvat.media.muxed_suffix` chose for it), by default the input's own."""
     stem = video.stem
-    return out_dir / f"{stem}.{audio_format}", out_dir / f"{stem}_maskvat{video.suffix.lower() or '.mp4'}"
+    suffix = video_suffix or video.suffix.lower() or ".mp4"
+    return out_dir / f"{stem}.{audio_format}", out_dir / f"{stem}_maskvat{suffix}"
 
 
 def _check_scav_fits(scav_cfg, model_cfg, where) -> None:
