@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["wav", "flac"], default="wav")
     p.add_argument("--no-video", action="store_true", help="write only the sound file")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--encoder-weights", nargs="+", default=None, metavar="NAME_OR_ROLE=WEIGHTS",
+                   help="weights of the model's feature encoders, by encoder name or role (semantic, sync, audio): "
+                        "e.g. clip-vit-b32=/w/clip s3d-sparsesync=/w/sparsesync.pt beats=/w/BEATs.pt")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
 
@@ -78,8 +81,13 @@ def run(args: argparse.Namespace) -> int:
             for path in (sound,) if args.no_video else (sound, muxed):
                 if path.exists():
                     raise MaskvatError(f"{path}: already exists (pass --overwrite to replace it)")
+    from maskvat.encoders.registry import parse_encoder_args
+
+    chosen = parse_encoder_args(args.encoder_weights or [], "--encoder-weights", need_source=True)
+    sources = {name or role: src for role, (name, src) in chosen.items()}
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
-    pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None)
+    pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
+                         encoder_sources=sources)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)
