@@ -6,8 +6,8 @@ import errno
 
 import pytest
 
-from maskvat.errors import MediaError
 from maskvat.atomic import atomic_path
+from maskvat.errors import MediaError
 
 
 def test_success_renames_into_place_and_keeps_suffix(tmp_path):

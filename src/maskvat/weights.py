@@ -28,8 +28,8 @@ from urllib.parse import urlparse
 
 import torch
 
-from maskvat.errors import MaskvatError
 from maskvat.atomic import atomic_path
+from maskvat.errors import MaskvatError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 SHIPPED_NAMES = ("lab", "shipped")  # what users type for the shipped weights

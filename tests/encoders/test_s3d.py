@@ -31,7 +31,7 @@ def test_state_dict_keys_and_shapes_equal_torchvision(network):
 def test_pth_and_folder_loading_and_features(network, tmp_path):
     torch.save(network.state_dict(), tmp_path / "s3d.pth")
     encoder = load_encoder("s3d-kinetics400", str(tmp_path / "s3d.pth"))
-    encoder.config.size = 64  # small frames keep the test fast; the network is size-agnostic
+    encoder.config.size, encoder.config.resize = 64, 73  # small frames keep the test fast (256 -> 224 scaled)
     frames = np.random.default_rng(0).integers(0, 255, size=(2, 16, 80, 96, 3), dtype=np.uint8)
     feats = encoder.encode_frames(frames)
     assert feats.shape == (2, 2, 1024)  # 16 frames at 25 fps -> 2 features at 3.125 per second

@@ -22,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-clips-per-video", type=int, default=0, help="0: all")
     p.add_argument("--chunk", type=int, default=16, help="videos per shard file")
     p.add_argument("--codec", default="lab", help="'lab' (shipped), a codec folder or hub id")
-    p.add_argument("--encoders", nargs="+", default=None, metavar="NAME",
-                   help="encoder names (one per role: semantic, sync, audio); default: lab-semantic lab-sync lab-logmel")
+    p.add_argument("--encoders", nargs="+", default=None, metavar="NAME[=WEIGHTS]",
+                   help="encoder names, one per role (semantic, sync, audio), each with its weights where it has no "
+                        "default: e.g. clip-vit-b32=/w/clip s3d-sparsesync=/w/sparsesync.pt beats=/w/BEATs.pt "
+                        "(see `maskvat encoders list`); default: lab-semantic lab-sync lab-logmel")
     p.add_argument("--shard", default="0/1", metavar="I/N", help="this machine's part of the work")
     p.add_argument("--workers", type=int, default=2, help="decoding processes (0: in this process)")
     p.add_argument("--device", default="cpu")
@@ -33,24 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from maskvat.data.extract import ExtractConfig, extract, parse_shard
-    from maskvat.encoders.registry import ENCODERS
-    from maskvat.errors import MaskvatError
+    from maskvat.encoders.registry import ROLES, parse_encoder_args
 
-    roles = {}  # ExtractConfig's defaults, unless --encoders names them
+    roles, sources = {}, {}  # ExtractConfig's defaults, unless --encoders names them
     if args.encoders is not None:
-        roles = {r: None for r in ("semantic", "sync", "audio")}
-        for name in args.encoders:
-            if name not in ENCODERS:
-                raise MaskvatError(f"unknown encoder {name!r} (choose from {', '.join(sorted(ENCODERS))})")
-            role = ENCODERS[name].role
-            if role not in roles or roles[role] is not None:
-                raise MaskvatError(f"--encoders: {name!r} is a second {role} encoder or has no cache role")
-            roles[role] = name
+        chosen = parse_encoder_args(args.encoders, "--encoders", need_name=True)
+        roles = {r: chosen[r][0] if r in chosen else None for r in ROLES}
+        sources = {r: src for r, (_, src) in chosen.items() if src is not None}
     cfg = ExtractConfig(clip_seconds=args.clip_seconds, min_seconds=args.min_seconds, min_fps=args.min_fps,
                         silence_dbfs=args.silence_db, max_clips_per_video=args.max_clips_per_video,
                         chunk_size=args.chunk, codec=args.codec, **roles)
     summary = extract(args.sources, args.out, cfg, shard=parse_shard(args.shard), workers=args.workers,
-                      device=args.device)
+                      device=args.device, encoder_sources=sources)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:

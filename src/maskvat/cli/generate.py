@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["wav", "flac"], default="wav")
     p.add_argument("--no-video", action="store_true", help="write only the sound file")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--encoder-weights", nargs="+", default=None, metavar="NAME_OR_ROLE=WEIGHTS",
+                   help="weights of the model's feature encoders, by encoder name or role (semantic, sync, audio): "
+                        "e.g. clip-vit-b32=/w/clip s3d-sparsesync=/w/sparsesync.pt beats=/w/BEATs.pt")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
 
@@ -92,8 +95,8 @@ def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
     file whose outputs could not be written.
     """
     from maskvat.errors import MaskvatError
-    from maskvat.pipeline.generate import output_paths, requested_duration
     from maskvat.media import muxed_suffix
+    from maskvat.pipeline.generate import output_paths, requested_duration
 
     plans, refused = [], []
     out_dir = Path(args.out)
@@ -147,13 +150,17 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
     """Generate and write every plan; returns how many failed (each reported in one line)."""
     from tqdm import tqdm
 
+    from maskvat.encoders.registry import parse_encoder_args
     from maskvat.errors import MaskvatError
     from maskvat.media import mux_audio, write_audio
     from maskvat.pipeline.generate import Pipeline
     from maskvat.sampling.sampler import SamplerSettings
 
+    chosen = parse_encoder_args(args.encoder_weights or [], "--encoder-weights", need_source=True)
+    sources = {name or role: src for role, (name, src) in chosen.items()}
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
-    pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None)
+    pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
+                         encoder_sources=sources)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)

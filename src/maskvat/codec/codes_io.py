@@ -14,8 +14,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from maskvat.errors import MediaError
 from maskvat.atomic import atomic_path
+from maskvat.errors import MediaError
 
 FORMAT_VERSION = "1"
 INT_FIELDS = ("sample_rate", "hop_length", "num_samples")

@@ -114,7 +114,7 @@ def decode_item(item: SourceItem, cfg: dict, video_specs: dict) -> tuple[list[di
             if quiet:
                 dropped.append(_drop(key, path, "silent audio", quiet))
                 continue
-            frames = {role: decode_frames(item.path, spec["fps"], size=(spec["size"], spec["size"]), start=start,
+            frames = {role: decode_frames(item.path, spec["fps"], size=_frame_size(spec, info.video), start=start,
                                           duration=duration).frames for role, spec in video_specs.items()}
         except MediaError as exc:
             dropped.append(_drop(key, path, "unreadable", f"unreadable: {exc.problem}"))
@@ -124,6 +124,14 @@ def decode_item(item: SourceItem, cfg: dict, video_specs: dict) -> tuple[list[di
                 "audio_sample_rate": info.audio.sample_rate}
         clips.append({"key": key, "meta": meta, "wav": wav, "frames": frames})
     return clips, dropped
+
+
+def _frame_size(spec: dict, video) -> tuple[int, int]:
+    """(width, height) to decode ``video`` at for an encoder's ``video_specs`` entry."""
+    from maskvat.encoders.base import decode_size
+
+    return decode_size(*video.display_size, size=spec["size"], resize=spec.get("resize"),
+                       keep_aspect=spec.get("keep_aspect", True))
 
 
 def _drop(key: str, path: str, kind: str, reason: str | None = None) -> dict:
@@ -140,7 +148,7 @@ def _decode_star(args):
 class Extractor:
     """The codec and encoders of one cache, loaded once."""
 
-    def __init__(self, cfg: ExtractConfig, device: str = "cpu"):
+    def __init__(self, cfg: ExtractConfig, device: str = "cpu", sources: dict[str, str] | None = None):
         from maskvat.codec.tokenizer import AudioTokenizer
         from maskvat.encoders.registry import ENCODERS, load_encoder
 
@@ -155,11 +163,13 @@ class Extractor:
                 raise MaskvatError(f"unknown encoder {name!r} (choose from {', '.join(sorted(ENCODERS))})")
             if ENCODERS[name].role != role:
                 raise MaskvatError(f"encoder {name!r} has the {ENCODERS[name].role} role, not {role}")
-            self.encoders[role] = load_encoder(name)
+            self.encoders[role] = load_encoder(name, (sources or {}).get(role))
 
     @property
     def video_specs(self) -> dict:
-        return {r: {"fps": e.config.fps, "size": e.config.size} for r, e in self.encoders.items() if r != "audio"}
+        from maskvat.encoders.base import frame_geometry
+
+        return {r: {"fps": e.config.fps, **frame_geometry(e.config)} for r, e in self.encoders.items() if r != "audio"}
 
     def description(self) -> dict:
         """What cache.json records beside the settings: names, versions and rates of every stream."""
@@ -253,9 +263,12 @@ def _append_line(path: Path, record: dict) -> None:
 
 
 def extract(sources: list[str | os.PathLike], cache: str | os.PathLike, cfg: ExtractConfig = ExtractConfig(), *,
-            shard: tuple[int, int] = (0, 1), workers: int = 0, device: str = "cpu", progress: bool = True) -> dict:
+            shard: tuple[int, int] = (0, 1), workers: int = 0, device: str = "cpu", progress: bool = True,
+            encoder_sources: dict[str, str] | None = None) -> dict:
     """Fill ``cache`` with the clips of ``sources`` that shard ``shard`` owns (see the module doc).
-    workers: decoding processes (0: decode in this process). Returns a summary dict."""
+    workers: decoding processes (0: decode in this process). encoder_sources: role -> weights
+    of the encoders ``cfg`` names (hub id, folder or file; default: each entry's own).
+    Returns a summary dict."""
     from safetensors.torch import save_file
     from tqdm import tqdm
 
@@ -264,7 +277,7 @@ def extract(sources: list[str | os.PathLike], cache: str | os.PathLike, cfg: Ext
     cfg.check()
     cache = Path(cache)
     items = list_sources(list(sources))
-    extractor = Extractor(cfg, device)
+    extractor = Extractor(cfg, device, encoder_sources)
     open_cache(cache, cfg, extractor, items)
     done = {r["chunk"] for r in read_manifest(cache)}
     mine = chunk_ids(len(items), cfg.chunk_size, shard)

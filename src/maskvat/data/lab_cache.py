@@ -31,8 +31,8 @@ def build_feature_cache(split: str | os.PathLike, cache: str | os.PathLike, pipe
     """Visual and audio features of every clip of a lab split -> CACHE/features.safetensors."""
     from safetensors.torch import save_file
 
-    from maskvat.media import read_audio
     from maskvat.atomic import atomic_path
+    from maskvat.media import read_audio
 
     split, cache = Path(split), Path(cache)
     meta = _manifest(split)
@@ -58,8 +58,8 @@ def build_codes_cache(split: str | os.PathLike, cache: str | os.PathLike, codec,
     """Codegrams of every clip of a lab split -> CACHE/codes.safetensors (int16 [N, K, L])."""
     from safetensors.torch import save_file
 
-    from maskvat.media import read_audio
     from maskvat.atomic import atomic_path
+    from maskvat.media import read_audio
 
     split, cache = Path(split), Path(cache)
     meta = _manifest(split)

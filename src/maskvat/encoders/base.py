@@ -1,7 +1,11 @@
 """What every encoder shares: a config (rate, dims, input) and frame preprocessing.
 
 Video encoders map frames [B, N, H, W, 3] uint8 (read at ``config.fps``) to a feature
-sequence [B, N_out, dim] at ``config.rate`` features per second.
+sequence [B, N_out, dim] at ``config.rate`` features per second. The pipeline decodes
+frames at ``decode_size(width, height, **frame_geometry(config))``: the geometry the
+encoder's reference preprocessing expects before its centre crop (a short side of
+``resize`` keeping the aspect ratio, or ``resize`` x ``resize``), so that encoders see
+frames as their references did, not squashed to a square.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class EncoderConfig:
     size: int | None = None  # video: square input side in pixels
     sample_rate: int | None = None  # audio: input sample rate
     source: str | None = None  # hub id or folder of the weights
+    resize: int | None = None  # video: side resized to before the centre crop of ``size`` (None: decode size x size)
+    keep_aspect: bool = True  # video: ``resize`` is the short side (True) or both sides (False)
 
     def save(self, folder: str | os.PathLike) -> None:
         Path(folder, CONFIG_FILE).write_text(json.dumps(asdict(self), indent=1))
@@ -65,20 +71,49 @@ class Encoder:
         return self
 
 
-def frames_to_tensor(frames, size: int, mean, std) -> torch.Tensor:
+def frame_geometry(config: EncoderConfig) -> dict:
+    """The keywords of ``decode_size`` for an encoder's config."""
+    return {"size": config.size, "resize": config.resize, "keep_aspect": config.keep_aspect}
+
+
+def decode_size(width: int, height: int, *, size: int, resize: int | None = None,
+                keep_aspect: bool = True) -> tuple[int, int]:
+    """(width, height) to decode a width x height video at, for an encoder whose reference
+    resizes to ``resize`` and centre-crops ``size``: short side ``resize`` with the long side
+    truncated as torchvision's and transformers' resizes do (``keep_aspect``), ``resize`` x
+    ``resize`` (not ``keep_aspect``), or ``size`` x ``size`` when ``resize`` is None (the lab
+    encoders, which read squashed frames)."""
+    if resize is None:
+        return size, size
+    if not keep_aspect:
+        return resize, resize
+    short = min(width, height)
+    w, h = (resize, max(resize, int(resize * height / short))) if width == short else \
+        (max(resize, int(resize * width / short)), resize)
+    return w, h
+
+
+def frames_to_tensor(frames, size: int, mean, std, *, resize: int | None = None, keep_aspect: bool = True,
+                     interpolation: str = "bicubic", antialias: bool = True, crop: str = "floor") -> torch.Tensor:
     """frames [..., H, W, 3] uint8 -> [..., 3, size, size] float, normalised.
 
-    Resize the short side to ``size`` (bicubic, antialiased), centre-crop, (x/255 - mean)/std.
+    Frames not already at ``decode_size`` are resized there (``interpolation``, ``antialias``
+    as F.interpolate), then centre-cropped to ``size`` (top offset (H - size) // 2 for
+    ``crop="floor"`` as transformers' image processors, round((H - size) / 2) for "round" as
+    torchvision and SparseSync), then (x / 255 - mean) / std. ``resize`` None means ``size``.
     """
     x = torch.as_tensor(frames)
     lead = x.shape[:-3]
     x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0  # [M, 3, H, W]
     h, w = x.shape[-2:]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    nw, nh = decode_size(w, h, size=size, resize=resize or size, keep_aspect=keep_aspect)
     if (nh, nw) != (h, w):
-        x = F.interpolate(x, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
-    top, left = (nh - size) // 2, (nw - size) // 2
+        x = F.interpolate(x, size=(nh, nw), mode=interpolation, antialias=antialias, align_corners=False)
+        x = x.clamp(0, 1)
+    if crop == "round":
+        top, left = int(round((nh - size) / 2)), int(round((nw - size) / 2))
+    else:
+        top, left = (nh - size) // 2, (nw - size) // 2
     x = x[..., top : top + size, left : left + size]
     x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     return x.reshape(*lead, 3, size, size)

@@ -3,6 +3,10 @@
 Pretrained: ``openai/clip-vit-base-patch32`` through transformers (hub id or a local
 folder saved with ``save_pretrained``). frames [B, N, H, W, 3] uint8 at ``fps`` ->
 [B, N, 512] image embeddings (the projected CLS token, as CLIP compares with text).
+
+Preprocessing is CLIPImageProcessor's: short side resized to ``image_size`` (224; bicubic,
+the long side truncated), centre crop ``image_size``, CLIP mean/std
+(tests/encoders/test_encoder_references.py compares the two).
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ class CLIPFrameEncoder(nn.Module):
         from transformers import CLIPVisionModelWithProjection
 
         model = load_pretrained(CLIPVisionModelWithProjection, source, "CLIP",
-                                hint="pass the path of a saved CLIP folder")
+                                hint=f"pass the path of a saved CLIP folder (on the command line: {name}=FOLDER)")
         cfg = model.config
         config = EncoderConfig(name=name, modality="video", dim=cfg.projection_dim, rate=fps, fps=fps,
-                               size=cfg.image_size, source=str(source))
+                               size=cfg.image_size, source=str(source), resize=cfg.image_size, keep_aspect=True)
         return cls(model, config)
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
@@ -43,7 +47,9 @@ class CLIPFrameEncoder(nn.Module):
     @torch.no_grad()
     def encode_frames(self, frames) -> torch.Tensor:
         """frames [B, N, H, W, 3] uint8 -> [B, N, dim]."""
-        x = frames_to_tensor(frames, self.config.size, CLIP_MEAN, CLIP_STD)  # [B, N, 3, S, S]
+        c = self.config
+        x = frames_to_tensor(frames, c.size, CLIP_MEAN, CLIP_STD, resize=c.resize, keep_aspect=True,
+                             interpolation="bicubic", antialias=True, crop="floor")  # [B, N, 3, S, S]
         b, n = x.shape[:2]
         device = next(self.model.parameters()).device
         emb = self.model(pixel_values=x.reshape(b * n, *x.shape[2:]).to(device)).image_embeds

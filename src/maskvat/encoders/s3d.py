@@ -3,7 +3,8 @@
 Module names follow the Kinetics-400 S3D published with torchvision
 (``torchvision.models.video.s3d``), so its state dict loads here as it is, with no
 torchvision dependency. Shapes: video [B, 3, T, H, W] -> ``features`` [B, 1024, T/8, H/32, W/32].
-MaskVAT's sync features are these, spatially average-pooled: [B, T/8, 1024] (SPEC 2).
+``S3DVideoEncoder`` ("s3d-kinetics400") pools them spatially: [B, T/8, 1024]. The paper's
+own sync encoder is SparseSync's fine-tuned S3D with its 512-d bridge (``sparsesync.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# Kinetics-400 normalisation of torchvision's S3D weights (RGB in [0, 1]).
+# Preprocessing of torchvision's S3D_Weights.KINETICS400_V1 (transforms._presets.VideoClassification):
+# frames squashed to 256 x 256 (bilinear, no antialias), centre crop 224, Kinetics-400 mean/std.
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
+KINETICS_RESIZE = 256
 
 
 class ConvBNReLU3d(nn.Sequential):
@@ -103,6 +106,9 @@ class S3D(nn.Module):
 class S3DVideoEncoder(nn.Module):
     """Sync video features (S3D role): frames [B, N, H, W, 3] uint8 at ``fps`` -> [B, N/8, 1024].
 
+    Frames are prepared as torchvision's Kinetics-400 S3D transform does: resized to
+    256 x 256 (aspect not kept), centre crop 224, Kinetics mean/std.
+
     Weights: torchvision's Kinetics-400 S3D state dict (a ``.pth`` file, e.g. the published
     ``s3d-d76dad2f.pth``), or a folder written by ``save_pretrained`` (SparseSync-style
     fine-tuned weights converted to the same keys load the same way).
@@ -118,7 +124,7 @@ class S3DVideoEncoder(nn.Module):
         from maskvat.encoders.base import EncoderConfig
 
         return EncoderConfig(name="s3d-kinetics400", modality="video", dim=S3D.feature_dim, rate=fps / 8, fps=fps,
-                             size=size, source=source)
+                             size=size, source=source, resize=KINETICS_RESIZE * size // 224, keep_aspect=False)
 
     @classmethod
     def from_pretrained(cls, source, *, fps: float = 25.0, size: int = 224) -> "S3DVideoEncoder":
@@ -161,6 +167,8 @@ class S3DVideoEncoder(nn.Module):
         """frames [B, N, H, W, 3] uint8 (N >= 8) -> [B, N // 8 (rounded up), 1024]."""
         from maskvat.encoders.base import frames_to_tensor
 
-        x = frames_to_tensor(frames, self.config.size, KINETICS_MEAN, KINETICS_STD)  # [B, N, 3, S, S]
+        c = self.config
+        x = frames_to_tensor(frames, c.size, KINETICS_MEAN, KINETICS_STD, resize=c.resize, keep_aspect=c.keep_aspect,
+                             interpolation="bilinear", antialias=False, crop="round")  # [B, N, 3, S, S]
         x = x.permute(0, 2, 1, 3, 4).to(next(self.network.parameters()).device)  # [B, 3, N, S, S]
         return self.network.pooled_features(x)

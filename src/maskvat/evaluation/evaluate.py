@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_score
+from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 from maskvat.weights import ASSETS, resolve
 
 
@@ -168,10 +168,12 @@ def _fad_embedder(vggish: str | None, audio_enc):
 
 def _video_embedding(frame_enc, video: Path) -> torch.Tensor:
     """Mean frame embedding [C] of ``video`` read at the frame encoder's fps and size."""
-    from maskvat.media import decode_frames
+    from maskvat.encoders.base import decode_size, frame_geometry
+    from maskvat.media import decode_frames, probe
 
-    size = frame_enc.config.size
-    frames = decode_frames(video, frame_enc.config.fps, size=(size, size)).frames
+    v = probe(video).video
+    size = decode_size(*v.display_size, **frame_geometry(frame_enc.config)) if v is not None else None
+    frames = decode_frames(video, frame_enc.config.fps, size=size).frames
     return frame_enc.encode_frames(frames[None])[0].mean(0)
 
 

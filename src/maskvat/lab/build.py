@@ -15,12 +15,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from maskvat.atomic import atomic_path
 from maskvat.errors import MaskvatError
 from maskvat.lab.render import ClipSpec, render_clip
 from maskvat.lab.sounds import make_bank
 from maskvat.lab.vocab import SOUND_CLASSES
 from maskvat.media import write_video
-from maskvat.atomic import atomic_path
 
 LAB_VERSION = "1"
 SPLIT_IDS = {"train": 1, "val": 2, "test": 3}

@@ -17,9 +17,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from maskvat.atomic import atomic_path
 from maskvat.errors import MediaError
 from maskvat.media._open import corrupt
-from maskvat.atomic import atomic_path
 from maskvat.media.probe import (
     audio_stream,
     check_complete,

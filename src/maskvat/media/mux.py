@@ -19,9 +19,9 @@ from typing import Iterator
 import av
 import numpy as np
 
+from maskvat.atomic import atomic_path
 from maskvat.errors import MediaError
 from maskvat.media._open import corrupt
-from maskvat.atomic import atomic_path
 from maskvat.media.audio import checked_mono, fit_length
 from maskvat.media.probe import open_input, probe, video_stream
 from maskvat.media.write import (

@@ -12,9 +12,15 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
-from maskvat.errors import MediaError
 from maskvat.atomic import atomic_path
-from maskvat.media.audio import SAMPLE_RATE, check_sample_rate, checked_mono, resample, to_pcm
+from maskvat.errors import MediaError
+from maskvat.media.audio import (
+    SAMPLE_RATE,
+    check_sample_rate,
+    checked_mono,
+    resample,
+    to_pcm,
+)
 from maskvat.media.video import MAX_FPS
 
 # Sample format each audio encoder takes (16-bit for the lossless ones).

@@ -74,10 +74,14 @@ class ModelConfig:
 
 
 _LAB = ModelConfig()
+# The paper's encoders: CLIP ViT-B/32 (512-d at 8 fps), SparseSync's S3D with its 512-d bridge
+# (25 fps in, 3.125/s out: paper 3.2.1) and BEATs (768-d): 6.25 time steps/s, each the mean of
+# its 8 frequency patches (16 fbank frames of 10 ms per step; "N_beats, the length of BEATs
+# time-patch sequence", paper 3.2.2; see maskvat.encoders.beats for why not 50/s).
 _PAPER = ModelConfig(d_model=1024, n_layers=24, n_heads=16, enc_layers=6, codec_hidden=1024, max_frames=862,
-                     window_seconds=10.0, semantic_dim=512, sync_dim=1024, sync_fps=3.125, audio_dim=768,
-                     audio_fps=50.0, codec="descript/dac_44khz", semantic_encoder="clip-vit-b32",
-                     sync_encoder="s3d-kinetics400", audio_encoder="beats")
+                     window_seconds=10.0, semantic_dim=512, sync_dim=512, sync_fps=3.125, audio_dim=768,
+                     audio_fps=6.25, codec="descript/dac_44khz", semantic_encoder="clip-vit-b32",
+                     sync_encoder="s3d-sparsesync", audio_encoder="beats")
 
 MODEL_CONFIGS: dict[str, ModelConfig] = {
     "lab-adaln-a": replace(_LAB, variant="adaln", use_sync=False),

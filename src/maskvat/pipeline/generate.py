@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from maskvat.errors import MaskvatError, MediaError
-from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 from maskvat.media.frame_array import FrameArray
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 
 DEFAULT_MODEL = "lab"

@@ -59,13 +59,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import DacModel
 
+from maskvat.atomic import atomic_path
 from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.codec.usage import code_usage, perplexity
 from maskvat.config_checks import from_checked_dict
 from maskvat.data.corpus import AudioCorpus
 from maskvat.dsp import mel_distance, stft_distance
 from maskvat.errors import MaskvatError
-from maskvat.atomic import atomic_path
 from maskvat.train.codec_losses import (
     discriminator_loss,
     feature_matching_loss,

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from maskvat.atomic import atomic_path
 from maskvat.config_checks import from_checked_dict
 from maskvat.data.lab_cache import TrainingSet, load_training_set
 from maskvat.errors import MaskvatError
-from maskvat.atomic import atomic_path
 from maskvat.model.config import model_config
 from maskvat.model.masking import (
     apply_mask,

@@ -19,8 +19,8 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from maskvat.errors import MaskvatError
 from maskvat.atomic import atomic_path
+from maskvat.errors import MaskvatError
 from maskvat.train.runlog import write_log
 
 
