@@ -186,7 +186,7 @@ def bench_encoders(args, device, results):
 
 def bench_training(name, args, device, results):
     from maskvat.model.masking import cosine_mask
-    from maskvat.train.generator import MaskedTokenObjective
+    from maskvat.model.objective import MaskedTokenObjective
 
     cfg = model_config_for(name, args.tiny)
     torch.manual_seed(0)

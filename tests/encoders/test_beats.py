@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from maskvat.encoders import load_encoder
+from maskvat.encoders.registry import load_encoder
 from maskvat.encoders.beats import (
     FBANK_MEAN,
     FBANK_STD,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from maskvat.encoders import load_encoder
+from maskvat.encoders.registry import load_encoder
 from maskvat.encoders.s3d import S3D, S3DVideoEncoder
 from maskvat.errors import MaskvatError
 

@@ -128,7 +128,7 @@ def test_training_learns_the_pairing_and_resumes_exactly(tmp_path, monkeypatch):
 
 
 def test_saved_pair_loads_through_the_registry(tmp_path):
-    from maskvat.encoders import load_encoder
+    from maskvat.encoders.registry import load_encoder
 
     torch.manual_seed(0)
     pair = SemanticPair(TINY).eval()
@@ -150,7 +150,7 @@ def test_shipped_pair_matches_lab_sounds_to_their_videos(tmp_path, one_torch_thr
     """The shipped pair, offline, on clips it never saw (the procedural bank, not the Debian
     sounds it was trained on): each clip's audio finds its own video among 12 far above chance."""
     from maskvat.data.lab_clips import load_lab_split
-    from maskvat.encoders import load_encoder
+    from maskvat.encoders.registry import load_encoder
     from maskvat.lab.build import build_split
 
     frames_enc, audio_enc = load_encoder("lab-semantic"), load_encoder("lab-audio")

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from maskvat.encoders import load_encoder
+from maskvat.encoders.registry import load_encoder
 from maskvat.encoders.sparsesync import (
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from maskvat.encoders import ENCODERS
+    from maskvat.encoders.registry import ENCODERS
 
     for name, entry in ENCODERS.items():
         print(f"{name:<18} {entry.role:<9} {entry.default_source or '(pass weights)':<32} {entry.description}")

@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from maskvat.errors import MaskvatError
+from maskvat.media.audio import read_audio
 from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 
 
@@ -44,8 +45,6 @@ class AudioCorpus:
 
     @classmethod
     def from_dirs(cls, dirs, *, sample_rate: int = 44100, max_seconds: float = 30.0, progress: bool = True) -> "AudioCorpus":
-        from maskvat.media.audio import read_audio
-
         files = list_media(dirs)
         if not files:
             raise MaskvatError(f"no sound or video files under {', '.join(map(str, dirs))}")

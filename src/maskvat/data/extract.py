@@ -25,9 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maskvat.atomic import atomic_path
+from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.data.filters import plan_clips, silence, too_low_fps
 from maskvat.data.sources import SourceItem, list_sources
+from maskvat.encoders.base import decode_size, frame_geometry
+from maskvat.encoders.registry import ENCODERS, load_encoder
 from maskvat.errors import MaskvatError, MediaError
+from maskvat.media import decode_frames, probe, read_audio
 
 FORMAT = "maskvat-shards/1"
 ROLES = ("semantic", "sync", "audio")
@@ -84,7 +89,6 @@ def chunk_ids(n_items: int, chunk_size: int, shard: tuple[int, int]) -> list[int
 def decode_item(item: SourceItem, cfg: dict, video_specs: dict) -> tuple[list[dict], list[dict]]:
     """Cut one source video into clips and decode them. Returns (clips, dropped): each clip
     {"key", "meta", "wav" [T], "frames": {role: [N, S, S, 3] uint8}}; each drop {"key", "path", "kind", "reason"}."""
-    from maskvat.media import decode_frames, probe, read_audio
 
     path = str(item.path)
     try:
@@ -128,7 +132,6 @@ def decode_item(item: SourceItem, cfg: dict, video_specs: dict) -> tuple[list[di
 
 def _frame_size(spec: dict, video) -> tuple[int, int]:
     """(width, height) to decode ``video`` at for an encoder's ``video_specs`` entry."""
-    from maskvat.encoders.base import decode_size
 
     return decode_size(*video.display_size, size=spec["size"], resize=spec.get("resize"),
                        keep_aspect=spec.get("keep_aspect", True))
@@ -149,9 +152,6 @@ class Extractor:
     """The codec and encoders of one cache, loaded once."""
 
     def __init__(self, cfg: ExtractConfig, device: str = "cpu", sources: dict[str, str] | None = None):
-        from maskvat.codec.tokenizer import AudioTokenizer
-        from maskvat.encoders.registry import ENCODERS, load_encoder
-
         self.cfg = cfg
         self.codec = AudioTokenizer.from_pretrained(cfg.codec, device=device)
         self.encoders = {}
@@ -167,8 +167,6 @@ class Extractor:
 
     @property
     def video_specs(self) -> dict:
-        from maskvat.encoders.base import frame_geometry
-
         return {r: {"fps": e.config.fps, **frame_geometry(e.config)} for r, e in self.encoders.items() if r != "audio"}
 
     def description(self) -> dict:
@@ -228,7 +226,6 @@ def open_cache(cache: Path, cfg: ExtractConfig, extractor: Extractor, items: lis
         return have
     if cache.exists() and any(p for p in cache.iterdir()):
         raise MaskvatError(f"{cache}: exists and is not a maskvat cache; choose an empty or new folder")
-    from maskvat.atomic import atomic_path
 
     cache.mkdir(parents=True, exist_ok=True)
     with atomic_path(meta_path) as tmp:  # first, so that a second machine sees a cache, not a stranger
@@ -271,8 +268,6 @@ def extract(sources: list[str | os.PathLike], cache: str | os.PathLike, cfg: Ext
     Returns a summary dict."""
     from safetensors.torch import save_file
     from tqdm import tqdm
-
-    from maskvat.atomic import atomic_path
 
     cfg.check()
     cache = Path(cache)

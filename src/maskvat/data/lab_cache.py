@@ -15,7 +15,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from maskvat.atomic import atomic_path
+from maskvat.data.dataset import CacheDataset, cut_window, is_shard_cache
 from maskvat.errors import MaskvatError
+from maskvat.media import read_audio
 from maskvat.pipeline.features import FeaturePipeline
 
 
@@ -30,9 +33,6 @@ def build_feature_cache(split: str | os.PathLike, cache: str | os.PathLike, pipe
                         progress: bool = True) -> Path:
     """Visual and audio features of every clip of a lab split -> CACHE/features.safetensors."""
     from safetensors.torch import save_file
-
-    from maskvat.atomic import atomic_path
-    from maskvat.media import read_audio
 
     split, cache = Path(split), Path(cache)
     meta = _manifest(split)
@@ -57,9 +57,6 @@ def build_codes_cache(split: str | os.PathLike, cache: str | os.PathLike, codec,
                       progress: bool = True) -> Path:
     """Codegrams of every clip of a lab split -> CACHE/codes.safetensors (int16 [N, K, L])."""
     from safetensors.torch import save_file
-
-    from maskvat.atomic import atomic_path
-    from maskvat.media import read_audio
 
     split, cache = Path(split), Path(cache)
     meta = _manifest(split)
@@ -114,8 +111,6 @@ def load_training_set(cache: str | os.PathLike, *, codes: bool = True) -> Traini
     by ``maskvat extract`` is read too: every clip cut to the shortest one's span, from its start."""
     from safetensors import safe_open
 
-    from maskvat.data.dataset import is_shard_cache
-
     cache = Path(cache)
     if is_shard_cache(cache):
         return _from_shards(cache, codes)
@@ -139,8 +134,6 @@ def load_training_set(cache: str | os.PathLike, *, codes: bool = True) -> Traini
 
 
 def _from_shards(cache: Path, codes: bool) -> TrainingSet:
-    from maskvat.data.dataset import CacheDataset, cut_window
-
     ds = CacheDataset(cache)
     if not len(ds):
         raise MaskvatError(f"{cache}: the cache holds no clips yet")

@@ -21,6 +21,8 @@ from maskvat.dsp import LOG_MEL_RATE as MEL_RATE
 from maskvat.dsp import log_mel
 from maskvat.encoders.sync import FPS, OffsetGrid
 from maskvat.errors import MaskvatError
+from maskvat.lab.truth import load_truth
+from maskvat.media import decode_frames, read_audio
 
 __all__ = ["FPS", "MEL_RATE", "LabClips", "OffsetGrid", "continuous_levels", "load_lab_split", "log_mel",
            "sample_sync_batch"]
@@ -57,9 +59,6 @@ def continuous_levels(truth, n_frames: int) -> np.ndarray:
 
 
 def _load_one(args) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-    from maskvat.lab.truth import load_truth
-    from maskvat.media import decode_frames, read_audio
-
     video, truth, size, n_frames = args
     frames = decode_frames(video, FPS, size=(size, size)).frames[:n_frames]
     wav = torch.from_numpy(read_audio(video))

@@ -1,6 +1,3 @@
-"""Visual and audio encoders: a registry of named, swappable feature extractors."""
-
-from maskvat.encoders.base import EncoderConfig
-from maskvat.encoders.registry import ENCODERS, load_encoder
-
-__all__ = ["ENCODERS", "EncoderConfig", "load_encoder"]
+"""Visual and audio encoders: a registry of named, swappable feature extractors
+(``maskvat.encoders.registry``: ``ENCODERS``, ``load_encoder``). Import the module you need;
+this package imports nothing, so that one encoder does not pull in every other's dependencies."""

@@ -45,6 +45,7 @@ from torch import nn
 from maskvat.encoders.base import EncoderConfig
 from maskvat.encoders.fbank import kaldi_fbank
 from maskvat.errors import MaskvatError
+from maskvat.media import resample
 
 SAMPLE_RATE = 16000  # BEATs' input rate
 FBANK_MEAN = 15.41663  # the reference's preprocess() defaults
@@ -322,8 +323,6 @@ class BEATsAudioEncoder(nn.Module):
         return cls(load_beats_checkpoint(source), str(source))
 
     def _to_16k(self, wav) -> torch.Tensor:
-        from maskvat.media import resample
-
         x = np.asarray(torch.as_tensor(wav, dtype=torch.float32).cpu())
         if x.ndim != 2:
             raise MaskvatError(f"BEATs needs audio [B, T], got shape {x.shape}")

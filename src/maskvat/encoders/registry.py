@@ -14,6 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from maskvat.encoders.beats import BEATsAudioEncoder
+from maskvat.encoders.clip import CLIPFrameEncoder
+from maskvat.encoders.lab import (
+    LogMelAudioEncoder,
+    SyncFeatureEncoder,
+    ThumbnailEncoder,
+)
+from maskvat.encoders.s3d import S3DVideoEncoder
+from maskvat.encoders.semantic import SemanticAudioEncoder, SemanticFrameEncoder
+from maskvat.encoders.sparsesync import SparseSyncVideoEncoder
 from maskvat.errors import MaskvatError
 from maskvat.weights import resolve
 
@@ -28,56 +38,38 @@ class EncoderEntry:
 
 
 def _clip(source):
-    from maskvat.encoders.clip import CLIPFrameEncoder
-
     return CLIPFrameEncoder.from_pretrained(source, name="clip-vit-b32")
 
 
 def _s3d(source):
-    from maskvat.encoders.s3d import S3DVideoEncoder
-
     return S3DVideoEncoder.from_pretrained(source)
 
 
 def _sparsesync(source):
-    from maskvat.encoders.sparsesync import SparseSyncVideoEncoder
-
     return SparseSyncVideoEncoder.from_pretrained(source)
 
 
 def _beats(source):
-    from maskvat.encoders.beats import BEATsAudioEncoder
-
     return BEATsAudioEncoder.from_pretrained(source)
 
 
 def _lab_thumbs(source):
-    from maskvat.encoders.lab import ThumbnailEncoder
-
     return ThumbnailEncoder()
 
 
 def _lab_sync(source):
-    from maskvat.encoders.lab import SyncFeatureEncoder
-
     return SyncFeatureEncoder.from_pretrained(resolve(source, "sync_judge"))
 
 
 def _lab_semantic(source):
-    from maskvat.encoders.semantic import SemanticFrameEncoder
-
     return SemanticFrameEncoder.from_pretrained(source)
 
 
 def _lab_audio(source):
-    from maskvat.encoders.semantic import SemanticAudioEncoder
-
     return SemanticAudioEncoder.from_pretrained(source)
 
 
 def _lab_logmel(source):
-    from maskvat.encoders.lab import LogMelAudioEncoder
-
     return LogMelAudioEncoder()
 
 

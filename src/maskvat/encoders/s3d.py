@@ -12,6 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from maskvat.encoders.base import EncoderConfig, frames_to_tensor
+from maskvat.errors import MaskvatError
+
 # Preprocessing of torchvision's S3D_Weights.KINETICS400_V1 (transforms._presets.VideoClassification):
 # frames squashed to 256 x 256 (bilinear, no antialias), centre crop 224, Kinetics-400 mean/std.
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
@@ -121,8 +124,6 @@ class S3DVideoEncoder(nn.Module):
 
     @classmethod
     def default_config(cls, source: str | None = None, fps: float = 25.0, size: int = 224):
-        from maskvat.encoders.base import EncoderConfig
-
         return EncoderConfig(name="s3d-kinetics400", modality="video", dim=S3D.feature_dim, rate=fps / 8, fps=fps,
                              size=size, source=source, resize=KINETICS_RESIZE * size // 224, keep_aspect=False)
 
@@ -131,9 +132,6 @@ class S3DVideoEncoder(nn.Module):
         from pathlib import Path
 
         from safetensors.torch import load_file
-
-        from maskvat.encoders.base import EncoderConfig
-        from maskvat.errors import MaskvatError
 
         path = Path(source)
         if path.is_dir():
@@ -165,7 +163,6 @@ class S3DVideoEncoder(nn.Module):
     @torch.no_grad()
     def encode_frames(self, frames) -> torch.Tensor:
         """frames [B, N, H, W, 3] uint8 (N >= 8) -> [B, N // 8 (rounded up), 1024]."""
-        from maskvat.encoders.base import frames_to_tensor
 
         c = self.config
         x = frames_to_tensor(frames, c.size, KINETICS_MEAN, KINETICS_STD, resize=c.resize, keep_aspect=c.keep_aspect,

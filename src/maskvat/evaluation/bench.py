@@ -30,7 +30,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maskvat.data.lab_cache import load_training_set
 from maskvat.errors import MaskvatError
+from maskvat.evaluation.evaluate import evaluate_dirs
+from maskvat.lab.round_trip import codec_round_trips
+from maskvat.lab.sheet import FAMILY_COLORS, display_mel_db
+from maskvat.lab.truth import load_truth
+from maskvat.media import read_audio, write_audio
+from maskvat.pipeline.generate import Pipeline
+from maskvat.sampling.sampler import SamplerSettings
 
 COLUMNS = [("fdd", "FDD ↓"), ("fdm", "FDM ↓"), ("fad", "FAD ↓"), ("wc", "WC ↑"), ("cc", "CC ↑"), ("ns", "NS ↑"),
            ("ss_seconds", "SS (s) ↓"),
@@ -91,8 +99,6 @@ def _clips(split: Path, n: int | None) -> list[dict]:
 def write_codec_round_trip(clips: list[dict], split: Path, out: Path, codec: str, progress: bool = True) -> None:
     """OUT/{clip_id}.wav: the true sound of ``clips`` (the first clips of ``split``) encoded and
     decoded by ``codec`` (the bound on what a generator over this codec can reach)."""
-    from maskvat.lab.round_trip import codec_round_trips
-    from maskvat.media import write_audio
 
     waves = codec_round_trips(split, codec, lambda wav: wav, progress, limit=len(clips))
     for clip, wav in zip(clips, waves):
@@ -100,9 +106,6 @@ def write_codec_round_trip(clips: list[dict], split: Path, out: Path, codec: str
 
 
 def _write_retrieval_row(clips, lab: Path, out: Path) -> dict:
-    from maskvat.data.lab_cache import load_training_set
-    from maskvat.media import read_audio, write_audio
-
     test = load_training_set(lab / "cache" / "test", codes=False)
     train = load_training_set(lab / "cache" / "train", codes=False)
     index = {c: i for i, c in enumerate(test.clips)}
@@ -124,9 +127,6 @@ def _write_retrieval_row(clips, lab: Path, out: Path) -> dict:
 def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: int, batch: int, progress: bool) -> float:
     """Generate every clip; returns seconds per clip (wall time of generation, models loaded)."""
     from tqdm import tqdm
-
-    from maskvat.media import write_audio
-    from maskvat.pipeline.generate import Pipeline
 
     pipe = Pipeline.load(row.source, scav="lab" if row.beams > 1 else None)
     videos = [split / c["video"] for c in clips]
@@ -167,8 +167,6 @@ def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLik
 
     rescore: keep the sound of rows already in OUT (same name, every clip there) and only
     score them again; their generation times come from the earlier results.json."""
-    from maskvat.evaluation.evaluate import evaluate_dirs
-    from maskvat.sampling.sampler import SamplerSettings
 
     lab, out = Path(lab), Path(out)
     split = lab / "test"
@@ -235,8 +233,6 @@ def _spectrogram(wav: np.ndarray, events, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from maskvat.lab.sheet import FAMILY_COLORS, display_mel_db
-
     db, times = display_mel_db(wav, 44100)
     fig, ax = plt.subplots(figsize=(5, 1.8), dpi=90)
     ax.imshow(db, origin="lower", aspect="auto", cmap="magma", extent=[times[0], times[-1], 0, db.shape[0]],
@@ -254,8 +250,6 @@ def _spectrogram(wav: np.ndarray, events, path: Path, title: str) -> None:
 def write_results_page(results: dict, clips: list[dict], split: Path, out: Path, n_clips: int = 8) -> Path:
     """OUT/index.html: the table, then per clip its video and every row's player and spectrogram
     (true onsets marked in their family's colour)."""
-    from maskvat.lab.truth import load_truth
-    from maskvat.media import read_audio
 
     media = out / "media"
     media.mkdir(parents=True, exist_ok=True)

@@ -23,13 +23,15 @@ from maskvat.codec.usage import perplexity
 from maskvat.data.corpus import list_media
 from maskvat.dsp import best_lag, mel_distance, si_sdr
 from maskvat.errors import MaskvatError
+from maskvat.lab.score import score_dirs
+from maskvat.media import read_audio, write_audio
+from maskvat.media.audio import fit_length, resample
 
 OPUS_KBPS = (6, 8, 12)
 
 
 def opus_round_trip(wav: np.ndarray, kbps: int, sample_rate: int = 44100) -> np.ndarray:
     """wav [T] through libopus (48 kHz, mono, ``kbps``) and back to ``sample_rate``; same length."""
-    from maskvat.media.audio import fit_length, resample
 
     x = resample(wav.astype(np.float32), sample_rate, 48000)
     buf = io.BytesIO()
@@ -66,7 +68,6 @@ def _scores(rec: np.ndarray, ref: np.ndarray, sample_rate: int) -> tuple[float, 
 def evaluate_codec(tok, audio_dir: str | os.PathLike, *, limit: int | None = None, anchors: bool = True,
                    max_seconds: float = 10.0, progress: bool = True) -> dict:
     """Scores of codec ``tok`` (an AudioTokenizer) on the sound files under ``audio_dir``."""
-    from maskvat.media import read_audio, write_audio
 
     audio_dir = Path(audio_dir)
     files = list_media([audio_dir])[:limit]
@@ -100,8 +101,6 @@ def evaluate_codec(tok, audio_dir: str | os.PathLike, *, limit: int | None = Non
         result["codes_used_share"] = [float(u) for u in (usage > 0).float().mean(1)]
         result["perplexity"] = [float(p) for p in perplexity(usage)]
         if tmp is not None:
-            from maskvat.lab.score import score_dirs
-
             trip = score_dirs(audio_dir, tmp.name)
             result["lab_onset_f1_round_trip"] = {fam: s.get("f1") for fam, s in trip["families"].items()}
     finally:

@@ -34,8 +34,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.encoders.base import decode_size, frame_geometry
+from maskvat.encoders.judge import predict_offsets
+from maskvat.encoders.lab import LogMelAudioEncoder
+from maskvat.encoders.semantic import SemanticAudioEncoder, SemanticFrameEncoder
+from maskvat.encoders.sync import load_judge
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_score
+from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
+from maskvat.evaluation.vggish import VGGishEmbedder
+from maskvat.lab.score import score_dirs
+from maskvat.lab.truth import load_truth
+from maskvat.media import decode_frames, probe, read_audio
 from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 from maskvat.weights import ASSETS, resolve
 
@@ -61,10 +72,6 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
     """Score ``generated`` against ``reference`` (see the module doc). ``reference_cache``: a dict
     kept across calls (e.g. the rows of one table) so that each reference file's features are
     computed once."""
-    from maskvat.codec.tokenizer import AudioTokenizer
-    from maskvat.encoders.lab import LogMelAudioEncoder
-    from maskvat.encoders.semantic import SemanticAudioEncoder, SemanticFrameEncoder
-    from maskvat.media import read_audio
 
     generated, reference = Path(generated), Path(reference)
     pairs = pair_files(generated, reference)
@@ -127,8 +134,6 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
     if ss_short:  # shorter than the judge's window: no SS for them
         result["ss_skipped_too_short"] = ss_short
     if any(p.suffix == ".json" and p.name != "manifest.json" for p in reference.iterdir()):
-        from maskvat.lab.score import score_dirs
-
         result["onsets"] = score_dirs(reference, generated)["families"]
         if classifier is not None:
             result["class_accuracy"] = _class_accuracy(classifier, pairs, gen_mels)
@@ -139,8 +144,6 @@ def _class_accuracy(source: str, pairs, gen_mels: list[torch.Tensor]) -> float |
     """Share of generated files whose heard class set equals the truth's (lab references only),
     from their lab log-mel sequences [N, 64]; None when the shipped classifier is absent and
     none was named."""
-    from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
-    from maskvat.lab.truth import load_truth
 
     if source == "lab" and not (ASSETS / "lab" / "sound_classifier").is_dir():
         return None
@@ -159,8 +162,6 @@ def _fad_embedder(vggish: str | None, audio_enc):
     examples of the wav when a VGGish state dict is named, else the semantic audio encoder's
     1 s windows of the log-mel."""
     if vggish:
-        from maskvat.evaluation.vggish import VGGishEmbedder
-
         model = VGGishEmbedder.from_pretrained(vggish)
         return lambda wav, mel: model.embed(wav, 44100)
     return lambda wav, mel: audio_enc.embed_mel_windows(mel, 1.0).numpy()
@@ -168,8 +169,6 @@ def _fad_embedder(vggish: str | None, audio_enc):
 
 def _video_embedding(frame_enc, video: Path) -> torch.Tensor:
     """Mean frame embedding [C] of ``video`` read at the frame encoder's fps and size."""
-    from maskvat.encoders.base import decode_size, frame_geometry
-    from maskvat.media import decode_frames, probe
 
     v = probe(video).video
     size = decode_size(*v.display_size, **frame_geometry(frame_enc.config)) if v is not None else None
@@ -178,16 +177,12 @@ def _video_embedding(frame_enc, video: Path) -> torch.Tensor:
 
 
 def _load_judge(source: str):
-    from maskvat.encoders.sync import load_judge
-
     return load_judge(resolve(source, "ss_judge"))
 
 
 def _sync_offset(judge, video: Path, wav: np.ndarray) -> float | None:
     """Mean |offset| (s) the judge predicts between ``video``'s picture and ``wav``; None for a
     clip shorter than the judge's window."""
-    from maskvat.encoders.judge import predict_offsets
-    from maskvat.media import decode_frames
 
     size = judge.cfg.size
     frames = decode_frames(video, 25.0, size=(size, size)).frames

@@ -19,6 +19,8 @@ import numpy as np
 import scipy.fft
 import scipy.linalg
 
+from maskvat.dsp import mel_filterbank
+
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """FD between N(mu_a, S_a) and N(mu_b, S_b) fitted to a [Na, D] and b [Nb, D]:
@@ -52,7 +54,6 @@ MFCC_FLOOR_DB = -100.0  # mel power floor, re a full-scale sine: digital silence
 def mfcc_frames(wav: np.ndarray, sample_rate: int = 44100, n_fft: int = 2048, hop: int = 512,
                 n_mels: int = 128, n_mfcc: int = 64) -> np.ndarray:
     """wav [T] -> MFCC frames [N, 64]: Hann-windowed power spectra, 128 mel bands, log, DCT-II."""
-    from maskvat.dsp import mel_filterbank
 
     wav = np.asarray(wav, np.float32)
     if len(wav) < n_fft:
@@ -69,7 +70,6 @@ def mfcc_frames(wav: np.ndarray, sample_rate: int = 44100, n_fft: int = 2048, ho
 @functools.lru_cache(maxsize=8)
 def _mel_floor(n_fft: int, n_mels: int, sample_rate: int, floor_db: float = MFCC_FLOOR_DB) -> float:
     """Mel power ``floor_db`` below the strongest band of a full-scale 1 kHz sine."""
-    from maskvat.dsp import mel_filterbank
 
     t = np.arange(n_fft) / sample_rate
     sine = np.sin(2 * np.pi * 1000.0 * t) * np.hanning(n_fft + 1)[:-1]

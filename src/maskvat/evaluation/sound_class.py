@@ -19,7 +19,7 @@ from torch import nn
 
 from maskvat.errors import MaskvatError
 from maskvat.lab.vocab import SOUND_CLASSES
-from maskvat.weights import resolve
+from maskvat.weights import load_module, resolve, save_module
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,10 @@ class SoundClassifier(nn.Module):
         return [set(torch.nonzero(row > 0).flatten().tolist()) for row in self(mel)]
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
-        from maskvat.weights import save_module
-
         save_module(folder, self, "sound_classifier", {"classes": list(SOUND_CLASSES), **asdict(self.config)})
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "SoundClassifier":
-        from maskvat.weights import load_module
-
         meta, state = load_module(folder, "sound_classifier", "a sound-classifier folder")
         if meta.get("classes") != list(SOUND_CLASSES)[: len(meta.get("classes", []))]:
             raise MaskvatError(f"{folder}: trained on another class list than this version's lab")

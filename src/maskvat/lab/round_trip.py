@@ -15,6 +15,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.media import read_audio
+
 
 @torch.no_grad()
 def codec_round_trips(split: str | os.PathLike, codec: str, feature: Callable[[torch.Tensor], torch.Tensor],
@@ -24,9 +27,6 @@ def codec_round_trips(split: str | os.PathLike, codec: str, feature: Callable[[t
     LAB/cache/<split>/codes.safetensors when that cache was made with this codec; decodes two
     clips at a time (larger batches are slower on a CPU)."""
     from tqdm import tqdm
-
-    from maskvat.codec.tokenizer import AudioTokenizer
-    from maskvat.media import read_audio
 
     split = Path(split)
     tok = AudioTokenizer.from_pretrained(codec)

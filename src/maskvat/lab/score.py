@@ -21,6 +21,7 @@ import numpy as np
 from maskvat.errors import MaskvatError
 from maskvat.lab.onsets import MIN_GAP_S, detect_onsets
 from maskvat.lab.truth import Event, load_truth
+from maskvat.media import read_audio
 from maskvat.media.formats import AUDIO_SUFFIXES as SOUND_SUFFIXES
 from maskvat.media.formats import VIDEO_SUFFIXES
 
@@ -118,8 +119,6 @@ def score_dirs(truth_dir: str | os.PathLike, audio_dir: str | os.PathLike, tol: 
                progress: bool = False) -> dict:
     """Score every clip of ``truth_dir`` (its *.json) against the same-stem audio in ``audio_dir``."""
     from tqdm import tqdm
-
-    from maskvat.media import read_audio
 
     truth_dir, audio_dir = Path(truth_dir), Path(audio_dir)
     for d, what in ((truth_dir, "truth"), (audio_dir, "audio")):

@@ -24,6 +24,7 @@ import soundfile as sf
 
 from maskvat.errors import MaskvatError
 from maskvat.lab.vocab import BAR_PITCHES
+from maskvat.media import resample
 
 SR = 44100
 PROCEDURAL_INFO = {"source": "maskvat procedural synthesis", "license": "Apache-2.0 (generated)"}
@@ -209,8 +210,6 @@ def make_bank(name: str):
 
 @functools.lru_cache(maxsize=None)
 def _load_sample(path: Path) -> np.ndarray:
-    from maskvat.media import resample
-
     x, sr = sf.read(str(path), dtype="float32", always_2d=True)
     return trim_onset(resample(x.mean(axis=1), sr, SR))
 

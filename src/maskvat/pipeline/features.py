@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from maskvat.encoders.base import decode_size, frame_geometry
+from maskvat.encoders.registry import load_encoder
 from maskvat.errors import MaskvatError
+from maskvat.media import FrameArray, decode_frames, probe
 
 
 @dataclass
@@ -37,7 +40,6 @@ class FeaturePipeline:
         (hub id, folder or file) keyed by role ("semantic", "sync", "audio") or by the encoder's
         name (default: each encoder's own); a key that is neither one of the model's roles nor
         one of its encoders is refused. ``audio``: also load the audio encoder."""
-        from maskvat.encoders.registry import load_encoder
 
         names = encoder_roles(cfg)
         sources = dict(sources or {})
@@ -55,8 +57,6 @@ class FeaturePipeline:
     def visual(self, path: str | os.PathLike, start: float = 0.0, duration: float | None = None) -> ClipFeatures:
         """Read ``path`` (a file or a ``FrameArray``) at each encoder's frame rate and geometry,
         from ``start`` for ``duration`` seconds."""
-        from maskvat.encoders.base import decode_size, frame_geometry
-        from maskvat.media import FrameArray, decode_frames, probe
 
         in_memory = isinstance(path, FrameArray)
         info = None if in_memory else probe(path)

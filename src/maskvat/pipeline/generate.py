@@ -19,10 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.errors import MaskvatError, MediaError
-from maskvat.media.frame_array import FrameArray
+from maskvat.media import FrameArray, probe
+from maskvat.model.maskvat import Conditioning, MaskVAT
+from maskvat.pipeline.features import FeaturePipeline, encoder_roles
 from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
+from maskvat.scav.model import SCAV
+from maskvat.weights import is_shipped_name, pipeline_index, resolve, shipped, snapshot
 
 DEFAULT_MODEL = "lab"
 
@@ -73,16 +78,6 @@ class Pipeline:
         pipeline's own or the shipped one, a folder, or None); needed for beams > 1.
         ``encoder_sources``: role ("semantic", "sync", "audio") -> weights, over the pipeline's.
         Every component is placed on ``device``."""
-        from maskvat.codec.tokenizer import AudioTokenizer
-        from maskvat.model.maskvat import MaskVAT
-        from maskvat.pipeline.features import FeaturePipeline
-        from maskvat.weights import (
-            is_shipped_name,
-            pipeline_index,
-            resolve,
-            shipped,
-            snapshot,
-        )
 
         root = shipped("pipeline") if is_shipped_name(model) else snapshot(resolve(model, "generator"), "model")
         index = pipeline_index(root) or {}
@@ -93,8 +88,6 @@ class Pipeline:
                                f"({net.config.n_levels} x {net.config.codebook_size})")
         scav_model = None
         if scav is not None:
-            from maskvat.scav.model import SCAV
-
             where = index.get("scav", shipped("scav")) if is_shipped_name(scav) else scav
             scav_model = SCAV.from_pretrained(where).to(device)
             _check_scav_fits(scav_model.config, net.config, where)
@@ -231,7 +224,6 @@ class Pipeline:
     @torch.no_grad()
     def _sample(self, feats: list, length, settings, gen, prompt, fixed, progress, beams: int = 1) -> torch.Tensor:
         """Codes [len(feats) * beams, K, length]; item j's beams are rows j * beams ... (j + 1) * beams - 1."""
-        from maskvat.model.maskvat import Conditioning
 
         dev = self.device
         conds, unconds = [], []
@@ -255,7 +247,6 @@ def requested_duration(video, start: float = 0.0, duration: float | None = None)
     """Seconds of sound one request asks for (``duration``, default: from ``start`` to the end of
     the video); a MediaError naming the video if the video cannot be read or the span does not
     fit it or the limits (MIN_SECONDS to MAX_SECONDS). ``video``: a path or a FrameArray."""
-    from maskvat.media import probe
 
     if isinstance(video, FrameArray):
         length = video.duration
@@ -281,7 +272,6 @@ def requested_duration(video, start: float = 0.0, duration: float | None = None)
 
 def as_video(video, fps: float | None = None):
     """A path or ``FrameArray`` as it is; frames [N, H, W, 3] uint8 with ``fps`` -> FrameArray."""
-    from maskvat.media import FrameArray
 
     if isinstance(video, np.ndarray) or (isinstance(video, torch.Tensor) and video.dim() == 4):
         if fps is None:
@@ -302,7 +292,6 @@ def output_paths(video: Path, out_dir: Path, audio_format: str, video_suffix: st
 
 def _check_scav_fits(scav_cfg, model_cfg, where) -> None:
     """SCAV scores the model's own features: it must read the encoders the model reads."""
-    from maskvat.pipeline.features import encoder_roles
 
     model_reads = encoder_roles(model_cfg)
     wrong = [f"{role}: {name} (the model: {model_reads[role] or 'does not read it'})"

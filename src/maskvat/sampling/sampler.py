@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from maskvat.errors import MaskvatError
 from maskvat.model.maskvat import Conditioning, MaskVAT
 from maskvat.sampling.schedule import still_masked
 from maskvat.sampling.steps import (
@@ -37,8 +38,6 @@ class SamplerSettings:
     temperature: float = 1.0
 
     def __post_init__(self):
-        from maskvat.errors import MaskvatError
-
         if not 1 <= self.steps <= 1024:
             raise MaskvatError(f"steps must be between 1 and 1024, not {self.steps}")
         if self.guidance < 0 or self.diversity < 0 or self.temperature <= 0:

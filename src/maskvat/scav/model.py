@@ -20,6 +20,7 @@ from torch import nn
 
 from maskvat.errors import MaskvatError
 from maskvat.model.layers import nearest_resample
+from maskvat.weights import load_module, save_module
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,10 @@ class SCAV(nn.Module):
 
     # ---- persistence ---------------------------------------------------------------------
     def save_pretrained(self, folder: str | os.PathLike) -> None:
-        from maskvat.weights import save_module
-
         save_module(folder, self, "scav", asdict(self.config))
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "SCAV":
-        from maskvat.weights import load_module
-
         meta, state = load_module(folder, "scav", "a SCAV folder")
         known = {f.name for f in fields(SCAVConfig)}
         model = cls(SCAVConfig(**{k: v for k, v in meta.items() if k in known}))

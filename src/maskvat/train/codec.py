@@ -61,6 +61,7 @@ from transformers import DacModel
 
 from maskvat.atomic import atomic_path
 from maskvat.codec.presets import CODEC_PRESETS
+from maskvat.codec.tokenizer import AudioTokenizer, _plain_copy
 from maskvat.codec.usage import code_usage, perplexity
 from maskvat.config_checks import from_checked_dict
 from maskvat.data.corpus import AudioCorpus
@@ -180,12 +181,9 @@ def codec_from(source: str | os.PathLike, preset: str, *, freeze_encoder: bool =
         state = torch.load(path / "checkpoint.pt", map_location="cpu", weights_only=False)
         run = empty_codec(state["cfg"]["preset"], freeze_encoder=state["cfg"].get("freeze_encoder", False))
         run.load_state_dict(state["model"])
-        from maskvat.codec.tokenizer import _plain_copy
 
         plain = _plain_copy(run)
     else:
-        from maskvat.codec.tokenizer import AudioTokenizer
-
         plain = AudioTokenizer.from_pretrained(str(source)).model.float()
     model = DacModel(CODEC_PRESETS[preset].dac_config())
     try:
@@ -522,7 +520,6 @@ def export_codec(model: DacModel, folder: Path, *, half: bool = False, normalize
 
     ``normalize_codebooks``: make the codebook rows unit-norm, as training used them (see
     ``quantize``); a frozen quantizer (``freeze_encoder``) is written as it was loaded."""
-    from maskvat.codec.tokenizer import AudioTokenizer
 
     if normalize_codebooks:
         with torch.no_grad():  # the trained quantizer uses unit-norm codes (see ``quantize``)
@@ -532,7 +529,6 @@ def export_codec(model: DacModel, folder: Path, *, half: bool = False, normalize
     if not half:
         tok.save_pretrained(folder)
         return
-    from maskvat.codec.tokenizer import _plain_copy
 
     plain = _plain_copy(model)
     if plain is model:

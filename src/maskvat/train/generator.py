@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from maskvat.atomic import atomic_path
+from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.config_checks import from_checked_dict
 from maskvat.data.lab_cache import TrainingSet, load_training_set
 from maskvat.errors import MaskvatError
@@ -36,6 +37,7 @@ from maskvat.model.masking import (
     masked_cross_entropy,
 )
 from maskvat.model.maskvat import MaskVAT
+from maskvat.model.objective import MaskedTokenObjective
 from maskvat.pipeline.features import encoder_roles
 from maskvat.train.runlog import plot_curves, write_log
 
@@ -85,7 +87,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def build_model(cfg: TrainConfig, n_levels: int | None = None) -> MaskVAT:
     """The model a config names, embeddings initialised from its codec (when the codec loads)."""
-    from maskvat.codec.tokenizer import AudioTokenizer
 
     tok = AudioTokenizer.from_pretrained(cfg.codec)
     mcfg = model_config(cfg.model, codec=cfg.codec, codec_hidden=int(tok.model.config.hidden_size),
@@ -106,31 +107,6 @@ def masked_batch(data: TrainingSet, cfg: TrainConfig, step: int, mask_id: int, c
     mask = cosine_mask(*codes.shape, generator=g)
     drop = torch.rand(codes.shape[0], generator=g) < cond_dropout
     return batch, codes, mask, drop
-
-
-class MaskedTokenObjective(torch.nn.Module):
-    """The training objective as a module (what Accelerate/DDP wraps): batch -> (loss, terms).
-
-    CE on masked positions, plus lambda_reg * MSE + lambda_cont * contrastive for Seq2Seq/Hybrid.
-    """
-
-    def __init__(self, model: MaskVAT, lambda_reg: float = 1.0, lambda_cont: float = 1.0):
-        super().__init__()
-        self.model, self.lambda_reg, self.lambda_cont = model, lambda_reg, lambda_cont
-
-    def forward(self, codes, mask, drop, semantic=None, sync=None, audio=None):
-        m = self.model
-        cond = m.condition(semantic, sync, drop, length=codes.shape[-1])
-        logits = m.decode(apply_mask(codes, mask, m.config.mask_id), cond)
-        ce = masked_cross_entropy(logits, codes, mask)
-        terms = {"ce": ce}
-        total = ce
-        aux = m.auxiliary_losses(cond, audio) if audio is not None else {}
-        if aux:
-            total = total + self.lambda_reg * aux["mse"] + self.lambda_cont * aux["contrastive"]
-            terms.update(aux)
-        terms["loss"] = total
-        return total, {k: v.detach() for k, v in terms.items()}
 
 
 @torch.no_grad()

@@ -26,6 +26,7 @@ import torch
 from maskvat.data.lab_clips import FPS, MEL_RATE, LabClips, load_lab_split, log_mel
 from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss
 from maskvat.errors import MaskvatError
+from maskvat.lab.round_trip import codec_round_trips
 from maskvat.train.loop import LoopConfig, run_loop
 from maskvat.train.runlog import plot_curves
 
@@ -122,7 +123,6 @@ def linear_probe(train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tenso
 
 def codec_round_trip_mels(split: str | os.PathLike, codec: str, n_mel: int, progress: bool = True) -> np.ndarray:
     """[C, 64, n_mel] log-mels (100 Hz) of a lab split's clips after a trip through ``codec``."""
-    from maskvat.lab.round_trip import codec_round_trips
 
     return codec_round_trips(split, codec, lambda wav: log_mel(wav)[..., :n_mel], progress).numpy()
 

@@ -12,9 +12,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from maskvat.encoders.lab import LogMelAudioEncoder
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.sound_class import SoundClassifier, class_set, set_accuracy
+from maskvat.lab.round_trip import codec_round_trips
+from maskvat.lab.truth import load_truth
 from maskvat.lab.vocab import SOUND_CLASSES
+from maskvat.media import read_audio
 
 
 def class_targets(sets: list[set[int]], n_classes: int = len(SOUND_CLASSES)) -> torch.Tensor:
@@ -28,10 +32,6 @@ def class_targets(sets: list[set[int]], n_classes: int = len(SOUND_CLASSES)) -> 
 def split_features(split: str | os.PathLike, progress: bool = True) -> tuple[torch.Tensor, list[set[int]]]:
     """Log-mel [N, Na, 64] of every clip's true audio in a lab split, and their class sets."""
     from tqdm import tqdm
-
-    from maskvat.encoders.lab import LogMelAudioEncoder
-    from maskvat.lab.truth import load_truth
-    from maskvat.media import read_audio
 
     split = Path(split)
     manifest = split / "manifest.json"
@@ -58,8 +58,6 @@ def codec_round_trip_features(split: str | os.PathLike, codec: str, progress: bo
                                limit: int | None = None) -> torch.Tensor:
     """Log-mel [N, Na, 64] of the first ``limit`` clips (default all) of a lab split after a trip
     through ``codec`` (``maskvat.lab.round_trip``)."""
-    from maskvat.encoders.lab import LogMelAudioEncoder
-    from maskvat.lab.round_trip import codec_round_trips
 
     return codec_round_trips(split, codec, LogMelAudioEncoder().encode_audio, progress, limit)
 
