@@ -61,7 +61,7 @@ def test_markdown_table_marks_missing_values_and_beams():
 def tiny_lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("benchlab")
     save_tiny_model(root, max_frames=200)
-    cfg = MaskVAT.from_pretrained(root / "model").config
+    cfg = MaskVAT.from_pretrained(root / "generator").config
     lab = root / "lab"
     build_split(lab, "test", 2, seed=4, duration=2.0, bank="procedural", workers=1, progress=False)
     build_split(lab, "train", 3, seed=4, duration=2.0, bank="procedural", workers=1, progress=False)
@@ -74,7 +74,7 @@ def tiny_lab(tmp_path_factory):
 def test_bench_lab_writes_table_json_and_page(tiny_lab, tmp_path, one_torch_thread):
     out = tmp_path / "bench"
     rows = [Row("codec reconstruct", "codec"), Row("retrieval", "retrieval"),
-            Row("Tiny", "model", str(tiny_lab / "model"))]
+            Row("Tiny", "model", str(tiny_lab))]
     res = run_lab_bench(tiny_lab / "lab", rows, out, n=2, settings=SamplerSettings(steps=2),
                         codec=str(tiny_lab / "codec"), judge=None, html_clips=1, progress=False)
     assert [r["name"] for r in res["rows"]] == ["codec reconstruct", "retrieval", "Tiny"]
@@ -107,7 +107,7 @@ def test_bench_cli_best_must_name_a_model_row(tiny_lab, tmp_path, capsys):
 
 def test_rescore_keeps_the_sound_and_the_times(tiny_lab, tmp_path, one_torch_thread):
     out = tmp_path / "bench"
-    rows = [Row("Tiny", "model", str(tiny_lab / "model"))]
+    rows = [Row("Tiny", "model", str(tiny_lab))]
     kw = dict(n=2, settings=SamplerSettings(steps=2), codec=str(tiny_lab / "codec"), judge=None, html_clips=0,
               progress=False)
     first = run_lab_bench(tiny_lab / "lab", rows, out, **kw)

@@ -11,6 +11,7 @@ the whole codegram is decoded once.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -19,15 +20,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maskvat.atomic import atomic_path
 from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.errors import MaskvatError, MediaError
 from maskvat.media import FrameArray, probe
+from maskvat.model.config import model_config
 from maskvat.model.maskvat import Conditioning, MaskVAT
 from maskvat.pipeline.features import FeaturePipeline, encoder_roles
 from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 from maskvat.scav.model import SCAV
-from maskvat.weights import is_shipped_name, pipeline_index, resolve, shipped, snapshot
+from maskvat.weights import (
+    INDEX_FILE,
+    is_shipped_name,
+    pipeline_index,
+    resolve,
+    shipped,
+    snapshot,
+)
 
 DEFAULT_MODEL = "lab"
 
@@ -62,10 +72,42 @@ def window_plan(total_frames: int, window: int, overlap: int) -> list[tuple[int,
 class Pipeline:
     """A MaskVAT model with its codec and feature encoders, ready to generate."""
 
-    def __init__(self, model, codec, features, device: str | torch.device = "cpu", scav=None):
+    def __init__(self, model, codec, features, device: str | torch.device = "cpu", scav=None,
+                 encoder_sources: dict[str, str] | None = None):
         self.model, self.codec, self.features = model.eval(), codec, features
         self.device = torch.device(device)
         self.scav = scav
+        self.encoder_sources = dict(encoder_sources or {})  # role -> weights it was loaded with (non-default)
+
+    @classmethod
+    def debug(cls, variant: str = "adaln-b", *, seed: int = 0, device: str | torch.device = "cpu",
+              **overrides) -> "Pipeline":
+        """A tiny pipeline with *random* generator and codec weights (``debug-*`` model configs,
+        the ``tiny`` codec preset, the shipped lab encoders), for tests and for trying the API
+        offline in seconds. Its sound is noise. ``maskvat.load("debug")`` gives the same.
+        ``overrides``: ModelConfig fields (e.g. ``max_frames``)."""
+        tok = AudioTokenizer.from_preset("tiny", seed=seed).to(device)
+        torch.manual_seed(seed)
+        net = MaskVAT(model_config(f"debug-{variant}", **overrides))
+        net = net.to(device).eval()
+        return cls(net, tok, FeaturePipeline.for_model(net.config, device=device), device)
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """A pipeline folder that ``Pipeline.load`` / ``maskvat.load`` / ``--model`` take:
+        FOLDER/model_index.json naming generator/, codec/ and scav/ (when there is one), and the
+        encoder weights this pipeline was loaded with (paths, as given). Returns FOLDER."""
+        folder = Path(folder)
+        self.model.save_pretrained(folder / "generator")
+        self.codec.save_pretrained(folder / "codec")
+        index = {"_class_name": "maskvat.Pipeline", "generator": "generator", "codec": "codec"}
+        if self.scav is not None:
+            self.scav.save_pretrained(folder / "scav")
+            index["scav"] = "scav"
+        for role, source in self.encoder_sources.items():
+            index[role] = str(Path(source).resolve()) if Path(source).exists() else source
+        with atomic_path(folder / INDEX_FILE) as tmp:
+            tmp.write_text(json.dumps(index, indent=1))
+        return folder
 
     @classmethod
     def load(cls, model: str | os.PathLike = DEFAULT_MODEL, *, codec: str | None = None,
@@ -79,6 +121,8 @@ class Pipeline:
         ``encoder_sources``: role ("semantic", "sync", "audio") -> weights, over the pipeline's.
         Every component is placed on ``device``."""
 
+        if str(model) == "debug":
+            return cls.debug(device=device)
         root = shipped("pipeline") if is_shipped_name(model) else snapshot(resolve(model, "generator"), "model")
         index = pipeline_index(root) or {}
         net = MaskVAT.from_pretrained(index.get("generator", root), device=device)
@@ -94,7 +138,7 @@ class Pipeline:
         sources = {role: str(index[role]) for role in ("semantic", "sync", "audio") if index.get(role)}
         sources.update(encoder_sources or {})
         features = FeaturePipeline.for_model(net.config, sources, audio=scav_model is not None, device=device)
-        return cls(net, tok, features, device, scav_model)
+        return cls(net, tok, features, device, scav_model, encoder_sources=encoder_sources)
 
     # ------------------------------------------------------------------------------------
     def _check(self, video, start: float, duration: float | None, beams: int) -> tuple[float, int]:
