@@ -72,7 +72,7 @@ def test_train_sync_judge_with_the_level_loss_then_resume_without_it_is_a_clear_
     import torch
 
     state = torch.load(run / "checkpoint.pt", weights_only=False)
-    assert state["cfg"]["level_loss"] == 3.0 and any(k.startswith("probes.") for k in state["model"])
+    assert state["config"]["level_loss"] == 3.0 and any(k.startswith("probes.") for k in state["module"])
     capsys.readouterr()
     assert main(args) == 2  # the same run without --level-loss
     err = capsys.readouterr().err

@@ -129,8 +129,8 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch):
     a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
     assert a["step"] == b["step"] == 6
-    for key in a["model"]:
-        torch.testing.assert_close(a["model"][key], b["model"][key])
+    for key in a["module"]:
+        torch.testing.assert_close(a["module"][key], b["module"][key])
     assert [r["loss"] for r in a["log"]] == pytest.approx([r["loss"] for r in b["log"]])
     assert (tmp_path / "b" / "curves.png").is_file() and (tmp_path / "b" / "sync_judge" / "model.safetensors").is_file()
     judge = load_judge(tmp_path / "b" / "sync_judge")
@@ -210,7 +210,7 @@ def test_level_loss_adds_to_the_offset_loss_and_stays_out_of_the_saved_judge(tmp
     a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
     # same initial judge, same first batch: the first loss differs by the probes' positive term
     assert a["log"][0]["loss"] > log_plain[0]["loss"] + 1e-3
-    assert {k.split(".")[0] for k in a["model"]} == {"judge", "probes"}
+    assert {k.split(".")[0] for k in a["module"]} == {"judge", "probes"}
     from safetensors.torch import load_file
 
     saved = load_file(tmp_path / "a" / "sync_judge" / "model.safetensors")
@@ -220,8 +220,8 @@ def test_level_loss_adds_to_the_offset_loss_and_stays_out_of_the_saved_judge(tmp
     interrupt_then_resume(monkeypatch, ts, "sample_sync_batch", 3,
                           lambda: ts.train_sync(None, tmp_path / "b", levelled, TINY, progress=False, clips=clips))
     b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
-    for key in a["model"]:
-        torch.testing.assert_close(a["model"][key], b["model"][key])
+    for key in a["module"]:
+        torch.testing.assert_close(a["module"][key], b["module"][key])
 
     with pytest.raises(MaskvatError, match="level"):
         ts.train_sync(None, tmp_path / "c", levelled, TINY, progress=False, clips=(_clips(), _clips()))

@@ -37,7 +37,7 @@ def trained(tmp_path_factory, one_torch_thread):
 def test_training_fits_the_true_audio_and_round_trips(trained):
     root, report = trained
     assert report["final_loss"] < 0.2  # from about 0.69 at the start
-    model = SoundClassifier.from_pretrained(root / "clf")
+    model = SoundClassifier.from_pretrained(root / "clf" / "sound_classifier")
     x, sets = split_features(root / "lab" / "train", progress=False)
     assert set_accuracy(model.predict_sets(x), sets) >= 0.8
     assert json.loads((root / "clf" / "report.json").read_text())["train_clips"] == 24
@@ -57,7 +57,7 @@ def test_evaluate_reports_class_accuracy(trained, tmp_path):
         write_audio(own / f"{video.stem}.wav", wav)
         write_audio(noise / f"{video.stem}.wav", (0.05 * rng.standard_normal(len(wav))).astype(np.float32))
     AudioTokenizer.from_preset("tiny").save_pretrained(tmp_path / "codec")
-    kw = dict(codec=str(tmp_path / "codec"), judge=None, classifier=str(root / "clf"), progress=False)
+    kw = dict(codec=str(tmp_path / "codec"), judge=None, classifier=str(root / "clf" / "sound_classifier"), progress=False)
     good, bad = evaluate_dirs(own, split, **kw), evaluate_dirs(noise, split, **kw)
     assert good["class_accuracy"] >= 0.75 > bad["class_accuracy"]
 

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     k = lsub.add_parser("classifier", help="train the sound-class classifier behind the class-accuracy metric")
     k.add_argument("--lab", required=True, help="lab folder with train/ (and val/, test/ to report accuracy)")
-    k.add_argument("--out", required=True, help="folder for the classifier (config.json, model.safetensors)")
+    k.add_argument("--out", required=True, help="run folder: config, checkpoint, log, report.json and the classifier in OUT/sound_classifier (resumes)")
     k.add_argument("--steps", type=int, default=1200)
     k.add_argument("--codec", default="lab",
                    help="also train on codec round trips of the clips ('none' to train on the true audio alone)")

@@ -3,6 +3,11 @@
     ds = CacheDataset("cache/", split="train", window_seconds=4.0)   # one clip: a dict of tensors
     loader = make_loader("cache/", "train", batch_size=16, window_seconds=4.0, workers=2)
     batch = next(iter(loader))   # codes [B, K, L] long, codes_mask [B, L] bool, semantic [B, Ns, Ds], ...
+    steps = StepBatches("cache/", batch_size=16, window_seconds=4.0, seed=0)
+    batch = steps.batch(123)     # the batch of training step 123: the same whenever it is asked for
+
+Every trainer reads training data this way: clips are read from the shards when a batch needs
+them (memory-mapped safetensors), so memory stays flat however large the cache grows.
 
 The split is by a hash of each clip's key (stable as the cache grows: a clip never moves
 between train and val). Each stream is cut at its own rate (CACHE/cache.json), so a window
@@ -18,6 +23,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from maskvat.data.extract import FORMAT, ROLES, read_manifest
@@ -96,6 +102,8 @@ class CacheDataset(torch.utils.data.Dataset):
         self.rates = {"codes": self.info["codec"]["rate"],
                       **{r: e["rate"] for r, e in self.info["encoders"].items()}}
         self._open: dict[str, object] = {}
+        self._keys: dict[str, set[str]] = {}
+        self._meta: dict[str, list[dict]] = {}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -108,21 +116,32 @@ class CacheDataset(torch.utils.data.Dataset):
 
         if name not in self._open:
             self._open[name] = safe_open(str(self.cache / "shards" / name), "pt")
+            self._keys[name] = set(self._open[name].keys())
         return self._open[name]
 
     def meta(self, idx: int) -> dict:
+        """Clip ``idx``'s record (key, source, start, duration, ...), from its shard's metadata."""
         c = self.clips[idx]
-        return json.loads(self._shard(c.shard).metadata()["clips"])[c.index]
+        if c.shard not in self._meta:
+            self._meta[c.shard] = json.loads(self._shard(c.shard).metadata()["clips"])
+        return self._meta[c.shard][c.index]
 
-    def __getitem__(self, idx: int) -> dict:
+    def item(self, idx: int) -> dict:
+        """Clip ``idx`` whole: {"key", "codes" [K, L] long, each stored role [N, D] float32}."""
         c = self.clips[idx]
         f = self._shard(c.shard)
-        item = {"codes": f.get_tensor(f"{c.index}.codes").long()}
+        item = {"codes": f.get_tensor(f"{c.index}.codes").long()} if f"{c.index}.codes" in self._keys[c.shard] else {}
         for role in ROLES:
             if role in self.info["encoders"]:
                 item[role] = f.get_tensor(f"{c.index}.{role}").float()
+        item["key"] = c.key
+        return item
+
+    def __getitem__(self, idx: int) -> dict:
+        c = self.clips[idx]
+        item = self.item(idx)
         if self.window is not None:
-            duration = item["codes"].shape[-1] / self.rates["codes"]
+            duration = self.meta(idx)["duration"]
             slack = max(0.0, duration - self.window)
             rng = random.Random(f"{self.seed}/{self.epoch}/{c.key}")
             item = cut_window(item, self.rates, rng.uniform(0, slack), self.window)
@@ -131,7 +150,7 @@ class CacheDataset(torch.utils.data.Dataset):
 
     def __getstate__(self):  # DataLoader workers open their own shard handles
         state = dict(self.__dict__)
-        state["_open"] = {}
+        state["_open"], state["_keys"], state["_meta"] = {}, {}, {}
         return state
 
 
@@ -163,3 +182,50 @@ def make_loader(cache: str | os.PathLike, split: str = "train", *, batch_size: i
     return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=(split == "train") if shuffle is None else shuffle,
                                        num_workers=workers, collate_fn=collate_clips, generator=gen,
                                        persistent_workers=workers > 0)
+
+
+class StepBatches:
+    """The batches of a training run, one per step: step s draws ``batch_size`` clips and a
+    window start in each from a generator seeded by (seed, s), so a resumed run sees exactly
+    the batches an uninterrupted one would. Clips shorter than the window come whole (padded,
+    with ``*_mask``: see ``collate_clips``); ``window_seconds=None`` takes whole clips.
+
+    ``fixed(n)``: the first n clips, windows from their start: a validation set that does not change.
+    """
+
+    def __init__(self, cache: str | os.PathLike, split: str = "all", *, batch_size: int,
+                 window_seconds: float | None, seed: int = 0, val_fraction: float = 0.05):
+        self.ds = CacheDataset(cache, split, val_fraction=val_fraction)
+        if not len(self.ds):
+            raise MaskvatError(f"{cache}: the {split} split of the cache holds no clips")
+        self.batch_size, self.window, self.seed = batch_size, window_seconds, seed
+        self.durations = [float(self.ds.meta(i)["duration"]) for i in range(len(self.ds))]
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return self.ds.rates
+
+    @property
+    def encoders(self) -> dict[str, str]:
+        """Role -> name of the encoder that made each stored feature stream."""
+        return {r: e["name"] for r, e in self.ds.info["encoders"].items()}
+
+    def _window(self, idx: int, start: float) -> dict:
+        item = self.ds.item(idx)
+        return item if self.window is None else cut_window(item, self.rates, start, self.window)
+
+    def batch(self, step: int) -> dict:
+        rng = np.random.default_rng([self.seed, step])
+        n = len(self.ds)
+        idx = rng.choice(n, self.batch_size, replace=n < self.batch_size)
+        starts = [rng.uniform(0.0, max(0.0, self.durations[i] - (self.window or 0.0))) for i in idx]
+        return collate_clips([self._window(int(i), s) for i, s in zip(idx, starts)])
+
+    def fixed(self, n: int, batch_size: int | None = None) -> list[dict]:
+        """Batches of the first ``n`` clips, each window from the clip's start."""
+        ids = list(range(min(n, len(self.ds))))
+        size = batch_size or self.batch_size
+        return [collate_clips([self._window(i, 0.0) for i in ids[j:j + size]]) for j in range(0, len(ids), size)]

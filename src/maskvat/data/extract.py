@@ -329,3 +329,38 @@ def extract(sources: list[str | os.PathLike], cache: str | os.PathLike, cfg: Ext
             "clips_in_cache": sum(len(r["clips"]) for r in records), "dropped_now": dict(reasons),
             "unreadable_now": [f"{d['path']}: {d['reason']}" for d in unreadable],
             "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def write_cache(cache: str | os.PathLike, clips: list[dict], *, encoders: dict[str, dict],
+                codec: dict | None = None, settings: dict | None = None) -> Path:
+    """A one-chunk shard cache (the format ``maskvat extract`` writes) from tensors in memory:
+    synthetic data, tests, or features computed elsewhere.
+
+    clips: [{"key": str, "codes": [K, L] int (optional), role: [N, D] float, ...}] with the roles
+    named in ``encoders`` ({role: {"name", "dim", "rate"}}); codec: {"name", "levels",
+    "codebook_size", "sample_rate", "hop_length", "rate"} (needed when clips hold codes)."""
+    from safetensors.torch import save_file
+
+    cache = Path(cache)
+    if cache.exists() and any(cache.iterdir()):
+        raise MaskvatError(f"{cache}: exists and is not empty; write the cache into a new folder")
+    (cache / "shards").mkdir(parents=True)
+    (cache / "manifest").mkdir()
+    codec = codec or {"name": "none", "rate": 86.1328125}
+    info = {"format": FORMAT, "settings": settings or {}, "sources": {"items": len(clips), "fingerprint": "in-memory"},
+            "codec": codec, "encoders": encoders}
+    tensors, metas = {}, []
+    for i, clip in enumerate(clips):
+        if "codes" in clip:
+            tensors[f"{i}.codes"] = torch.as_tensor(clip["codes"]).to(torch.int16).contiguous()
+        for role in encoders:
+            tensors[f"{i}.{role}"] = torch.as_tensor(clip[role]).half().contiguous()
+        length = clip["codes"].shape[-1] / codec["rate"] if "codes" in clip else \
+            max(clip[r].shape[0] / e["rate"] for r, e in encoders.items())
+        metas.append({"key": clip["key"], "source": clip.get("source", clip["key"]), "start": 0.0,
+                      "duration": round(float(clip.get("duration", length)), 6)})
+    save_file(tensors, str(cache / "shards" / "chunk-000000.safetensors"), metadata={"clips": json.dumps(metas)})
+    _append_line(cache / "manifest" / "part-0-of-1.jsonl",
+                 {"chunk": 0, "shard": "chunk-000000.safetensors", "clips": [c["key"] for c in clips], "dropped": []})
+    (cache / "cache.json").write_text(json.dumps(info, indent=1))
+    return cache

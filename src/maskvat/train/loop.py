@@ -1,108 +1,299 @@
-"""The training loop the home-trained encoders share: resumable, seeded per step, logged.
+"""One training loop for every trainer: Accelerate, resume, checkpoints, the LR schedule, log and curves.
 
-    step_loss(step) -> loss tensor        (draws its batch from a generator seeded by (seed, step))
-    validate() -> dict of figures          (every ``cfg.eval_every`` steps and at the end)
-    log = run_loop(out, model, opt, cfg, model_cfg, step_loss, validate, desc="sync judge", show="acc")
+A trainer is a small subclass of :class:`Trainer` (audiocraft's solver pattern):
 
-OUT/checkpoint.pt holds model, optimiser, step, log and both configs (written atomically at
-each validation and on Ctrl-C); OUT/log.csv the log. A re-run resumes from the checkpoint and
-continues exactly as an uninterrupted run would.
+    class SCAVTrainer(Trainer):
+        desc, show = "scav", "r1"                       # progress-bar label, validation figure shown
+        def build(self) -> nn.Module: ...              # the trained module (checkpointed), after data loading
+        def batch(self, step) -> dict: ...              # step's batch, drawn from a generator seeded by (seed, step)
+        def loss(self, module, batch) -> (loss, terms)  # runs inside the (DDP-)wrapped module's forward
+        def validate(self) -> dict: ...                 # every ``eval_every`` steps and at the end
+        def finish(self): ...                           # write the trained artefact (e.g. OUT/scav/)
+    last_row = SCAVTrainer(cfg, out).run(device="auto")
+
+What every run writes (one layout for all trainers):
+
+    OUT/config.json     the trainer's typed config (a dataclass); a re-run must name the same, or
+                        it stops with the fields that differ (use a new OUT)
+    OUT/checkpoint.pt   module, optimiser, step, log, config (+ a trainer's ``extra_state``), written
+                        atomically every ``checkpoint_every`` steps, at each validation, on Ctrl-C
+                        and at the end; a re-run resumes from it
+    OUT/log.csv         one row per step (loss terms, lr; validation figures where evaluated)
+    OUT/curves.png      the trainer's ``plot`` of the log
+
+The batch of step s comes from generators seeded by (seed, s), so a resumed run takes exactly
+the steps an uninterrupted one would. Accelerate runs the same loop on the CPU, one GPU, or
+several processes (``accelerate launch`` / ``torchrun``: DDP), with ``precision`` ("bf16",
+"fp16") and gradient accumulation (``accumulate``).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm import tqdm
 
 from maskvat.atomic import atomic_path
+from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
 from maskvat.train.runlog import write_log
+
+SCHEDULES = ("poly", "cosine", "constant")
+PRECISIONS = ("no", "bf16", "fp16")
 
 
 @dataclass
 class LoopConfig:
-    """What ``run_loop`` reads: the schedule, the optimiser's decay, the seed and how often to
-    validate. The encoders' training configs add their batch and data fields to it."""
+    """What the loop reads; each trainer's config adds its own fields (data, model, loss weights).
 
-    steps: int = 1500
-    lr: float = 2e-3
-    warmup: int = 100
-    weight_decay: float = 1e-4
-    seed: int = 0
+    Schedule: linear warm-up over ``warmup`` steps to ``lr``, then ``schedule`` down to ``lr_end``
+    at ``steps``: "poly" (power ``power``: the paper's polynomial decay, 3.2.2), "cosine", or
+    "constant". Optimiser: AdamW(``betas``, ``weight_decay``); ``grad_clip`` > 0 clips the
+    gradient norm."""
+
+    steps: int = 1000
+    lr: float = 1e-3
+    lr_end: float = 0.0
+    warmup: int = 0
+    schedule: str = "cosine"
+    power: float = 1.0
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = 0.0
+    accumulate: int = 1
+    precision: str = "no"
     eval_every: int = 250
+    checkpoint_every: int = 250
+    seed: int = 0
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        if self.schedule not in SCHEDULES:
+            raise MaskvatError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise MaskvatError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.steps < 0 or self.warmup < 0 or self.accumulate < 1 or self.eval_every < 1 or self.checkpoint_every < 1:
+            raise MaskvatError("steps and warmup must be >= 0; accumulate, eval_every and checkpoint_every >= 1")
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "training option"):
+        return from_checked_dict(cls, data, where)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, **overrides):
+        """A config from a JSON file, with ``overrides`` (None values ignored) on top: every
+        trainer takes ``--config FILE`` and flags the same way."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise MaskvatError(f"{path}: no such config file") from None
+        except json.JSONDecodeError as exc:
+            raise MaskvatError(f"{path}: not valid JSON ({exc})") from None
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data, f"{path}: training option")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
 
 
 def lr_at(step: int, cfg: LoopConfig) -> float:
-    """Linear warm-up over ``cfg.warmup`` steps, then cosine decay to 5% of ``cfg.lr`` at ``cfg.steps``."""
+    """Learning rate of step ``step`` (0-based): linear warm-up to ``cfg.lr`` over ``cfg.warmup``
+    steps, then ``cfg.schedule`` from ``cfg.lr`` to ``cfg.lr_end`` at ``cfg.steps``. Pure function."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    if cfg.schedule == "constant":
+        return cfg.lr
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    shape = (1 - t) ** cfg.power if cfg.schedule == "poly" else 0.5 * (1 + math.cos(math.pi * t))
+    return cfg.lr_end + (cfg.lr - cfg.lr_end) * shape
 
 
-def resume_checkpoint(out: Path, model, opt, model_cfg, cfg=None) -> tuple[int, list[dict]]:
-    """(step, log) of OUT/checkpoint.pt loaded into ``model`` and ``opt``; (0, []) when there is none."""
-    path = out / "checkpoint.pt"
-    if not path.is_file():
-        return 0, []
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["model_cfg"] != asdict(model_cfg):
-        raise MaskvatError(f"{path}: checkpoint has another model config; use a new --out folder")
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError:
-        # a training option that adds modules (the sync judge's level probes) was switched on or off
-        now = asdict(cfg) if cfg is not None else {}
-        changed = ", ".join(f"{k} {state['cfg'].get(k)} -> {v}" for k, v in now.items() if state["cfg"].get(k) != v)
-        raise MaskvatError(f"{path}: the checkpoint holds other modules than this run trains"
-                           f"{' (' + changed + ')' if changed else ''}; use a new --out folder") from None
-    opt.load_state_dict(state["opt"])
-    return state["step"], state["log"]
+class _Objective(torch.nn.Module):
+    """The module the accelerator wraps: its forward is the trainer's loss, so DDP sees the
+    computation through its own forward (gradient hooks, unused-parameter checks)."""
+
+    def __init__(self, trainer: "Trainer", module: torch.nn.Module):
+        super().__init__()
+        self.module = module
+        self._trainer = [trainer]  # a list: not registered as a submodule
+
+    def forward(self, batch: dict):
+        return self._trainer[0].loss(self.module, batch)
 
 
-def write_checkpoint(out: Path, model, opt, step: int, log: list[dict], cfg, model_cfg) -> None:
-    """OUT/checkpoint.pt (atomically) and OUT/log.csv."""
-    with atomic_path(out / "checkpoint.pt") as tmp:
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "log": log,
-                    "cfg": asdict(cfg), "model_cfg": asdict(model_cfg)}, tmp)
-    write_log(out / "log.csv", log)
+class Trainer:
+    """The loop; subclasses give the data, the module, the loss, validation and the artefact."""
+
+    desc = "train"  # progress-bar label
+    # settings a re-run may change and still resume (more steps: the schedule stretches from there on)
+    free_on_resume = ("steps", "eval_every", "checkpoint_every")
+    show = "loss"  # the validation figure shown on the progress bar
+    loss_label = "loss"
+
+    def __init__(self, cfg: LoopConfig, out: str | os.PathLike, *, progress: bool = True):
+        self.cfg, self.out, self.progress = cfg, Path(out), progress
+        self.module: torch.nn.Module | None = None
+        self.device = torch.device("cpu")
+        self.accelerator = None
+
+    # ---- hooks -------------------------------------------------------------------------------
+    def build(self) -> torch.nn.Module:
+        """Load the data and build the module that trains (its state is checkpointed)."""
+        raise NotImplementedError
+
+    def parameters(self):
+        """What the optimiser updates (default: every parameter of the module)."""
+        return self.module.parameters()
+
+    def batch(self, step: int) -> dict:
+        """The batch of (micro-)step ``step``: a dict for ``loss``, from generators seeded by (seed, step)."""
+        raise NotImplementedError
+
+    def loss(self, module: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+        """(loss, {term: tensor}) of ``batch`` (already on the device) through ``module``."""
+        raise NotImplementedError
+
+    def validate(self) -> dict:
+        """Validation figures (main process only); {} when there is nothing to validate."""
+        return {}
+
+    def after_step(self, step: int, batch: dict, row: dict) -> None:
+        """After the optimiser step of step ``step`` (0-based); may add to the log ``row``."""
+
+    def extra_state(self) -> dict:
+        """More to checkpoint than the module and its optimiser (e.g. a discriminator)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    def finish(self) -> None:
+        """Write the trained artefact (called on the main process at the end, and after ``stop_after``)."""
+
+    def plot(self, log: list[dict], path: Path) -> None:
+        """OUT/curves.png (default: the loss and every validation figure)."""
+        from maskvat.train.runlog import plot_curves
+
+        keys = [k for k in dict.fromkeys(k for r in log for k in r) if k.startswith("val") or k == self.show]
+        plot_curves(log, path, loss_key="loss", loss_label=self.loss_label, loss_title="training",
+                    series=[(k, k) for k in keys if k != "loss"], series_label="validation", series_title="validation")
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def run(self, *, device: str = "auto", stop_after: int | None = None) -> dict:
+        """Train (or resume) to ``cfg.steps``; ``stop_after``: leave after that many steps of this
+        call (the artefact is written as it stands). Returns the last log row with validation figures."""
+        from accelerate import Accelerator
+
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._check_config()
+        cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+        acc = self.accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.precision,
+                                             gradient_accumulation_steps=cfg.accumulate)
+        self.device = acc.device
+        self.module = self.build()
+        opt = torch.optim.AdamW(self.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        step, log = self._resume(opt)
+        self.module.to(self.device)
+        objective, opt = acc.prepare(_Objective(self, self.module), opt)
+        bar = tqdm(total=cfg.steps, initial=step, desc=self.desc, unit="step",
+                   disable=not (self.progress and acc.is_main_process))
+        last = next((r for r in reversed(log) if self.show in r), {})
+        taken, t0 = 0, time.perf_counter()
+        try:
+            while step < cfg.steps and (stop_after is None or taken < stop_after):
+                objective.train()
+                lr = lr_at(step, cfg)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                row = {"step": step + 1, "lr": lr}
+                for micro in range(cfg.accumulate):
+                    batch = _to(self.batch(step * cfg.accumulate + micro + acc.process_index * 10**7), self.device)
+                    with acc.accumulate(objective):
+                        loss, terms = objective(batch)
+                        value = float(loss.detach())
+                        if not math.isfinite(value):
+                            raise MaskvatError(f"{self.desc}: training diverged at step {step} (loss {value}); "
+                                               "lower the learning rate and resume")
+                        acc.backward(loss)
+                        if cfg.grad_clip > 0 and acc.sync_gradients:
+                            acc.clip_grad_norm_(objective.parameters(), cfg.grad_clip)
+                        opt.step()
+                        opt.zero_grad(set_to_none=True)
+                    for k, v in {"loss": loss, **terms}.items():
+                        row[k] = row.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v) / cfg.accumulate
+                self.after_step(step, batch, row)
+                step, taken = step + 1, taken + 1
+                row["s_per_step"] = (time.perf_counter() - t0) / taken
+                evaluate = step % cfg.eval_every == 0 or step == cfg.steps
+                if evaluate and acc.is_main_process:
+                    objective.eval()
+                    with torch.no_grad():
+                        last = self.validate() or last
+                    row.update(last)
+                log.append(row)
+                if (evaluate or step % cfg.checkpoint_every == 0) and acc.is_main_process:
+                    self._checkpoint(opt, step, log)
+                bar.set_postfix({"loss": f"{row['loss']:.3f}", self.show: f"{last.get(self.show, float('nan')):.3f}"})
+                bar.update()
+        except KeyboardInterrupt:
+            if acc.is_main_process:
+                self._checkpoint(opt, step, log)
+            raise
+        finally:
+            bar.close()
+        if acc.is_main_process:
+            self._checkpoint(opt, step, log)
+            self.step, self.log = step, log
+            self.module.eval()
+            self.finish()
+        acc.wait_for_everyone()
+        return next((r for r in reversed(log) if self.show in r), log[-1] if log else {})
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def _check_config(self) -> None:
+        path = self.out / "config.json"
+        now = self.cfg.to_dict()
+        if path.is_file() and (self.out / "checkpoint.pt").is_file():
+            saved = json.loads(path.read_text())
+            changed = [f"{k} {saved.get(k)} -> {now.get(k)}" for k in sorted(set(saved) | set(now))
+                       if saved.get(k) != now.get(k) and k not in self.free_on_resume]
+            if changed:
+                raise MaskvatError(f"{self.out / 'checkpoint.pt'}: made with other settings ({'; '.join(changed)}); "
+                                   "resume with the same settings or use a new output folder")
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(now, indent=1))
+
+    def _resume(self, opt) -> tuple[int, list[dict]]:
+        path = self.out / "checkpoint.pt"
+        if not path.is_file():
+            return 0, []
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            self.module.load_state_dict(state["module"])
+        except RuntimeError:
+            raise MaskvatError(f"{path}: the checkpoint holds other modules than this run trains; use a new "
+                               "output folder") from None
+        opt.load_state_dict(state["opt"])
+        self.load_extra_state(state.get("extra", {}))
+        return state["step"], state["log"]
+
+    def _checkpoint(self, opt, step: int, log: list[dict]) -> None:
+        module = self.accelerator.unwrap_model(self.module) if self.accelerator else self.module
+        with atomic_path(self.out / "checkpoint.pt") as tmp:
+            torch.save({"module": module.state_dict(), "opt": opt.state_dict(), "step": step, "log": log,
+                        "config": self.cfg.to_dict(), "extra": self.extra_state()}, tmp)
+        write_log(self.out / "log.csv", log)
+        self.plot(log, self.out / "curves.png")
 
 
-def run_loop(out: Path, model: torch.nn.Module, opt, cfg, model_cfg, step_loss: Callable[[int], torch.Tensor],
-             validate: Callable[[], dict], *, desc: str, show: str, progress: bool = True) -> list[dict]:
-    """Train ``model`` from its checkpoint (if any) to ``cfg.steps``; returns the whole log.
-
-    ``show`` names the validation figure shown beside the loss on the progress bar."""
-    step, log = resume_checkpoint(out, model, opt, model_cfg, cfg)
-    last = next((r for r in reversed(log) if show in r), {})
-    bar = tqdm(total=cfg.steps, initial=step, desc=desc, unit="step", disable=not progress)
-    try:
-        while step < cfg.steps:
-            model.train()
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            loss = step_loss(step)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            row = {"step": step, "loss": loss.item()}
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                last = validate()
-                row.update(last)
-                write_checkpoint(out, model, opt, step, log + [row], cfg, model_cfg)
-            log.append(row)
-            bar.set_postfix({"loss": f"{loss.item():.3f}", show: f"{last.get(show, float('nan')):.3f}"})
-            bar.update()
-    except KeyboardInterrupt:
-        write_checkpoint(out, model, opt, step, log, cfg, model_cfg)
-        raise
-    finally:
-        bar.close()
-    write_log(out / "log.csv", log)
-    return log
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}

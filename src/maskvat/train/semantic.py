@@ -17,7 +17,7 @@ the batches of an uninterrupted one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +27,20 @@ from maskvat.data.lab_clips import FPS, MEL_RATE, LabClips, load_lab_split, log_
 from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss
 from maskvat.errors import MaskvatError
 from maskvat.lab.round_trip import codec_round_trips
-from maskvat.train.loop import LoopConfig, run_loop
+from maskvat.train.loop import LoopConfig, Trainer
 from maskvat.train.runlog import plot_curves
 
 
 @dataclass
 class SemanticTrainConfig(LoopConfig):
+    """The semantic pair's training (``maskvat encoders train --what semantic``); ``model``: its SemanticConfig."""
+
+    steps: int = 1500
+    lr: float = 2e-3
+    lr_end: float = 1e-4
+    warmup: int = 100
+    weight_decay: float = 1e-4
+    model: dict = field(default_factory=lambda: asdict(SemanticConfig()))
     batch: int = 64
     frames_per_window: int = 4
     window_s: float = 2.0
@@ -127,35 +135,55 @@ def codec_round_trip_mels(split: str | os.PathLike, codec: str, n_mel: int, prog
     return codec_round_trips(split, codec, lambda wav: log_mel(wav)[..., :n_mel], progress).numpy()
 
 
+class SemanticTrainer(Trainer):
+    """Frames against their window's sound (symmetric InfoNCE) on LAB/train; retrieval on LAB/val."""
+
+    desc, show, loss_label = "semantic encoders", "val_r1", "InfoNCE"
+
+    def __init__(self, cfg: SemanticTrainConfig, out, lab_dir=None, *, clips=None, progress: bool = True):
+        super().__init__(cfg, out, progress=progress)
+        self.lab_dir, self.clips = lab_dir, clips
+
+    def build(self) -> SemanticPair:
+        cfg = self.cfg
+        model_cfg = SemanticConfig(**cfg.model)
+        self.train_clips, self.val_clips = self.clips or (
+            load_lab_split(Path(self.lab_dir) / s, size=model_cfg.size, progress=self.progress) for s in ("train", "val"))
+        if cfg.codec and self.train_clips.codec_mels is None:
+            self.train_clips.codec_mels = codec_round_trip_mels(Path(self.lab_dir) / "train", cfg.codec,
+                                                                self.train_clips.mels.shape[-1], self.progress)
+        self.window = int(round(cfg.window_s * FPS))
+        torch.manual_seed(cfg.seed)
+        return SemanticPair(model_cfg)
+
+    def batch(self, step: int) -> dict:
+        frames, mel = sample_semantic_batch(self.train_clips, self.cfg.batch, self.window, self.cfg.frames_per_window,
+                                            np.random.default_rng([self.cfg.seed, step]), self.cfg.codec_share)
+        return {"frames": frames, "mel": mel}
+
+    def loss(self, module: SemanticPair, batch: dict):
+        return contrastive_loss(module.frames(batch["frames"]).mean(1), module.audio(batch["mel"])[1],
+                                module.logit_scale), {}
+
+    def validate(self) -> dict:
+        r = retrieval(*clip_embeddings(self.module, self.val_clips), self.val_clips.labels)
+        return {"val_r1": r["r1"], "val_r5": r["r5"], "val_class_match_at_1": r["class_match_at_1"]}
+
+    def plot(self, log: list[dict], path: Path) -> None:
+        plot_curves(log, path, loss_key="loss", loss_label="InfoNCE", loss_title="training loss",
+                    series=[("val_r1", "recall@1"), ("val_r5", "recall@5"), ("val_class_match_at_1", "class match@1")],
+                    series_label="audio -> video retrieval", series_title="validation (lab val split)", ylim=(0, 1))
+
+    def finish(self) -> None:
+        self.module.save_pretrained(self.out / "semantic")
+
+
 def train_semantic(lab_dir: str | os.PathLike | None, out_dir: str | os.PathLike, cfg: SemanticTrainConfig | None = None,
                    model_cfg: SemanticConfig | None = None, *, progress: bool = True,
                    clips: tuple[LabClips, LabClips] | None = None) -> dict:
-    """Train (or resume) on LAB/train, validating retrieval on LAB/val; returns the last validation."""
-    cfg, model_cfg = cfg or SemanticTrainConfig(), model_cfg or SemanticConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    train, val = clips or (load_lab_split(Path(lab_dir) / s, size=model_cfg.size, progress=progress)
-                           for s in ("train", "val"))
-    if cfg.codec and train.codec_mels is None:
-        train.codec_mels = codec_round_trip_mels(Path(lab_dir) / "train", cfg.codec, train.mels.shape[-1], progress)
-    window = int(round(cfg.window_s * FPS))
-    torch.manual_seed(cfg.seed)
-    model = SemanticPair(model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-    def step_loss(step: int) -> torch.Tensor:
-        frames, mel = sample_semantic_batch(train, cfg.batch, window, cfg.frames_per_window,
-                                            np.random.default_rng([cfg.seed, step]), cfg.codec_share)
-        return contrastive_loss(model.frames(frames).mean(1), model.audio(mel)[1], model.logit_scale)
-
-    def validate() -> dict:
-        r = retrieval(*clip_embeddings(model, val), val.labels)
-        return {"val_r1": r["r1"], "val_r5": r["r5"], "val_class_match_at_1": r["class_match_at_1"]}
-
-    log = run_loop(out, model, opt, cfg, model_cfg, step_loss, validate, desc="semantic encoders", show="val_r1",
-                   progress=progress)
-    plot_curves(log, out / "curves.png", loss_key="loss", loss_label="InfoNCE", loss_title="training loss",
-                series=[("val_r1", "recall@1"), ("val_r5", "recall@5"), ("val_class_match_at_1", "class match@1")],
-                series_label="audio -> video retrieval", series_title="validation (lab val split)", ylim=(0, 1))
-    model.save_pretrained(out / "semantic")
-    return next((r for r in reversed(log) if "val_r1" in r), {})
+    """Train (or resume) on LAB/train, validating retrieval on LAB/val; returns the last validation.
+    ``model_cfg`` overrides ``cfg.model``."""
+    cfg = cfg or SemanticTrainConfig()
+    if model_cfg is not None:
+        cfg = replace(cfg, model=asdict(model_cfg))
+    return SemanticTrainer(cfg, out_dir, lab_dir, clips=clips, progress=progress).run(device="cpu")

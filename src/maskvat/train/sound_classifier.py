@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from maskvat.lab.round_trip import codec_round_trips
 from maskvat.lab.truth import load_truth
 from maskvat.lab.vocab import SOUND_CLASSES
 from maskvat.media import read_audio
+from maskvat.train.loop import LoopConfig, Trainer
 
 
 def class_targets(sets: list[set[int]], n_classes: int = len(SOUND_CLASSES)) -> torch.Tensor:
@@ -62,45 +64,82 @@ def codec_round_trip_features(split: str | os.PathLike, codec: str, progress: bo
     return codec_round_trips(split, codec, LogMelAudioEncoder().encode_audio, progress, limit)
 
 
+@dataclass
+class ClassifierTrainConfig(LoopConfig):
+    """``maskvat lab classifier``: the lab sound-class classifier's training."""
+
+    steps: int = 1200
+    batch: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    schedule: str = "constant"
+    eval_every: int = 400
+    lab: str = ""
+    codec: str | None = None  # also train on the codec round trip of codec_clips training clips
+    codec_clips: int = 600
+
+
+class ClassifierTrainer(Trainer):
+    """Multi-label class sets from the truth, on the lab's true audio (and its codec round trip);
+    reports set accuracy on LAB/val (and LAB/test) at the end."""
+
+    desc, show, loss_label = "classifier", "val_set_accuracy", "binary cross-entropy"
+
+    def build(self) -> SoundClassifier:
+        cfg, lab = self.cfg, Path(self.cfg.lab)
+        x, sets = split_features(lab / "train", self.progress)
+        if cfg.codec is not None:
+            x = torch.cat([x, codec_round_trip_features(lab / "train", cfg.codec, self.progress, cfg.codec_clips)])
+            sets = sets + sets[: cfg.codec_clips]
+        self.x, self.y, self.n_train = x, class_targets(sets), len(sets)
+        self.val = split_features(lab / "val", self.progress) if (lab / "val" / "manifest.json").is_file() else None
+        torch.manual_seed(cfg.seed)
+        return SoundClassifier()
+
+    def batch(self, step: int) -> dict:
+        gen = torch.Generator().manual_seed(hash((self.cfg.seed, step)) % 2**62)
+        idx = torch.randint(len(self.x), (self.cfg.batch,), generator=gen)
+        return {"mel": augment(self.x[idx], gen), "target": self.y[idx]}
+
+    def loss(self, module: SoundClassifier, batch: dict):
+        return nn.functional.binary_cross_entropy_with_logits(module(batch["mel"]), batch["target"]), {}
+
+    def validate(self) -> dict:
+        if self.val is None:
+            return {}
+        x, sets = self.val
+        return {"val_set_accuracy": set_accuracy(self.module.predict_sets(x), sets)}
+
+    def finish(self) -> None:
+        cfg, lab = self.cfg, Path(self.cfg.lab)
+        report = {"train_clips": self.n_train, "steps": self.step,
+                  "final_loss": self.log[-1]["loss"] if self.log else None}
+        if cfg.codec is not None:
+            report["codec"] = cfg.codec
+        for name in ("val", "test"):
+            if (lab / name / "manifest.json").is_file():
+                x, sets = split_features(lab / name, self.progress)
+                report[f"{name}_set_accuracy"] = set_accuracy(self.module.predict_sets(x), sets)
+                report[f"{name}_clips"] = len(sets)
+                if cfg.codec is not None and name == "val":
+                    rt = codec_round_trip_features(lab / name, cfg.codec, self.progress)
+                    report[f"{name}_set_accuracy_codec_round_trip"] = set_accuracy(self.module.predict_sets(rt), sets)
+        self.module.save_pretrained(self.out / "sound_classifier")
+        (self.out / "report.json").write_text(json.dumps(report, indent=1))
+        self.report = report
+
+
 def train_classifier(lab: str | os.PathLike, out: str | os.PathLike, *, steps: int = 1200, batch: int = 64,
                      lr: float = 2e-3, weight_decay: float = 1e-2, codec: str | None = None,
                      codec_clips: int = 600, seed: int = 0, progress: bool = True) -> dict:
-    """Train on LAB/train, report set accuracy on LAB/val (and LAB/test if present); save to OUT.
+    """Train on LAB/train, report set accuracy on LAB/val (and LAB/test if present); the
+    classifier goes to OUT/sound_classifier, its report to OUT/report.json (returned).
 
     ``codec``: also train on every clip after a trip through this codec, so that the classifier
     hears classes, not the codec's timbre (generated sound always comes through a codec);
     ``codec_clips``: how many training clips to round-trip (decoding is the slow part)."""
-    from tqdm import tqdm
-
-    lab = Path(lab)
-    x_train, s_train = split_features(lab / "train", progress)
-    if codec is not None:
-        x_train = torch.cat([x_train, codec_round_trip_features(lab / "train", codec, progress, codec_clips)])
-        s_train = s_train + s_train[:codec_clips]
-    y_train = class_targets(s_train)
-    torch.manual_seed(seed)
-    model = SoundClassifier()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    loss_fn = nn.BCEWithLogitsLoss()
-    for _ in tqdm(range(steps), desc="classifier", unit="step", disable=not progress):
-        idx = torch.randint(len(x_train), (batch,), generator=gen)
-        loss = loss_fn(model(augment(x_train[idx], gen)), y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    report = {"train_clips": len(s_train), "steps": steps, "final_loss": float(loss.detach())}
-    if codec is not None:
-        report["codec"] = codec
-    for name in ("val", "test"):
-        if (lab / name / "manifest.json").is_file():
-            x, s = split_features(lab / name, progress)
-            report[f"{name}_set_accuracy"] = set_accuracy(model.predict_sets(x), s)
-            report[f"{name}_clips"] = len(s)
-            if codec is not None and name == "val":
-                rt = codec_round_trip_features(lab / name, codec, progress)
-                report[f"{name}_set_accuracy_codec_round_trip"] = set_accuracy(model.predict_sets(rt), s)
-    model.save_pretrained(out)
-    Path(out, "report.json").write_text(json.dumps(report, indent=1))
-    return report
+    cfg = ClassifierTrainConfig(steps=steps, batch=batch, lr=lr, weight_decay=weight_decay, codec=codec,
+                                codec_clips=codec_clips, seed=seed, lab=str(lab))
+    trainer = ClassifierTrainer(cfg, out, progress=progress)
+    trainer.run(device="cpu")
+    return trainer.report

@@ -16,7 +16,7 @@ batches the uninterrupted run would have.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from maskvat.encoders.sync import (
     save_judge,
 )
 from maskvat.errors import MaskvatError
-from maskvat.train.loop import LoopConfig, run_loop
+from maskvat.train.loop import LoopConfig, Trainer
 from maskvat.train.runlog import plot_curves
 
 LEVEL_SPAN = 5  # frames either side for the level-change targets (0.2 s at 25 fps)
@@ -40,9 +40,17 @@ LEVEL_SPAN = 5  # frames either side for the level-change targets (0.2 s at 25 f
 
 @dataclass
 class SyncTrainConfig(LoopConfig):
+    """The sync judge's training (``maskvat encoders train --what sync``); ``model``: its SyncConfig."""
+
+    steps: int = 1500
+    lr: float = 2e-3
+    lr_end: float = 1e-4
+    warmup: int = 100
+    weight_decay: float = 1e-4
     batch: int = 32
     eval_windows: int = 630  # 30 per offset class
     level_loss: float = 0.0  # weight of the level probes' loss (0: offsets only)
+    model: dict = field(default_factory=lambda: asdict(SyncConfig()))
 
 
 def level_targets(levels: np.ndarray, idx: np.ndarray, start: np.ndarray, window: int) -> torch.Tensor:
@@ -97,41 +105,67 @@ def evaluate(model: SyncJudge, windows) -> dict:
     }
 
 
+class SyncJudgeTrainer(Trainer):
+    """Offsets classified on lab windows (LAB/train), validated on fixed LAB/val windows."""
+
+    desc, show, loss_label = "sync judge", "acc", "cross-entropy"
+
+    def __init__(self, cfg: SyncTrainConfig, out, lab_dir=None, *, clips: tuple | None = None, progress: bool = True):
+        super().__init__(cfg, out, progress=progress)
+        self.lab_dir, self.clips = lab_dir, clips
+
+    def build(self) -> nn.Module:
+        cfg = self.cfg
+        model_cfg = SyncConfig(**cfg.model)
+        self.train_clips, val = self.clips or (load_lab_split(Path(self.lab_dir) / s, size=model_cfg.size,
+                                                              progress=self.progress) for s in ("train", "val"))
+        torch.manual_seed(cfg.seed)
+        self.judge = SyncJudge(model_cfg)
+        self.val_windows = fixed_windows(val, self.judge.grid, cfg.eval_windows, seed=1234)
+        if cfg.level_loss <= 0:
+            return self.judge
+        if self.train_clips.levels is None:
+            raise MaskvatError("sync judge: --level-loss needs the clips' levels (lab truth); these clips have none")
+        return nn.ModuleDict({"judge": self.judge, "probes": LevelProbes(model_cfg.dim)})  # checkpointed together
+
+    def batch(self, step: int) -> dict:
+        rng = np.random.default_rng([self.cfg.seed, step])
+        video, mel, cls, idx, start = sample_sync_batch(self.train_clips, self.judge.grid, self.cfg.batch, rng,
+                                                        return_index=True)
+        out = {"video": video, "mel": mel, "cls": cls}
+        if self.cfg.level_loss > 0:
+            grid = self.judge.grid
+            audio_start = start + grid.shift_frames(cls.numpy())
+            out["v_target"] = level_targets(self.train_clips.levels, idx, start, grid.window_frames)
+            out["a_target"] = level_targets(self.train_clips.levels, idx, audio_start, grid.window_frames)
+        return out
+
+    def loss(self, module: nn.Module, batch: dict):
+        judge = module["judge"] if isinstance(module, nn.ModuleDict) else module
+        v, a = judge.video(batch["video"]), judge.audio(batch["mel"])
+        loss = F.cross_entropy(judge.logits_from(v, a), batch["cls"])
+        if isinstance(module, nn.ModuleDict):
+            probes = module["probes"].loss(v, a, batch["v_target"], batch["a_target"])
+            return loss + self.cfg.level_loss * probes, {"level": probes.detach()}
+        return loss, {}
+
+    def validate(self) -> dict:
+        return evaluate(self.judge, self.val_windows)
+
+    def plot(self, log: list[dict], path: Path) -> None:
+        plot_curves(log, path, loss_key="loss", loss_label="cross-entropy", loss_title="training loss",
+                    series=[("acc", "exact offset"), ("acc_within_1", "within one class")], series_label="accuracy",
+                    series_title="validation (lab val split)", ylim=(0, 1))
+
+    def finish(self) -> None:
+        save_judge(self.judge, self.out / "sync_judge")
+
+
 def train_sync(lab_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: SyncTrainConfig | None = None,
                model_cfg: SyncConfig | None = None, *, progress: bool = True, clips: tuple | None = None) -> dict:
-    """Train (or resume) the sync judge on LAB/train, evaluating on LAB/val; returns the last evaluation."""
-    cfg, model_cfg = cfg or SyncTrainConfig(), model_cfg or SyncConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    train, val = clips or (load_lab_split(Path(lab_dir) / s, size=model_cfg.size, progress=progress) for s in ("train", "val"))
-    torch.manual_seed(cfg.seed)
-    model = SyncJudge(model_cfg)
-    val_windows = fixed_windows(val, model.grid, cfg.eval_windows, seed=1234)
-
-    probes, trained = None, model
-    if cfg.level_loss > 0:
-        if train.levels is None:
-            raise MaskvatError("sync judge: --level-loss needs the clips' levels (lab truth); these clips have none")
-        probes = LevelProbes(model_cfg.dim)
-        trained = nn.ModuleDict({"judge": model, "probes": probes})  # checkpointed together
-    opt = torch.optim.AdamW(trained.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-    def step_loss(step: int) -> torch.Tensor:
-        rng = np.random.default_rng([cfg.seed, step])
-        video, mel, cls, idx, start = sample_sync_batch(train, model.grid, cfg.batch, rng, return_index=True)
-        v, a = model.video(video), model.audio(mel)
-        loss = F.cross_entropy(model.logits_from(v, a), cls)
-        if probes is not None:
-            w = model.grid.window_frames
-            audio_start = start + model.grid.shift_frames(cls.numpy())
-            targets = level_targets(train.levels, idx, start, w), level_targets(train.levels, idx, audio_start, w)
-            loss = loss + cfg.level_loss * probes.loss(v, a, *targets)
-        return loss
-
-    log = run_loop(out, trained, opt, cfg, model_cfg, step_loss, lambda: evaluate(model, val_windows),
-                   desc="sync judge", show="acc", progress=progress)
-    plot_curves(log, out / "curves.png", loss_key="loss", loss_label="cross-entropy", loss_title="training loss",
-                series=[("acc", "exact offset"), ("acc_within_1", "within one class")], series_label="accuracy",
-                series_title="validation (lab val split)", ylim=(0, 1))
-    save_judge(model, out / "sync_judge")
-    return next((r for r in reversed(log) if "acc" in r), {})
+    """Train (or resume) the sync judge on LAB/train, evaluating on LAB/val; returns the last
+    evaluation. ``model_cfg`` overrides ``cfg.model``."""
+    cfg = cfg or SyncTrainConfig()
+    if model_cfg is not None:
+        cfg = replace(cfg, model=asdict(model_cfg))
+    return SyncJudgeTrainer(cfg, out_dir, lab_dir, clips=clips, progress=progress).run(device="cpu")
