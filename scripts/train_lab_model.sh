@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The recipe behind the shipped lab weights, from nothing (CPU; a GPU with --device cuda).
-#   1. the lab clips (Debian sound banks), 2. the codec, 3. the feature cache, 4. the generator.
+#   1. the lab clips (Debian sound banks), 2. the codec, 3. the shard caches (maskvat extract),
+#   4. the generator, 5. SCAV.
 # Usage: bash scripts/train_lab_model.sh [RUNS_DIR]     (about 2 h 30 min on 2 CPU cores)
 #        CODEC=lab bash scripts/train_lab_model.sh [RUNS_DIR]   reuse a codec (a preset, hub id or folder)
 #        and skip stage 2 (about 1 h 30 min).
@@ -31,14 +32,15 @@ $MV codec train --data "$CORPUS" --out "$RUNS/codec" --preset lab --steps 2500 -
 $MV codec export "$RUNS/codec" -o "$RUNS/codec_export" --half
 CODEC=$RUNS/codec_export
 fi
+# one cache per split: codes + the model's features of every 4 s lab clip (silent scenes kept: silence is
+# a right answer in the lab); resumes after a kill. A new codec needs new caches (other folders).
 for split in train val test; do
-  [ -f "$LAB/cache/$split/features.safetensors" ] || $MV features visual "$LAB/$split" --cache "$LAB/cache/$split"
-  $MV features codes "$LAB/$split" --cache "$LAB/cache/$split" --codec "$CODEC"
+  $MV extract "$LAB/$split" --out "$LAB/cache/$split" --clip-seconds 4 --keep-silent --codec "$CODEC"
 done
 MODEL=${MODEL:-lab-adaln-b}
 $MV train --config "configs/$MODEL.json" --out "$RUNS/$MODEL" --train-cache "$LAB/cache/train" --val-cache "$LAB/cache/val" \
   --codec "$CODEC"
-# the SCAV beam selector (on the visual and audio features of the same cache)
+# the SCAV beam selector (on the visual and audio features of the same caches)
 $MV scav train --cache "$LAB/cache/train" --val-cache "$LAB/cache/val" --out "$RUNS/scav"
 echo "trained: $RUNS/$MODEL/model, $RUNS/scav/scav (codec: $CODEC)."
 echo "To ship: copy them to src/maskvat/assets/lab/{model,scav} (and the codec export to lab/codec, setting the model config's codec to \"lab\", when one was trained here)"

@@ -7,13 +7,13 @@ import sys
 import time
 
 import numpy as np
+import torch
 import pytest
 
 from maskvat.cli.main import main
 from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.data.dataset import CacheDataset, list_clips, make_loader
 from maskvat.data.extract import ExtractConfig, extract, read_manifest
-from maskvat.data.lab_cache import load_training_set
 from maskvat.errors import MaskvatError
 from maskvat.lab.build import build_split
 
@@ -148,12 +148,15 @@ def test_dataset_shapes_rates_and_windows(clean):
     assert batch["codes"].shape == (4, 9, 43) and batch["codes_mask"].all() and len(batch["keys"]) == 4
 
 
-def test_training_reads_a_shard_cache(clean):
+def test_training_reads_a_shard_cache_window_by_window(clean):
+    from maskvat.data.dataset import StepBatches
+
     cache, _ = clean
-    ts = load_training_set(cache)
+    steps = StepBatches(cache, batch_size=2, window_seconds=0.5, seed=1)
     n = len(list_clips(cache))
-    assert len(ts) == n and ts.codes.shape == (n, 9, 87) and ts.semantic.shape == (n, 8, 128) and ts.sync is None
-    assert ts.batch([0, 1])["audio"].shape == (2, 25, 64)
+    b = steps.batch(7)
+    assert len(steps) == n and b["codes"].shape == (2, 9, 43) and b["semantic"].shape == (2, 4, 128) and "sync" not in b
+    assert b["audio"].shape[:2] in ((2, 12), (2, 13)) and torch.equal(steps.batch(7)["codes"], b["codes"])
 
 
 def test_cli_refuses_a_folder_that_is_not_a_cache(source, tmp_path, capsys):

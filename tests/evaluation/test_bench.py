@@ -7,7 +7,7 @@ import torch
 from model_helpers import save_tiny_model
 
 from maskvat.cli.main import main
-from maskvat.data.lab_cache import build_feature_cache
+from maskvat.data.extract import ExtractConfig, extract
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.bench import (
     Row,
@@ -20,7 +20,6 @@ from maskvat.evaluation.bench import (
 from maskvat.lab.build import build_split
 from maskvat.media import read_audio
 from maskvat.model.maskvat import MaskVAT
-from maskvat.pipeline.features import FeaturePipeline
 from maskvat.sampling.sampler import SamplerSettings
 
 
@@ -65,9 +64,10 @@ def tiny_lab(tmp_path_factory):
     lab = root / "lab"
     build_split(lab, "test", 2, seed=4, duration=2.0, bank="procedural", workers=1, progress=False)
     build_split(lab, "train", 3, seed=4, duration=2.0, bank="procedural", workers=1, progress=False)
-    pipe = FeaturePipeline.for_model(cfg, audio=True)
+    settings = ExtractConfig(clip_seconds=2.0, codec=str(root / "codec"), silence_dbfs=None, semantic=cfg.semantic_encoder,
+                             sync=cfg.sync_encoder, audio=cfg.audio_encoder)
     for split in ("test", "train"):
-        build_feature_cache(lab / split, lab / "cache" / split, pipe, progress=False)
+        extract([lab / split], lab / "cache" / split, settings, progress=False)
     return root
 
 

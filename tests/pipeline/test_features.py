@@ -1,15 +1,12 @@
-"""Lab encoders and the training cache: shapes, rates, and a cache that loads back."""
+"""Lab encoders, and the cache of a lab split: shapes, rates, and the features generation computes."""
 
 import numpy as np
 import pytest
 import torch
 
 from maskvat.codec.tokenizer import AudioTokenizer
-from maskvat.data.lab_cache import (
-    build_codes_cache,
-    build_feature_cache,
-    load_training_set,
-)
+from maskvat.data.dataset import StepBatches
+from maskvat.data.extract import ExtractConfig, extract
 from maskvat.encoders.lab import LogMelAudioEncoder, ThumbnailEncoder
 from maskvat.encoders.registry import load_encoder
 from maskvat.errors import MaskvatError
@@ -48,35 +45,19 @@ def lab_split(tmp_path_factory):
     return build_split(root, "val", 3, seed=0, duration=1.0, bank="procedural", workers=1, progress=False)
 
 
-def test_cache_builds_and_loads_aligned(lab_split, tmp_path, one_torch_thread):
-    pipe = FeaturePipeline.for_model(model_config("lab-hybrid"), audio=True)
-    build_feature_cache(lab_split, tmp_path / "cache", pipe, progress=False)
-    codec = AudioTokenizer.from_preset("tiny")
-    build_codes_cache(lab_split, tmp_path / "cache", codec, batch=2, progress=False)
-    data = load_training_set(tmp_path / "cache")
-    assert len(data) == 3 and data.clips == ["val_000000", "val_000001", "val_000002"]
-    assert data.codes.shape == (3, 9, 87)  # ceil(44100 / 512)
-    assert data.semantic.shape == (3, 8, 128) and data.sync.shape == (3, 25, 64) and data.audio.shape == (3, 25, 64)
+def test_cache_of_a_lab_split_holds_what_generation_computes(lab_split, tmp_path, one_torch_thread):
+    codec_dir = tmp_path / "codec"
+    AudioTokenizer.from_preset("tiny").save_pretrained(codec_dir)
+    cfg = model_config("lab-hybrid")
+    extract([lab_split], tmp_path / "cache", ExtractConfig(clip_seconds=1.0, codec=str(codec_dir), silence_dbfs=None,
+            semantic=cfg.semantic_encoder, sync=cfg.sync_encoder, audio=cfg.audio_encoder), progress=False)
+    data = StepBatches(tmp_path / "cache", batch_size=3, window_seconds=None)
+    keys = [data.ds.meta(i)["key"] for i in range(len(data))]
+    assert len(data) == 3 and [k.split("@")[0] for k in keys] == ["val/val_000000.mp4", "val/val_000001.mp4", "val/val_000002.mp4"]
+    b = data.fixed(3)[0]
+    assert b["codes"].shape == (3, 9, 87)  # ceil(44100 / 512)
+    assert b["semantic"].shape == (3, 8, 128) and b["sync"].shape == (3, 25, 64) and b["audio"].shape == (3, 25, 64)
     # the cached features are the ones generation computes for the same video
-    one = pipe.visual(lab_split / "val_000001.mp4", 0.0, 1.0)
-    assert torch.allclose(data.semantic[1].float(), one.semantic, atol=1e-2)
-    assert torch.allclose(data.sync[1].float(), one.sync, atol=2e-2)
-
-
-def test_cache_errors(tmp_path):
-    with pytest.raises(MaskvatError, match="no manifest.json"):
-        build_feature_cache(tmp_path, tmp_path / "c", FeaturePipeline(), progress=False)
-    with pytest.raises(MaskvatError, match="no features.safetensors"):
-        load_training_set(tmp_path)
-
-
-def test_check_encoders_names_the_role_that_differs(tmp_path):
-    from maskvat.data.lab_cache import TrainingSet
-    from maskvat.errors import MaskvatError
-
-    data = TrainingSet(None, None, None, None, ["a"], {"semantic": "lab-thumbs", "sync": "lab-sync"})
-    data.check_encoders({"semantic": "lab-thumbs", "sync": "lab-sync", "audio": "lab-logmel"}, tmp_path, "m")
-    data.check_encoders({"semantic": None, "sync": "lab-sync"}, tmp_path, "m")  # an unused role is not checked
-    with pytest.raises(MaskvatError, match=r"semantic: lab-thumbs \(expects lab-semantic\)") as err:
-        data.check_encoders({"semantic": "lab-semantic", "sync": "lab-sync"}, tmp_path, "model config 'x'")
-    assert str(tmp_path) in str(err.value) and "sync" not in str(err.value).split("reads:")[1].split(".")[0]
+    one = FeaturePipeline.for_model(cfg).visual(lab_split / "val_000001.mp4", 0.0, 1.0)
+    assert torch.allclose(b["semantic"][1], one.semantic, atol=1e-2)
+    assert torch.allclose(b["sync"][1], one.sync, atol=2e-2)

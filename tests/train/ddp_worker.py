@@ -1,4 +1,4 @@
-"""Run by test_train.py under torchrun: a few DDP training steps on CPU (gloo)."""
+"""Run by test_generator.py under torchrun: a few DDP training steps on CPU (gloo)."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import torch
 torch.set_num_threads(1)
 from maskvat.train.generator import TrainConfig, train  # noqa: E402
 
-cfg = TrainConfig(**json.loads(sys.argv[1]))
+cfg = TrainConfig.from_dict(json.loads(sys.argv[1]))
 out = Path(sys.argv[2])
 train(cfg, out, device="cpu", progress=False)
 from accelerate import PartialState  # noqa: E402

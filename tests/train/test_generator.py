@@ -4,26 +4,29 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import save_file
 
 from maskvat.codec.tokenizer import AudioTokenizer
-from maskvat.data.lab_cache import load_training_set
+from maskvat.data.extract import write_cache
 from maskvat.errors import MaskvatError
 from maskvat.train.generator import TrainConfig, lr_at, train
 
-TINY = dict(d_model=32, n_layers=2, n_heads=4, enc_layers=1, max_frames=20, semantic_dim=6, sync_dim=5, audio_dim=4)
+# the debug sizes (model_config("debug-*")), with the small feature widths of the caches below
+TINY = dict(max_frames=20, window_seconds=20 / 86.1328125, semantic_dim=6, sync_dim=5, audio_dim=4,
+            semantic_encoder="sem", sync_encoder="syn", audio_encoder="aud")
+ENCODERS = {"semantic": {"name": "sem", "dim": 6, "rate": 4 / (20 / 86.1328125)},
+            "sync": {"name": "syn", "dim": 5, "rate": 10 / (20 / 86.1328125)},
+            "audio": {"name": "aud", "dim": 4, "rate": 10 / (20 / 86.1328125)}}
+CODEC = {"name": "tiny", "levels": 9, "codebook_size": 1024, "sample_rate": 44100, "hop_length": 512,
+         "rate": 44100 / 512}
 
 
-def make_cache(folder, n=4, length=20, seed=0):
+def make_cache(folder, n=4, length=20, seed=0, roles=("semantic", "sync", "audio")):
+    """A shard cache of n clips: codes [9, length], features at rates spanning the same time."""
     g = torch.Generator().manual_seed(seed)
-    folder.mkdir(parents=True)
-    clips = [f"c{i}" for i in range(n)]
-    feats = {"semantic": torch.randn(n, 4, 6, generator=g).half(), "sync": torch.randn(n, 10, 5, generator=g).half(),
-             "audio": torch.randn(n, 10, 4, generator=g).half()}
-    save_file(feats, str(folder / "features.safetensors"), metadata={"info": json.dumps({"clips": clips})})
-    codes = torch.randint(0, 1024, (n, 9, length), generator=g).to(torch.int16)
-    save_file({"codes": codes}, str(folder / "codes.safetensors"), metadata={"info": json.dumps({"clips": clips})})
-    return folder
+    clips = [{"key": f"c{i}", "codes": torch.randint(0, 1024, (9, length), generator=g),
+              "semantic": torch.randn(4, 6, generator=g), "sync": torch.randn(10, 5, generator=g),
+              "audio": torch.randn(10, 4, generator=g)} for i in range(n)]
+    return write_cache(folder, clips, encoders={r: ENCODERS[r] for r in roles}, codec=CODEC)
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +37,8 @@ def setup(tmp_path_factory):
 
 
 def config(root, cache, **kw):
-    base = dict(model="lab-adaln-b", model_overrides=TINY, train_cache=str(cache), val_cache=str(cache),
-                codec=str(root / "codec"), batch_size=4, warmup_steps=5, eval_every=1000, checkpoint_every=1000)
+    base = dict(model="debug-adaln-b", model_overrides=TINY, train_cache=str(cache), val_cache=str(cache),
+                codec=str(root / "codec"), batch_size=4, warmup=5, eval_every=1000, checkpoint_every=1000)
     return TrainConfig(**{**base, **kw})
 
 
@@ -49,7 +52,7 @@ def test_tiny_model_overfits_one_clip(setup, tmp_path, one_torch_thread):
     assert (tmp_path / "run" / "curves.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("variant", ["lab-adaln-b", "lab-hybrid"])
+@pytest.mark.parametrize("variant", ["debug-adaln-b", "debug-hybrid"])
 def test_resume_after_interruption_continues_the_same_run(setup, tmp_path, variant, one_torch_thread):
     root, _, four = setup
     cfg = config(root, four, model=variant, steps=6, lr=1e-3, checkpoint_every=1)
@@ -58,7 +61,7 @@ def test_resume_after_interruption_continues_the_same_run(setup, tmp_path, varia
     resumed = train(cfg, tmp_path / "split", progress=False)
     assert resumed["step"] == whole["step"] == 6
     assert resumed["loss"] == pytest.approx(whole["loss"], rel=1e-6)
-    if variant == "lab-hybrid":
+    if variant == "debug-hybrid":
         assert "contrastive" in whole and "mse" in whole
 
 
@@ -70,35 +73,51 @@ def test_resume_refuses_other_settings(setup, tmp_path, one_torch_thread):
 
 
 def test_lr_schedule_warms_up_then_decays():
-    cfg = TrainConfig(steps=100, warmup_steps=10, lr=2e-4, lr_end=1e-6)
+    cfg = TrainConfig(steps=100, warmup=10, lr=2e-4, lr_end=1e-6)
     assert lr_at(0, cfg) == pytest.approx(2e-5)
     assert lr_at(9, cfg) == pytest.approx(2e-4)
     assert lr_at(100, cfg) == pytest.approx(1e-6)
     assert lr_at(50, cfg) < lr_at(20, cfg)
 
 
-def test_cache_with_mismatched_clips_is_refused(tmp_path):
-    make_cache(tmp_path / "a", n=2)
-    save_file({"codes": torch.zeros(3, 9, 20, dtype=torch.int16)}, str(tmp_path / "a" / "codes.safetensors"),
-              metadata={"info": json.dumps({"clips": ["x", "y", "z"]})})
-    with pytest.raises(MaskvatError, match="different clips"):
-        load_training_set(tmp_path / "a")
+def test_hybrid_without_the_audio_stream_is_refused_unless_switched_off(setup, tmp_path, one_torch_thread):
+    root, _, _ = setup
+    cache = make_cache(tmp_path / "noaudio", roles=("semantic", "sync"))
+    with pytest.raises(MaskvatError, match="no audio stream"):
+        train(config(root, cache, model="debug-hybrid", steps=1), tmp_path / "r", progress=False)
+    last = train(config(root, cache, model="debug-hybrid", steps=1, auxiliary=False), tmp_path / "r2", progress=False)
+    assert "mse" not in last and last["step"] == 1
 
 
-def test_ddp_two_processes_on_cpu(setup, tmp_path):
-    """Accelerate under torchrun: 2 processes, gloo, a few synchronised steps."""
+def test_random_windows_of_longer_clips(setup, tmp_path, one_torch_thread):
+    """Clips of 50 frames train a 20-frame window: each step a window at its own random start."""
+    root, _, _ = setup
+    cache = make_cache(tmp_path / "long", n=3, length=50)
+    from maskvat.data.dataset import StepBatches
+
+    steps = StepBatches(cache, batch_size=3, window_seconds=20 / 86.1328125, seed=0)
+    a, b = steps.batch(0), steps.batch(1)
+    assert a["codes"].shape == (3, 9, 20) and a["semantic"].shape[1] == 4
+    assert not torch.equal(a["codes"], b["codes"]) and torch.equal(steps.batch(0)["codes"], a["codes"])
+    last = train(config(root, cache, steps=2), tmp_path / "r", progress=False)
+    assert last["step"] == 2
+
+
+@pytest.mark.parametrize("variant", ["debug-adaln-b", "debug-seq2seq", "debug-hybrid"])
+def test_ddp_two_processes_on_cpu(setup, tmp_path, variant):
+    """Accelerate under torchrun: 2 processes, gloo, a few synchronised steps (every parameter
+    of every variant gets a gradient: DDP stops at step 2 otherwise)."""
     import os
     import subprocess
     import sys
-    from dataclasses import asdict
     from pathlib import Path
 
     root, _, four = setup
-    cfg = config(root, four, steps=3, batch_size=2, checkpoint_every=1)
+    cfg = config(root, four, model=variant, steps=3, batch_size=2, checkpoint_every=1)
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29533",
-                           str(Path(__file__).with_name("ddp_worker.py")), json.dumps(asdict(cfg)), str(tmp_path / "ddp")],
+                           str(Path(__file__).with_name("ddp_worker.py")), json.dumps(cfg.to_dict()), str(tmp_path / "ddp")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     ranks = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in (0, 1)]
@@ -107,13 +126,11 @@ def test_ddp_two_processes_on_cpu(setup, tmp_path):
 
 
 def test_cli_stop_after_then_resume_finishes_the_run(setup, tmp_path, one_torch_thread):
-    from dataclasses import asdict
-
     from maskvat.cli.main import main
 
     root, _, four = setup
     cfg_file = tmp_path / "cfg.json"
-    cfg_file.write_text(json.dumps(asdict(config(root, four, steps=4, checkpoint_every=1))))
+    cfg_file.write_text(json.dumps(config(root, four, steps=4, checkpoint_every=1).to_dict()))
     run = tmp_path / "run"
     assert main(["train", "--config", str(cfg_file), "--out", str(run), "--stop-after", "3"]) == 0
     assert len((run / "log.csv").read_text().strip().splitlines()) == 1 + 3  # header + 3 steps

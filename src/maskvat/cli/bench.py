@@ -46,10 +46,11 @@ def run_lab(args: argparse.Namespace) -> int:
     models = [parse_model_arg(m) for m in (args.model or ["Default=lab"])]
     rows = [Row("codec reconstruct", "codec")]
     if not args.no_retrieval:
-        if not (lab / "cache" / "train" / "features.safetensors").is_file() or \
-                not (lab / "cache" / "test" / "features.safetensors").is_file():
-            raise MaskvatError(f"{lab / 'cache'}: the retrieval row needs cache/train and cache/test features "
-                               "(`maskvat features visual`), or pass --no-retrieval")
+        if not (lab / "cache" / "train" / "cache.json").is_file() or \
+                not (lab / "cache" / "test" / "cache.json").is_file():
+            raise MaskvatError(f"{lab / 'cache'}: the retrieval row needs shard caches of the train and test splits "
+                               f"(`maskvat extract {lab}/train --out {lab}/cache/train --clip-seconds 4`, and test), "
+                               "or pass --no-retrieval")
         rows.append(Row("retrieval", "retrieval"))
     rows += [Row(name, "model", source) for name, source in models]
     if args.best is not None:

@@ -18,7 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-seconds", type=float, default=None,
                    help="shortest clip kept; shorter videos and remainders are dropped (default: --clip-seconds)")
     p.add_argument("--min-fps", type=float, default=15.0, help="drop videos under this frame rate (paper: 15)")
-    p.add_argument("--silence-db", type=float, default=-60.0, help="drop clips whose RMS is under this dBFS")
+    p.add_argument("--silence-db", type=float, default=-60.0, help="drop clips whose RMS is under this dBFS (paper: "
+                   "silent clips are dropped)")
+    p.add_argument("--keep-silent", action="store_true", help="keep silent clips (the lab, where a silent scene is "
+                   "a right answer)")
     p.add_argument("--max-clips-per-video", type=int, default=0, help="0: all")
     p.add_argument("--chunk", type=int, default=16, help="videos per shard file")
     p.add_argument("--codec", default="lab", help="'lab' (shipped), a codec folder or hub id")
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         roles = {r: chosen[r][0] if r in chosen else None for r in ROLES}
         sources = {r: src for r, (_, src) in chosen.items() if src is not None}
     cfg = ExtractConfig(clip_seconds=args.clip_seconds, min_seconds=args.min_seconds, min_fps=args.min_fps,
-                        silence_dbfs=args.silence_db, max_clips_per_video=args.max_clips_per_video,
+                        silence_dbfs=None if args.keep_silent else args.silence_db, max_clips_per_video=args.max_clips_per_video,
                         chunk_size=args.chunk, codec=args.codec, **roles)
     summary = extract(args.sources, args.out, cfg, shard=parse_shard(args.shard), workers=args.workers,
                       device=args.device, encoder_sources=sources)

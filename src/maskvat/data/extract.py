@@ -46,7 +46,7 @@ class ExtractConfig:
     clip_seconds: float = 10.0
     min_seconds: float | None = None  # shortest clip kept (default: clip_seconds, as the paper)
     min_fps: float = 15.0
-    silence_dbfs: float = -60.0
+    silence_dbfs: float | None = -60.0  # None: keep silent clips (the lab, where silence is a right answer)
     max_clips_per_video: int = 0  # 0: every clip of each video
     chunk_size: int = 16  # source items per shard file
     codec: str = "lab"
@@ -114,7 +114,7 @@ def decode_item(item: SourceItem, cfg: dict, video_specs: dict) -> tuple[list[di
         key = f"{item.name}@{start:.3f}"
         try:
             wav = read_audio(item.path, start=start, duration=duration)
-            quiet = silence(wav, cfg["silence_dbfs"])
+            quiet = silence(wav, cfg["silence_dbfs"]) if cfg["silence_dbfs"] is not None else None
             if quiet:
                 dropped.append(_drop(key, path, "silent audio", quiet))
                 continue

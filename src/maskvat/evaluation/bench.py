@@ -13,7 +13,7 @@ clip of generation. Written: ``table.md``,
 spectrogram with the true events marked), with the sound of every row under ``rows/``.
 
 The lab layout is the one ``scripts/train_lab_model.sh`` builds: ``LAB/test``, ``LAB/train`` and
-(for the retrieval row) ``LAB/cache/{train,test}/features.safetensors``.
+(for the retrieval row) ``LAB/cache/{train,test}``: shard caches of the splits (``maskvat extract``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskvat.data.lab_cache import load_training_set
+from maskvat.data.dataset import CacheDataset
 from maskvat.errors import MaskvatError
 from maskvat.evaluation.evaluate import evaluate_dirs
 from maskvat.lab.round_trip import codec_round_trips
@@ -105,19 +105,32 @@ def write_codec_round_trip(clips: list[dict], split: Path, out: Path, codec: str
         write_audio(out / f"{clip['clip_id']}.wav", wav.numpy(), 44100)
 
 
+def cache_descriptors(cache: Path) -> tuple[list[str], torch.Tensor]:
+    """(clip ids, pooled visual descriptors [N, D]) of every clip of a shard cache; a clip's id
+    is its source video's name without suffix (a lab clip's id)."""
+    ds = CacheDataset(cache)
+    ids, rows = [], []
+    for i in range(len(ds)):
+        item = ds.item(i)
+        ids.append(Path(ds.meta(i)["source"]).stem)
+        rows.append(pooled(*(item[r][None] if r in item else None for r in ("semantic", "sync")))[0])
+    if not rows:
+        raise MaskvatError(f"{cache}: the cache holds no clips")
+    return ids, torch.stack(rows)
+
+
 def _write_retrieval_row(clips, lab: Path, out: Path) -> dict:
-    test = load_training_set(lab / "cache" / "test", codes=False)
-    train = load_training_set(lab / "cache" / "train", codes=False)
-    index = {c: i for i, c in enumerate(test.clips)}
+    test_ids, test_desc = cache_descriptors(lab / "cache" / "test")
+    train_ids, train_desc = cache_descriptors(lab / "cache" / "train")
+    index = {c: i for i, c in enumerate(test_ids)}
     wanted = [index[c["clip_id"]] for c in clips if c["clip_id"] in index]
     if len(wanted) != len(clips):
         raise MaskvatError(f"{lab / 'cache' / 'test'}: its features do not cover the test clips; rebuild it")
-    sel = lambda t: None if t is None else t[wanted]  # noqa: E731
-    idx = nearest(pooled(sel(test.semantic), sel(test.sync)), pooled(train.semantic, train.sync))
+    idx = nearest(test_desc[wanted], train_desc)
     train_videos = {c["clip_id"]: c["video"] for c in _clips(lab / "train", None)}
     picked = {}
     for clip, j in zip(clips, idx.tolist()):
-        source = train.clips[j]
+        source = train_ids[j]
         picked[clip["clip_id"]] = source
         wav = read_audio(lab / "train" / train_videos[source])
         write_audio(out / f"{clip['clip_id']}.wav", wav, 44100)

@@ -89,10 +89,13 @@ class MaskVAT(nn.Module):
         d = cfg.d_model
         self.embed = CodegramEmbedding(cfg.n_levels, cfg.codebook_size, cfg.codec_hidden, d)
         self.register_buffer("positions", sinusoid(cfg.max_frames * 4, d), persistent=False)
-        if cfg.use_semantic:
+        # per-stream projections and [NULL] tokens only where the variant reads them (an unused
+        # parameter would stop DDP at its second step): AdaLN reads both streams through them,
+        # Hybrid's AdaLN blocks the sync stream; the Seq2Seq encoder has its own input MLP.
+        if cfg.use_semantic and cfg.variant == "adaln":
             self.semantic_mlp = Mlp(cfg.semantic_dim, d, d)
             self.null_semantic = nn.Parameter(torch.randn(d) * 0.02)
-        if cfg.use_sync:
+        if cfg.use_sync and cfg.variant in ("adaln", "hybrid"):
             self.sync_mlp = Mlp(cfg.sync_dim, d, d)
             self.null_sync = nn.Parameter(torch.randn(d) * 0.02)
         streams = int(cfg.use_semantic) + int(cfg.use_sync)
@@ -224,7 +227,9 @@ class MaskVAT(nn.Module):
         if cond.memory is None:
             return {}
         keep = ~cond.drop
-        zero = cond.memory.sum() * 0
+        # a batch with fewer than two kept items still touches every auxiliary parameter (with
+        # zero gradient), so that DDP finds them all in every step
+        zero = (cond.memory.sum() + self.logit_scale + sum(p.sum() for p in self.audio_proj.parameters())) * 0
         if keep.sum() < 1:
             return {"mse": zero, "contrastive": zero}
         seq, cls = cond.memory[keep, 1:], cond.memory[keep, 0]

@@ -135,6 +135,7 @@ class Trainer:
     desc = "train"  # progress-bar label
     # settings a re-run may change and still resume (more steps: the schedule stretches from there on)
     free_on_resume = ("steps", "eval_every", "checkpoint_every")
+    ddp_find_unused = False  # True where some parameters may get no gradient in a step (DDP then looks for them)
     show = "loss"  # the validation figure shown on the progress bar
     loss_label = "loss"
 
@@ -190,14 +191,17 @@ class Trainer:
     def run(self, *, device: str = "auto", stop_after: int | None = None) -> dict:
         """Train (or resume) to ``cfg.steps``; ``stop_after``: leave after that many steps of this
         call (the artefact is written as it stands). Returns the last log row with validation figures."""
-        from accelerate import Accelerator
+        from accelerate import Accelerator, DistributedDataParallelKwargs
 
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_config()
         cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+        self.module = None
         acc = self.accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.precision,
-                                             gradient_accumulation_steps=cfg.accumulate)
+                                             gradient_accumulation_steps=cfg.accumulate,
+                                             kwargs_handlers=[DistributedDataParallelKwargs(
+                                                 find_unused_parameters=self.ddp_find_unused)])
         self.device = acc.device
         self.module = self.build()
         opt = torch.optim.AdamW(self.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
