@@ -260,3 +260,14 @@ def test_shipped_lab_codec_loads_offline_and_reconstructs():
     assert codes.shape == (1, 9, 173)
     assert mel_distance(rec, x).item() < 0.7 * mel_distance(torch.zeros_like(x), x).item()
     assert min(len(torch.unique(codes[0, k])) for k in range(9)) >= 30  # no collapsed level
+
+
+def test_a_codec_whose_config_says_another_sample_rate_is_refused(tmp_path):
+    """Early hub snapshots of descript/dac_44khz said 16000 Hz in config.json: fail clearly, not resample wrongly."""
+    import json
+
+    AudioTokenizer.from_preset("tiny").save_pretrained(tmp_path / "c")
+    cfg = json.loads((tmp_path / "c" / "config.json").read_text())
+    (tmp_path / "c" / "config.json").write_text(json.dumps({**cfg, "sampling_rate": 16000}))
+    with pytest.raises(MaskvatError, match="16000 Hz.*44100"):
+        AudioTokenizer.from_pretrained(tmp_path / "c")

@@ -141,3 +141,15 @@ def test_cli_stop_after_then_resume_finishes_the_run(setup, tmp_path, one_torch_
     extra = json.loads((run / "model" / "config.json").read_text())["extra"]
     assert (extra["steps"], extra["finished"]) == (4, True)
     assert main(["train", "--config", str(cfg_file), "--out", str(run), "--stop-after", "0"]) == 2
+
+
+@pytest.mark.parametrize("path", sorted(__import__("pathlib").Path(__file__).parents[2].glob("configs/*.json")),
+                         ids=lambda p: p.name)
+def test_every_shipped_config_loads_and_names_a_model(path):
+    from maskvat.model.config import model_config
+
+    cfg = TrainConfig.from_file(path)
+    mcfg = model_config(cfg.model, **cfg.model_overrides)
+    assert cfg.steps > cfg.warmup, "the learning rate must decay after the warm-up"
+    if cfg.model.startswith("paper-"):
+        assert cfg.codec == "descript/dac_44khz" and mcfg.max_frames == 862 and cfg.batch_size == 50

@@ -23,6 +23,7 @@ from maskvat.errors import MaskvatError
 from maskvat.weights import load_pretrained, shipped
 
 LOAD_HINT = "pass --codec PATH to a saved codec folder"
+SAMPLE_RATE = 44100  # every MaskVAT codec: DAC 44 kHz, and the presets of its architecture
 
 
 class AudioTokenizer(torch.nn.Module):
@@ -40,6 +41,10 @@ class AudioTokenizer(torch.nn.Module):
         self.name = name
         cfg = model.config
         self.sample_rate = int(cfg.sampling_rate)
+        if self.sample_rate != SAMPLE_RATE:
+            raise MaskvatError(f"codec {name}: its config says {self.sample_rate} Hz, but MaskVAT's codec runs at "
+                               f"{SAMPLE_RATE} Hz (full band, paper 3.1); a DAC 44 kHz config.json that says otherwise is "
+                               f"mislabelled (early hub snapshots said 16000): set its sampling_rate to {SAMPLE_RATE}")
         self.hop_length = int(np.prod(cfg.downsampling_ratios))
         self.frame_rate = self.sample_rate / self.hop_length
         self.n_levels = int(cfg.n_codebooks)

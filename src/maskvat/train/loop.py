@@ -83,7 +83,9 @@ class LoopConfig:
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "training option"):
-        return from_checked_dict(cls, data, where)
+        """The config from a dict; keys starting with "_" are comments and ignored; any other
+        unknown key is one clear error."""
+        return from_checked_dict(cls, {k: v for k, v in data.items() if not k.startswith("_")}, where)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, **overrides):
