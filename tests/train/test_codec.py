@@ -52,7 +52,7 @@ def test_bypassed_autoencoder_overfits_one_clip(one_torch_thread):
 
 def test_vq_training_steps_keep_losses_finite(corpus, tmp_path, one_torch_thread):
     cfg = CodecTrainConfig(preset="tiny", steps=6, batch_size=2, segment=4096, bypass_steps=2, kmeans_crops=4,
-                           restart_every=2, warmup_steps=2, checkpoint_every=3)
+                           restart_every=2, warmup=2, checkpoint_every=3)
     last = train_codec(corpus, tmp_path / "run", cfg, progress=False)
     for key in ("loss", "mel", "stft", "codebook", "commitment"):
         assert np.isfinite(last[key]), key
@@ -82,7 +82,7 @@ def test_dead_code_restart_replaces_unused_codes(one_torch_thread):
 
 def test_resume_gives_the_same_next_loss(corpus, tmp_path, one_torch_thread):
     cfg = CodecTrainConfig(preset="tiny", steps=5, batch_size=2, segment=4096, bypass_steps=2, kmeans_crops=4,
-                           restart_every=100, warmup_steps=2, checkpoint_every=1)
+                           restart_every=100, warmup=2, checkpoint_every=1)
     whole = train_codec(corpus, tmp_path / "whole", cfg, progress=False)
     train_codec(corpus, tmp_path / "split", cfg, progress=False, stop_after=3)
     resumed = train_codec(corpus, tmp_path / "split", cfg, progress=False)

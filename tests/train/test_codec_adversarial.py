@@ -2,6 +2,8 @@
 closed form, adversarial steps train the discriminator, a frozen encoder keeps the code space,
 and a resumed adversarial run equals an uninterrupted one."""
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -41,7 +43,7 @@ def corpus():
 
 def adv_cfg(**kw):
     base = dict(preset="tiny", steps=4, batch_size=2, segment=4096, bypass_steps=2, kmeans_crops=4,
-                restart_every=100, warmup_steps=2, checkpoint_every=1, adversarial_start=1, disc_width=W)
+                restart_every=100, warmup=2, checkpoint_every=1, adversarial_start=1, disc_width=W)
     return CodecTrainConfig(**{**base, **kw})
 
 
@@ -128,10 +130,10 @@ def test_adversarial_steps_keep_losses_finite_and_train_the_discriminator(corpus
     assert ["d_loss" in r for r in log] == [False, True, True, True]  # adversarial from step index 1
     state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=False)
     fresh = new_discriminator(cfg).state_dict()
-    assert fresh.keys() == state["disc"].keys()
-    changed = [k for k in fresh if not torch.equal(fresh[k], state["disc"][k])]
+    assert fresh.keys() == state["extra"]["disc"].keys()
+    changed = [k for k in fresh if not torch.equal(fresh[k], state["extra"]["disc"][k])]
     assert len(changed) == len(fresh)  # every discriminator weight moved
-    assert state["disc_opt"]["state"]  # its optimiser has moments to resume from
+    assert state["extra"]["disc_opt"]["state"]  # its optimiser has moments to resume from
     assert (tmp_path / "run" / "curves.png").stat().st_size > 0
     tok = AudioTokenizer.from_pretrained(tmp_path / "run" / "codec")
     assert tok.encode(torch.from_numpy(clip())[None]).shape == (1, 9, 16)
@@ -150,7 +152,7 @@ def test_frozen_encoder_keeps_the_code_space_and_trains_the_decoder(corpus, tmp_
     assert sum(not torch.equal(before[k], trained[k]) for k in decoder) == len(decoder)
     # the checkpoint too: frozen weights plain and unchanged, so `codec export` writes them as well
     state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=False)
-    assert all(torch.equal(before[k], state["model"][k]) for k in frozen)
+    assert all(torch.equal(before[k], state["module"][k]) for k in frozen)
     export_from_run(tmp_path / "run", tmp_path / "exported")
     exported = AudioTokenizer.from_pretrained(tmp_path / "exported")
     wav = torch.from_numpy(np.stack([clip(7), clip(8)]))
@@ -159,7 +161,7 @@ def test_frozen_encoder_keeps_the_code_space_and_trains_the_decoder(corpus, tmp_
     assert not torch.equal(exported.decode(codes), src.decode(codes))
     # the decoder trained on what the saved codec feeds it (codebook rows as stored)
     model = empty_codec("tiny", freeze_encoder=True)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state["module"])
     with torch.no_grad():
         recon, qp = reconstruct(model, wav, adv_cfg(init_from="x", freeze_encoder=True, quantizer_dropout=0.0), 0)
     assert torch.equal(torch.stack(qp.codes, dim=1), codes)
@@ -170,12 +172,12 @@ def test_frozen_encoder_keeps_the_code_space_and_trains_the_decoder(corpus, tmp_
 
 def test_init_from_loads_a_codec_or_a_run_and_refuses_another_architecture(corpus, tmp_path, source_codec,
                                                                           one_torch_thread):
-    cfg = adv_cfg(steps=1, adversarial_start=0, init_from=str(source_codec), lr=1e-9, warmup_steps=1)
+    cfg = adv_cfg(steps=1, adversarial_start=0, init_from=str(source_codec), lr=1e-9, warmup=1)
     train_codec(corpus, tmp_path / "run", cfg, progress=False)
     state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=False)
     assert [r.get("codebook", 0) > 0 for r in state["log"]] == [True]  # no bypass warm-up: codes from step 0
     src = AudioTokenizer.from_pretrained(source_codec)
-    again = train_codec(corpus, tmp_path / "from_run", adv_cfg(steps=1, adversarial_start=0, lr=1e-9, warmup_steps=1,
+    again = train_codec(corpus, tmp_path / "from_run", adv_cfg(steps=1, adversarial_start=0, lr=1e-9, warmup=1,
                                                               init_from=str(tmp_path / "run")), progress=False)
     assert np.isfinite(again["loss"])
     wav = torch.from_numpy(clip(9))[None]
@@ -198,13 +200,13 @@ def test_resume_with_the_adversarial_stage_gives_the_same_next_loss(corpus, tmp_
 
 def test_checkpoint_from_before_the_adversarial_options_resumes(corpus, tmp_path, one_torch_thread):
     cfg = CodecTrainConfig(preset="tiny", steps=3, batch_size=2, segment=4096, bypass_steps=1, kmeans_crops=4,
-                           restart_every=100, warmup_steps=1, checkpoint_every=1)
+                           restart_every=100, warmup=1, checkpoint_every=1)
     train_codec(corpus, tmp_path / "run", cfg, progress=False, stop_after=2)
-    path = tmp_path / "run" / "checkpoint.pt"
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    path = tmp_path / "run" / "config.json"
+    saved = json.loads(path.read_text())
     for key in ("adversarial_start", "lambda_adv", "lambda_fm", "disc_lr", "disc_width", "init_from", "freeze_encoder"):
-        del state["cfg"][key]  # as written before these options existed
-    torch.save(state, path)
+        del saved[key]  # as written before these options existed
+    path.write_text(json.dumps(saved))
     last = train_codec(corpus, tmp_path / "run", cfg, progress=False)
     assert last["step"] == 3 and "d_loss" not in last
 
@@ -222,7 +224,7 @@ def test_cli_trains_the_decoder_adversarially(tmp_path, source_codec, capsys, on
     assert main(args + ["--adversarial-start", "1", "--disc-width", str(W), "--init-from", str(source_codec),
                         "--freeze-encoder"]) == 0
     capsys.readouterr()
-    saved = CodecTrainConfig.from_dict(torch.load(out / "checkpoint.pt", weights_only=False)["cfg"])
+    saved = CodecTrainConfig.from_dict(torch.load(out / "checkpoint.pt", weights_only=False)["config"])
     assert (saved.adversarial_start, saved.disc_width, saved.freeze_encoder) == (1, W, True)
     assert saved.init_from == str(source_codec)
     assert "d_loss" in read_log(out / "log.csv")[-1]

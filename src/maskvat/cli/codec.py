@@ -40,24 +40,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     tr = csub.add_parser("train", help="train a DAC-architecture codec on folders of sound/video files (resumes)")
     tr.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders (searched recursively, links followed)")
-    tr.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.csv, curves.png, codec/")
-    tr.add_argument("--preset", default="lab", help="architecture (codec presets: lab, tiny, dac_44khz)")
-    tr.add_argument("--steps", type=int, default=5000)
-    tr.add_argument("--batch", type=int, default=8)
-    tr.add_argument("--segment", type=int, default=8192, help="samples per training crop (multiple of 512)")
-    tr.add_argument("--lr", type=float, default=7e-4)
-    tr.add_argument("--bypass-steps", type=int, default=300, help="warm-up steps with the quantizer bypassed")
-    tr.add_argument("--warmup-steps", type=int, default=300, help="linear learning-rate warm-up")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--adversarial-start", type=int, default=0, metavar="N",
+    tr.add_argument("--out", required=True, help="run folder: config.json, checkpoint.pt, log.csv, curves.png, codec/")
+    tr.add_argument("--config", default=None, help="a JSON training config (CodecTrainConfig); flags override it")
+    tr.add_argument("--preset", default=None, help="architecture (codec presets: lab, tiny, dac_44khz; default lab)")
+    tr.add_argument("--steps", type=int, default=None, help="default 5000")
+    tr.add_argument("--batch", type=int, default=None, help="default 8")
+    tr.add_argument("--segment", type=int, default=None, help="samples per training crop (multiple of 512; default 8192)")
+    tr.add_argument("--lr", type=float, default=None, help="default 7e-4")
+    tr.add_argument("--bypass-steps", type=int, default=None, help="warm-up steps with the quantizer bypassed (default 300)")
+    tr.add_argument("--warmup-steps", type=int, default=None, help="linear learning-rate warm-up (default 300)")
+    tr.add_argument("--seed", type=int, default=None)
+    tr.add_argument("--adversarial-start", type=int, default=None, metavar="N",
                     help="from step N on, train DAC's discriminators and add the adversarial and feature-matching "
                          "losses (0, the default: off); switch on once reconstruction has converged")
-    tr.add_argument("--disc-width", type=float, default=0.25,
-                    help="channel multiplier of the discriminators (1.0: DAC's size, 42.5 M weights)")
+    tr.add_argument("--disc-width", type=float, default=None,
+                    help="channel multiplier of the discriminators (1.0: DAC's size, 42.5 M weights; default 0.25)")
     tr.add_argument("--init-from", default=None, metavar="CODEC_DIR",
                     help="start from an existing codec: a codec folder, 'lab' (the shipped one), or a run folder; "
                          "no bypass warm-up or k-means then (--preset must match its architecture)")
-    tr.add_argument("--freeze-encoder", action="store_true",
+    tr.add_argument("--freeze-encoder", action="store_true", default=None,
                     help="train only the decoder of the --init-from codec: encoder and codebooks stay bit-identical, "
                          "so its codes (and models trained on them) stay valid")
     tr.add_argument("--device", default="cpu")
@@ -154,20 +155,29 @@ def _check_output(path: str, suffixes: tuple[str, ...]) -> None:
         raise MediaError(path, f"cannot write: folder {out.parent} does not exist")
 
 
+# the command's defaults where they differ from CodecTrainConfig's (a longer first stage, shorter crops)
+CLI_DEFAULTS = {"preset": "lab", "steps": 5000, "batch_size": 8, "segment": 8192, "lr": 7e-4, "bypass_steps": 300,
+                "warmup": 300}
+
+
 def run_train(args: argparse.Namespace) -> int:
     import json
 
     from maskvat.data.corpus import AudioCorpus
-    from maskvat.train.codec import CodecTrainConfig, check_config, train_codec
+    from maskvat.train.codec import CodecTrainConfig, CodecTrainer, check_config
 
-    cfg = CodecTrainConfig(preset=args.preset, steps=args.steps, batch_size=args.batch, segment=args.segment,
-                           lr=args.lr, bypass_steps=args.bypass_steps, warmup_steps=args.warmup_steps,
-                           seed=args.seed, adversarial_start=args.adversarial_start, disc_width=args.disc_width,
-                           init_from=args.init_from, freeze_encoder=args.freeze_encoder)
+    flags = {"preset": args.preset, "steps": args.steps, "batch_size": args.batch, "segment": args.segment,
+             "lr": args.lr, "bypass_steps": args.bypass_steps, "warmup": args.warmup_steps, "seed": args.seed,
+             "adversarial_start": args.adversarial_start, "disc_width": args.disc_width, "init_from": args.init_from,
+             "freeze_encoder": args.freeze_encoder}
+    if args.config:
+        cfg = CodecTrainConfig.from_file(args.config, **flags)
+    else:
+        cfg = CodecTrainConfig.from_dict({**CLI_DEFAULTS, **{k: v for k, v in flags.items() if v is not None}})
     check_config(cfg)  # before the corpus loads
     corpus = AudioCorpus.from_dirs(args.data)
     print(f"corpus: {len(corpus.waves)} files, {corpus.seconds / 60:.1f} min ({len(corpus.skipped)} skipped)")
-    print(json.dumps(train_codec(corpus, args.out, cfg, device=args.device), indent=1))
+    print(json.dumps(CodecTrainer(cfg, args.out, corpus).run(device=args.device), indent=1))
     return 0
 
 

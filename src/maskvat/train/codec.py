@@ -47,23 +47,20 @@ and ``curves.png`` add ``d_loss``, ``adv`` and ``fm`` for the adversarial steps.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 from transformers import DacModel
 
 from maskvat.atomic import atomic_path
 from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.codec.tokenizer import AudioTokenizer, _plain_copy
 from maskvat.codec.usage import code_usage, perplexity
-from maskvat.config_checks import from_checked_dict
 from maskvat.data.corpus import AudioCorpus
 from maskvat.dsp import mel_distance, stft_distance
 from maskvat.errors import MaskvatError
@@ -73,19 +70,27 @@ from maskvat.train.codec_losses import (
     generator_adv_loss,
 )
 from maskvat.train.discriminators import Discriminator
-from maskvat.train.runlog import plot_curves, write_log
+from maskvat.train.loop import LoopConfig, Trainer
+from maskvat.train.runlog import plot_curves
 
 
 @dataclass
-class CodecTrainConfig:
+class CodecTrainConfig(LoopConfig):
+    """``maskvat codec train`` (``--config FILE``, flags override). Schedule: linear warm-up
+    over ``warmup`` steps, then cosine decay to ``lr * lr_min_ratio``."""
+
     preset: str = "lab"
     steps: int = 20000
     batch_size: int = 8
     segment: int = 16384  # samples per crop (0.37 s at 44.1 kHz); a multiple of the hop
     lr: float = 5e-4
     lr_min_ratio: float = 0.1
-    warmup_steps: int = 300
+    lr_end: float | None = None  # default lr * lr_min_ratio
+    warmup: int = 300
+    schedule: str = "cosine"
+    betas: tuple[float, float] = (0.8, 0.99)  # DAC's
     weight_decay: float = 0.0
+    grad_clip: float = 10.0
     bypass_steps: int = 500
     kmeans_crops: int = 64
     kmeans_iters: int = 15
@@ -95,9 +100,6 @@ class CodecTrainConfig:
     lambda_stft: float = 1.0
     lambda_codebook: float = 1.0
     lambda_commit: float = 0.25
-    grad_clip: float = 10.0
-    checkpoint_every: int = 250
-    seed: int = 0
     # adversarial stage (DAC): 0 = off, else the step from which discriminator and adv/fm losses train
     adversarial_start: int = 0
     lambda_adv: float = 1.0
@@ -108,17 +110,17 @@ class CodecTrainConfig:
     init_from: str | None = None
     freeze_encoder: bool = False
 
+    def __post_init__(self):
+        if self.lr_end is None:
+            self.lr_end = self.lr * self.lr_min_ratio
+        super().__post_init__()
+
     @classmethod
-    def from_dict(cls, d: dict) -> "CodecTrainConfig":
-        return from_checked_dict(cls, d, "codec training option")
-
-
-def lr_at(step: int, cfg: CodecTrainConfig) -> float:
-    """Linear warm-up to ``lr`` over ``warmup_steps``, then cosine decay to ``lr * lr_min_ratio`` at ``steps``."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.lr * (cfg.lr_min_ratio + (1 - cfg.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+    def from_dict(cls, data: dict, where: str = "codec training option"):
+        data = dict(data)
+        if "warmup_steps" in data:  # the name used before the one training loop
+            data["warmup"] = data.pop("warmup_steps")
+        return super().from_dict(data, where)
 
 
 def check_config(cfg: CodecTrainConfig) -> None:
@@ -177,10 +179,10 @@ def codec_from(source: str | os.PathLike, preset: str, *, freeze_encoder: bool =
     source's weights exactly (weight norm goes on the decoder only).
     """
     path = Path(source).expanduser()
-    if (path / "checkpoint.pt").is_file() and not (path / "config.json").is_file():
+    if (path / "checkpoint.pt").is_file() and not (path / "model.safetensors").is_file():
         state = torch.load(path / "checkpoint.pt", map_location="cpu", weights_only=False)
-        run = empty_codec(state["cfg"]["preset"], freeze_encoder=state["cfg"].get("freeze_encoder", False))
-        run.load_state_dict(state["model"])
+        run = empty_codec(state["config"]["preset"], freeze_encoder=state["config"].get("freeze_encoder", False))
+        run.load_state_dict(state["module"])
 
         plain = _plain_copy(run)
     else:
@@ -413,106 +415,104 @@ def discriminator_step(disc: Discriminator, opt: torch.optim.Optimizer, wav: tor
     return d_loss.item()
 
 
+class CodecTrainer(Trainer):
+    """The codec's reconstruction (and adversarial) training on the one loop: bypass warm-up,
+    k-means codebooks, dead-code restarts, DAC's discriminators as extra checkpointed state."""
+
+    desc, show, loss_label = "codec", "mel", "multi-scale mel L1"
+
+    def __init__(self, cfg: CodecTrainConfig, out, corpus: AudioCorpus, *, progress: bool = True):
+        super().__init__(cfg, out, progress=progress)
+        self.corpus = corpus
+
+    def build(self) -> DacModel:
+        cfg = self.cfg
+        check_config(cfg)
+        if (self.out / "checkpoint.pt").is_file():
+            model = empty_codec(cfg.preset, freeze_encoder=cfg.freeze_encoder)
+        elif cfg.init_from:
+            model = codec_from(cfg.init_from, cfg.preset, freeze_encoder=cfg.freeze_encoder)
+        else:
+            model = new_codec(cfg.preset, cfg.seed)
+        if cfg.freeze_encoder:
+            model.encoder.requires_grad_(False)
+            model.quantizer.requires_grad_(False)
+        self.disc = self.disc_opt = None
+        if cfg.adversarial_start:
+            self.disc = new_discriminator(cfg).to(self.device)
+            self.disc_opt = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.8, 0.99),
+                                              weight_decay=cfg.weight_decay)
+        k, c = model.config.n_codebooks, model.config.codebook_size
+        self.usage = torch.zeros(k, c, dtype=torch.long)
+        self.kmeans_at = None if (cfg.init_from or cfg.freeze_encoder) else cfg.bypass_steps
+        return model
+
+    def parameters(self):
+        return [p for p in self.module.parameters() if p.requires_grad]
+
+    def batch(self, step: int) -> dict:
+        cfg = self.cfg
+        self.step_now = step
+        if step == self.kmeans_at:
+            crops = self.corpus.sample_batch(cfg.kmeans_crops, cfg.segment, np.random.default_rng([cfg.seed, 7, step]))
+            kmeans_init(self.module, torch.from_numpy(crops).to(self.device), cfg.kmeans_iters, cfg.seed)
+            self.usage.zero_()
+        wav = self.corpus.sample_batch(cfg.batch_size, cfg.segment, np.random.default_rng([cfg.seed, step]))
+        return {"wav": torch.from_numpy(wav)}
+
+    def loss(self, module: DacModel, batch: dict):
+        cfg, step, wav = self.cfg, self.step_now, batch["wav"]
+        adversarial = self.disc is not None and is_adversarial(cfg, step)
+        recon, qp = reconstruct(module, wav, cfg, step)
+        d_loss = discriminator_step(self.disc, self.disc_opt, wav, recon, cfg, step) if adversarial else None
+        loss, terms = generator_loss(recon, wav, qp, cfg, step, self.disc if adversarial else None)
+        terms.pop("loss")
+        if d_loss is not None:
+            terms["d_loss"] = d_loss
+        self.last_pass = qp
+        return loss, terms
+
+    def after_step(self, step: int, batch: dict, row: dict) -> None:
+        qp, cfg = self.last_pass, self.cfg
+        if not qp.codes:
+            return
+        self.usage += code_usage(qp.codes, qp.active, self.module.config.codebook_size)
+        if (step + 1) % cfg.restart_every == 0:
+            row.update({f"used_{i}": float(u) for i, u in enumerate((self.usage > 0).float().mean(1))})
+            row.update({f"ppl_{i}": float(p) for i, p in enumerate(perplexity(self.usage))})
+            if not cfg.freeze_encoder:  # a frozen codebook keeps its dead codes: the code space stays
+                gen = torch.Generator().manual_seed(cfg.seed * 7919 + step + 1)
+                row["restarted"] = sum(restart_dead_codes(self.module, self.usage, qp.latents, gen))
+            self.usage.zero_()
+
+    def extra_state(self) -> dict:
+        out = {"usage": self.usage}
+        if self.disc is not None:
+            out.update(disc=self.disc.state_dict(), disc_opt=self.disc_opt.state_dict())
+        return out
+
+    def load_extra_state(self, state: dict) -> None:
+        if "usage" in state:
+            self.usage = state["usage"]
+        if self.disc is not None and state.get("disc") is not None:
+            self.disc.load_state_dict(state["disc"])
+            self.disc_opt.load_state_dict(state["disc_opt"])
+
+    def plot(self, log: list[dict], path: Path) -> None:
+        plot_codec_curves(log, path)
+
+    def finish(self) -> None:
+        if self.step >= self.cfg.steps:
+            export_codec(self.module, self.out / "codec", normalize_codebooks=not self.cfg.freeze_encoder)
+
+
 def train_codec(corpus: AudioCorpus, out_dir: str | os.PathLike, cfg: CodecTrainConfig | None = None, *,
                 device: str = "cpu", progress: bool = True, stop_after: int | None = None) -> dict:
-    """Train (or resume) a codec on ``corpus``; writes OUT/checkpoint.pt, log.csv, curves.png, codec/.
-
-    ``stop_after``: return (after checkpointing) once this many steps have been taken in
-    this call, as if interrupted (tests, time-boxed sessions). Returns the last log row.
-    """
-    cfg = cfg or CodecTrainConfig()
-    check_config(cfg)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    dev = torch.device(device)
-    state = _load_checkpoint(out, cfg)
-    if state:
-        model = empty_codec(cfg.preset, freeze_encoder=cfg.freeze_encoder)
-    elif cfg.init_from:
-        model = codec_from(cfg.init_from, cfg.preset, freeze_encoder=cfg.freeze_encoder)
-    else:
-        model = new_codec(cfg.preset, cfg.seed)
-    model = model.to(dev)
-    if cfg.freeze_encoder:
-        model.encoder.requires_grad_(False)
-        model.quantizer.requires_grad_(False)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
-    disc = disc_opt = None
-    if cfg.adversarial_start:
-        disc = new_discriminator(cfg).to(dev)
-        disc_opt = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
-    k, c = model.config.n_codebooks, model.config.codebook_size
-    if state:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        if disc is not None and state.get("disc") is not None:
-            disc.load_state_dict(state["disc"])
-            disc_opt.load_state_dict(state["disc_opt"])
-        step, log, usage = state["step"], state["log"], state["usage"]
-    else:
-        step, log, usage = 0, [], torch.zeros(k, c, dtype=torch.long)
-        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=1))
-    kmeans_at = None if (cfg.init_from or cfg.freeze_encoder) else cfg.bypass_steps
-
-    def save() -> None:
-        _save_checkpoint(out, model, opt, step, log, usage, cfg, disc, disc_opt)
-
-    bar = tqdm(total=cfg.steps, initial=step, desc="codec", unit="step", disable=not progress)
-    taken = 0
-    try:
-        while step < cfg.steps and (stop_after is None or taken < stop_after):
-            if step == kmeans_at:
-                rng = np.random.default_rng([cfg.seed, 7, step])
-                crops = torch.from_numpy(corpus.sample_batch(cfg.kmeans_crops, cfg.segment, rng)).to(dev)
-                kmeans_init(model, crops, cfg.kmeans_iters, cfg.seed)
-                usage.zero_()
-            model.train()
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            wav = torch.from_numpy(corpus.sample_batch(cfg.batch_size, cfg.segment, np.random.default_rng([cfg.seed, step]))).to(dev)
-            adversarial = disc is not None and is_adversarial(cfg, step)
-            recon, qp = reconstruct(model, wav, cfg, step)
-            d_loss = discriminator_step(disc, disc_opt, wav, recon, cfg, step) if adversarial else None
-            loss, terms = generator_loss(recon, wav, qp, cfg, step, disc if adversarial else None)
-            if not torch.isfinite(loss):
-                raise MaskvatError(f"codec training diverged at step {step} (loss {loss.item()}); lower --lr and resume")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-            opt.step()
-            step += 1
-            taken += 1
-            row = {"step": step, "lr": lr_at(step - 1, cfg), **terms}
-            if d_loss is not None:
-                row["d_loss"] = d_loss
-            if qp.codes:
-                usage += code_usage(qp.codes, qp.active, c)
-                if step % cfg.restart_every == 0:
-                    used = (usage > 0).float().mean(1)
-                    ppl = perplexity(usage)
-                    row.update({f"used_{i}": float(u) for i, u in enumerate(used)})
-                    row.update({f"ppl_{i}": float(p) for i, p in enumerate(ppl)})
-                    if not cfg.freeze_encoder:  # a frozen codebook keeps its dead codes: the code space stays
-                        gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
-                        row["restarted"] = sum(restart_dead_codes(model, usage, qp.latents, gen))
-                    usage.zero_()
-            log.append(row)
-            if step % cfg.checkpoint_every == 0:
-                save()
-            phase = ("bypass" if step <= cfg.bypass_steps and kmeans_at is not None else
-                     "decoder" if cfg.freeze_encoder else "vq") + ("+adv" if adversarial else "")
-            bar.set_postfix(mel=f"{terms['mel']:.3f}", phase=phase)
-            bar.update()
-    except KeyboardInterrupt:
-        save()
-        raise
-    finally:
-        bar.close()
-    save()
-    if step >= cfg.steps:
-        export_codec(model, out / "codec", normalize_codebooks=not cfg.freeze_encoder)
-    return log[-1] if log else {}
+    """Train (or resume) a codec on ``corpus``; writes OUT/config.json, checkpoint.pt, log.csv,
+    curves.png and, when finished, OUT/codec/. ``stop_after``: leave after this many steps of
+    this call (the checkpoint is written). Returns the last log row."""
+    return CodecTrainer(cfg or CodecTrainConfig(), out_dir, corpus, progress=progress).run(device=device,
+                                                                                           stop_after=stop_after)
 
 
 def export_codec(model: DacModel, folder: Path, *, half: bool = False, normalize_codebooks: bool = True) -> None:
@@ -544,36 +544,10 @@ def export_from_run(run: str | os.PathLike, folder: str | os.PathLike, *, half: 
     if not path.is_file():
         raise MaskvatError(f"{run}: no checkpoint.pt (not a `maskvat codec train` run)")
     state = torch.load(path, map_location="cpu", weights_only=False)
-    frozen = state["cfg"].get("freeze_encoder", False)
-    model = empty_codec(state["cfg"]["preset"], freeze_encoder=frozen)
-    model.load_state_dict(state["model"])
+    frozen = state["config"].get("freeze_encoder", False)
+    model = empty_codec(state["config"]["preset"], freeze_encoder=frozen)
+    model.load_state_dict(state["module"])
     export_codec(model, Path(folder), half=half, normalize_codebooks=not frozen)
-
-
-def _load_checkpoint(out: Path, cfg: CodecTrainConfig) -> dict | None:
-    path = out / "checkpoint.pt"
-    if not path.is_file():
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    # options added since a checkpoint was written count as their defaults (what that run used)
-    saved = {**asdict(CodecTrainConfig()), **state["cfg"]}
-    if saved != asdict(cfg):
-        changed = sorted(k for k in asdict(cfg) if saved.get(k) != asdict(cfg)[k])
-        raise MaskvatError(f"{path}: checkpoint was made with other settings ({', '.join(changed)}); "
-                           "use the same options to resume, or a new --out folder")
-    return state
-
-
-def _save_checkpoint(out: Path, model, opt, step: int, log: list[dict], usage, cfg: CodecTrainConfig,
-                     disc=None, disc_opt=None) -> None:
-    state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "log": log,
-             "usage": usage, "cfg": asdict(cfg)}
-    if disc is not None:
-        state.update(disc=disc.state_dict(), disc_opt=disc_opt.state_dict())
-    with atomic_path(out / "checkpoint.pt") as tmp:
-        torch.save(state, tmp)
-    write_log(out / "log.csv", log)
-    plot_codec_curves(log, out / "curves.png")
 
 
 def plot_codec_curves(log: list[dict], path: Path, n_levels: int = 9) -> None:

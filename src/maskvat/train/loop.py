@@ -212,7 +212,7 @@ class Trainer:
         objective, opt = acc.prepare(_Objective(self, self.module), opt)
         bar = tqdm(total=cfg.steps, initial=step, desc=self.desc, unit="step",
                    disable=not (self.progress and acc.is_main_process))
-        last = next((r for r in reversed(log) if self.show in r), {})
+        shown = next((r[self.show] for r in reversed(log) if self.show in r), float("nan"))
         taken, t0 = 0, time.perf_counter()
         try:
             while step < cfg.steps and (stop_after is None or taken < stop_after):
@@ -243,12 +243,12 @@ class Trainer:
                 if evaluate and acc.is_main_process:
                     objective.eval()
                     with torch.no_grad():
-                        last = self.validate() or last
-                    row.update(last)
+                        row.update(self.validate())
+                shown = row.get(self.show, shown)
                 log.append(row)
                 if (evaluate or step % cfg.checkpoint_every == 0) and acc.is_main_process:
                     self._checkpoint(opt, step, log)
-                bar.set_postfix({"loss": f"{row['loss']:.3f}", self.show: f"{last.get(self.show, float('nan')):.3f}"})
+                bar.set_postfix({"loss": f"{row['loss']:.3f}", self.show: f"{shown:.3f}"})
                 bar.update()
         except KeyboardInterrupt:
             if acc.is_main_process:
@@ -269,7 +269,8 @@ class Trainer:
         path = self.out / "config.json"
         now = self.cfg.to_dict()
         if path.is_file() and (self.out / "checkpoint.pt").is_file():
-            saved = json.loads(path.read_text())
+            # options added since the run began count as their defaults (what that run used)
+            saved = {**type(self.cfg)().to_dict(), **json.loads(path.read_text())}
             changed = [f"{k} {saved.get(k)} -> {now.get(k)}" for k in sorted(set(saved) | set(now))
                        if saved.get(k) != now.get(k) and k not in self.free_on_resume]
             if changed:
