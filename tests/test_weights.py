@@ -7,6 +7,7 @@ import time
 import pytest
 from transformers import CLIPVisionModelWithProjection
 
+from checkpoint_helpers import foreign_object
 from maskvat import weights as hub
 from maskvat.errors import MaskvatError
 
@@ -29,3 +30,31 @@ def test_offline_and_unreachable_fail_fast(monkeypatch):
     assert time.monotonic() - start < 5
     with pytest.raises(MaskvatError, match="no such folder"):
         hub.load_pretrained(CLIPVisionModelWithProjection, "./missing/folder/x", "CLIP")
+
+
+def test_load_checkpoint_reads_weights_beside_foreign_objects(tmp_path):
+    """A published checkpoint as SparseSync writes it: its config object of a library this process
+    lacks, numpy floats in its metrics. The tensors come out; the rest as inert stand-ins."""
+    import sys
+
+    import numpy as np
+    import torch
+
+    weights = {"layer.weight": torch.arange(6.0).view(2, 3)}
+    cfg = foreign_object("_gone_config_lib")
+    torch.save({"model": weights, "epoch": 3, "metrics": {"accuracy_1": np.float64(0.25)}, "args": cfg},
+               tmp_path / "ckpt.pt")
+    del sys.modules["_gone_config_lib"]
+    got = hub.load_checkpoint(tmp_path / "ckpt.pt", "a SparseSync checkpoint")
+    torch.testing.assert_close(got["model"]["layer.weight"], weights["layer.weight"])
+    assert got["epoch"] == 3
+    assert isinstance(got["args"], hub.ForeignObject) and got["args"].foreign_name == "_gone_config_lib.DictConfig"
+    assert got["args"].state == {"_content": {"data": {"vids_path": "/data/vggsound"}}}  # kept as data
+    assert isinstance(got["metrics"]["accuracy_1"], hub.ForeignObject)
+    assert "_gone_config_lib" not in sys.modules  # nothing of it was imported
+
+
+def test_load_checkpoint_refuses_what_is_not_a_torch_file(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"\x00not a checkpoint" * 10)
+    with pytest.raises(MaskvatError, match=r"junk.pt: not a PyTorch checkpoint .*expected a BEATs checkpoint"):
+        hub.load_checkpoint(tmp_path / "junk.pt", "a BEATs checkpoint")

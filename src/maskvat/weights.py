@@ -7,6 +7,7 @@
     folder = snapshot("owner/name")          # a folder, or a hub repository's snapshot
     save_module(folder, model, "scav", config)            # config.json + model.safetensors (fp16)
     meta, state = load_module(folder, "scav", "a SCAV folder")
+    ckpt = load_checkpoint("22-09-21T21-00-52.pt", "a SparseSync checkpoint")  # a published torch file
 
 The shipped components are named in ``assets/index.json`` (as diffusers' ``model_index.json``
 names a pipeline's parts): ``{"lab": {"generator": "lab/model", "codec": "lab/codec", ...}}``.
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -205,6 +208,56 @@ def load_module(folder: str | os.PathLike, kind: str | tuple[str, ...], what: st
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise MaskvatError(f"{folder}/model.safetensors: cannot read weights ({str(exc).splitlines()[0]})") from None
     return meta, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+# ---- published torch files -------------------------------------------------------------------
+class ForeignObject:
+    """Stands for an object of another library inside a torch file (a training script's config
+    object, a numpy scalar): its constructor arguments (``args``) and state (``state``) as data.
+    Nothing of that library is imported or run."""
+
+    def __new__(cls, *args, **kwargs):
+        obj = object.__new__(cls)
+        obj.args, obj.state = args, None
+        return obj
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<{self.foreign_name}>"
+
+
+def load_checkpoint(path: str | os.PathLike, what: str):
+    """The contents of a published torch file (``torch.save``), read with ``weights_only=True``
+    so that no code in it runs. Published checkpoints often hold more than tensors beside the
+    weights: SparseSync's keep their OmegaConf config object under "args" and numpy floats
+    under "metrics"; torch refuses such files, and the libraries may not even be installed.
+    Each such object is read as a :class:`ForeignObject` instead (a stand-in class per foreign
+    name, allowed for this one load): the tensors and plain containers come out as saved.
+    MaskvatError naming ``path`` and ``what`` if it is not a torch file."""
+    path = Path(path)
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # a global outside torch's allow-list: stand-ins below
+        pass
+    except Exception as exc:  # torch raises several types for a file that is not its own
+        raise MaskvatError(f"{path}: not a PyTorch checkpoint ({_first_line(exc)}); expected {what}") from None
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+        stand_ins = [(type(name.rpartition(".")[2], (ForeignObject,), {"foreign_name": name}), name) for name in names]
+        with torch.serialization.safe_globals(stand_ins):
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - anything else is a damaged or foreign file
+        raise MaskvatError(f"{path}: not a PyTorch checkpoint ({_first_line(exc)}); expected {what}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
+    return lines[0][:160] if lines else type(exc).__name__
 
 
 def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str | os.PathLike) -> torch.nn.Module:

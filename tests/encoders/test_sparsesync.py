@@ -8,11 +8,14 @@ so that its state dict has SparseSync's key names and its forward SparseSync's o
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from checkpoint_helpers import foreign_object
 from maskvat.encoders.registry import load_encoder
 from maskvat.encoders.sparsesync import (
     IMAGENET_MEAN,
@@ -113,7 +116,11 @@ def reference(tmp_path_factory):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.1, 0.1)
     path = tmp_path_factory.mktemp("sparsesync") / "22-09-21T21-00-52.pt"
-    torch.save({"model": ref.state_dict(), "epoch": 3, "metrics": {"accuracy_1": 0.4}}, path)
+    # as SparseSync's training writes it: numpy floats in "metrics", its OmegaConf config object under
+    # "args" (here of a module this process cannot import once saved, as omegaconf is not installed)
+    torch.save({"model": ref.state_dict(), "epoch": 3, "metrics": {"accuracy_1": np.float64(0.4)},
+                "args": foreign_object("_sparsesync_config_lib")}, path)
+    del sys.modules["_sparsesync_config_lib"]
     return ref, path
 
 

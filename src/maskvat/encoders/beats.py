@@ -46,6 +46,7 @@ from maskvat.encoders.base import EncoderConfig
 from maskvat.encoders.fbank import kaldi_fbank
 from maskvat.errors import MaskvatError
 from maskvat.media import resample
+from maskvat.weights import load_checkpoint
 
 SAMPLE_RATE = 16000  # BEATs' input rate
 FBANK_MEAN = 15.41663  # the reference's preprocess() defaults
@@ -282,10 +283,7 @@ def load_beats_checkpoint(path: str | os.PathLike) -> BEATs:
     if not os.path.isfile(path):
         raise MaskvatError(f"cannot load BEATs weights from {path!r}: no such file "
                            "(pass a checkpoint such as BEATs_iter3_plus_AS2M.pt from microsoft/unilm's beats page)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a bad pickle
-        raise MaskvatError(f"{path}: not a PyTorch checkpoint ({str(exc).splitlines()[0][:120]})") from None
+    ckpt = load_checkpoint(path, "a BEATs checkpoint")
     if not (isinstance(ckpt, dict) and isinstance(ckpt.get("cfg"), dict) and isinstance(ckpt.get("model"), dict)):
         raise MaskvatError(f"{path}: not a BEATs checkpoint (expected a dict with 'cfg' and 'model')")
     cfg = BEATsConfig.from_dict(ckpt["cfg"])

@@ -33,6 +33,7 @@ from torch import nn
 from maskvat.encoders.base import EncoderConfig, frames_to_tensor
 from maskvat.encoders.s3d import S3D
 from maskvat.errors import MaskvatError
+from maskvat.weights import load_checkpoint
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -121,10 +122,7 @@ class SparseSyncVideoEncoder(nn.Module):
         if not path.is_file():
             raise MaskvatError(f"cannot load SparseSync weights from {str(source)!r}: no such file "
                                "(pass a SparseSync checkpoint .pt, whose 'model' holds vfeat_extractor.* keys)")
-        try:
-            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several types for a bad pickle
-            raise MaskvatError(f"{path}: not a PyTorch checkpoint ({str(exc).splitlines()[0][:120]})") from None
+        ckpt = load_checkpoint(path, "a SparseSync checkpoint")  # its "args" (OmegaConf) and "metrics" are not read
         if not (isinstance(ckpt, dict) and isinstance(ckpt.get("model"), dict)):
             raise MaskvatError(f"{path}: not a SparseSync checkpoint (expected a dict with its state dict under 'model')")
         network = SparseSyncS3D()
