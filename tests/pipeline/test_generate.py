@@ -14,11 +14,24 @@ from maskvat.sampling.sampler import SamplerSettings
 
 def test_window_plan_covers_without_gaps():
     assert window_plan(100, 345, 86) == [(0, 100)]
-    plan = window_plan(1000, 345, 86)
-    assert plan[0] == (0, 345) and plan[-1][0] + plan[-1][1] == 1000
-    for (s0, n0), (s1, _) in zip(plan, plan[1:]):
-        assert s1 <= s0 + n0 - 86  # overlaps the previous window by at least 86 frames
-        assert s1 > s0
+    for total, window, overlap in [(1000, 345, 86), (131, 40, 17), (5168, 862, 86), (880, 862, 86), (1000, 345, 1)]:
+        plan = window_plan(total, window, overlap)
+        assert plan[0] == (0, window) and plan[-1][0] + plan[-1][1] == total
+        for (s0, n0), (s1, _) in zip(plan, plan[1:]):
+            assert s0 < s1 <= s0 + n0 - overlap  # overlaps the previous window by at least `overlap` frames
+        assert all(n == window for _, n in plan[:-1]) and window // 4 <= plan[-1][1] <= window
+
+
+def test_window_plan_a_hair_over_the_window_costs_one_window():
+    """A 10.01 s video (863 codegram frames) against the paper's 10 s window (862): one window of
+    863 frames, not two full windows; past the 2 % allowance the last window is only as long as
+    it needs to be (at least a quarter window), not a full one reaching back."""
+    assert window_plan(863, 862, 86) == [(0, 863)]
+    assert window_plan(879, 862, 86) == [(0, 879)]  # 862 + 862 // 50
+    assert window_plan(880, 862, 86) == [(0, 862), (665, 215)]  # the quarter-window floor
+    assert window_plan(948, 862, 86) == [(0, 862), (733, 215)]  # 11 s: 1077 frames sampled, not 1724
+    assert window_plan(1200, 862, 86) == [(0, 862), (776, 424)]  # overlap 86 + the 338 frames left
+    assert window_plan(346, 345, 86, excess=0) == [(0, 345), (259, 87)]  # no allowance: overlap + 1 frame
 
 
 @pytest.fixture(scope="module")

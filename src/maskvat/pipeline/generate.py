@@ -55,17 +55,27 @@ class Generation:
     chosen: list[int] = field(default_factory=list)  # per window: the beam kept
 
 
-def window_plan(total_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
-    """(start, length) codegram windows covering [0, total_frames): each overlaps the previous by
-    at least ``overlap`` frames; the last one ends exactly at total_frames. Pure function."""
-    if total_frames <= window:
+def window_plan(total_frames: int, window: int, overlap: int, excess: int | None = None) -> list[tuple[int, int]]:
+    """(start, length) codegram windows covering [0, total_frames). Pure function.
+
+    Up to ``window + excess`` frames is one window of ``total_frames`` (``excess`` default
+    ``window // 50``: 2 %, 0.2 s of a 10 s window; the model's sinusoidal positions run on past
+    its window), so a 10.01 s video costs one window, not two. Longer spans are windows of
+    ``window`` frames, each starting ``window - overlap`` frames after the previous one (so
+    overlapping it by ``overlap`` frames), and a last one only as long as it needs to be
+    (``overlap`` frames of the previous window and what is left), but at least a quarter
+    window, which it then takes from further back: it is not a full window reaching back over
+    frames already generated, nor a sliver too short for the encoders or the model's context."""
+    excess = window // 50 if excess is None else excess
+    if total_frames <= window + excess:
         return [(0, total_frames)]
     if not 0 < overlap < window:
         raise ValueError("overlap must be between 0 and the window length")
-    plan, start = [(0, window)], 0
-    while start + window < total_frames:
-        start = min(start + window - overlap, total_frames - window)
-        plan.append((start, window))
+    plan = [(0, window)]
+    while plan[-1][0] + plan[-1][1] < total_frames:
+        start = plan[-1][0] + window - overlap
+        length = max(min(window, total_frames - start), window // 4)
+        plan.append((total_frames - length if start + length > total_frames else start, length))
     return plan
 
 
