@@ -146,9 +146,10 @@ class Pipeline:
             scav_model = SCAV.from_pretrained(where).to(device)
             _check_scav_fits(scav_model.config, net.config, where)
         sources = {role: str(index[role]) for role in ("semantic", "sync", "audio") if index.get(role)}
-        sources.update(encoder_sources or {})
+        roles = {name: role for role, name in encoder_roles(net.config).items() if name}
+        sources.update({roles.get(key, key): src for key, src in (encoder_sources or {}).items()})  # names -> roles
         features = FeaturePipeline.for_model(net.config, sources, audio=scav_model is not None, device=device)
-        return cls(net, tok, features, device, scav_model, encoder_sources=encoder_sources)
+        return cls(net, tok, features, device, scav_model, encoder_sources=sources)
 
     # ------------------------------------------------------------------------------------
     def _check(self, video, start: float, duration: float | None, beams: int) -> tuple[float, int]:
