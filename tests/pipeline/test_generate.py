@@ -7,8 +7,9 @@ import torch
 from model_helpers import save_tiny_model
 
 from maskvat.cli.main import main
+from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.errors import MaskvatError
-from maskvat.pipeline.generate import Pipeline, window_plan
+from maskvat.pipeline.generate import Pipeline, codec_edge_frames, kept_ends, window_plan
 from maskvat.sampling.sampler import SamplerSettings
 
 
@@ -34,6 +35,31 @@ def test_window_plan_a_hair_over_the_window_costs_one_window():
     assert window_plan(346, 345, 86, excess=0) == [(0, 345), (259, 87)]  # no allowance: overlap + 1 frame
 
 
+def test_kept_ends_leave_each_windows_edge_to_the_next():
+    plan = window_plan(1000, 345, 86)
+    assert plan == [(0, 345), (259, 345), (518, 345), (777, 223)]
+    assert kept_ends(plan, 6) == [339, 598, 857, 1000]  # the last window keeps all its frames
+    assert kept_ends(plan, 0) == [345, 604, 863, 1000]
+    assert kept_ends(plan, 500) == [345 - 43, 604 - 43, 863 - 43, 1000]  # at most half the overlap: a prompt stays
+    assert kept_ends([(0, 100)], 6) == [100]  # one window: nothing to join
+
+
+def test_codec_edge_frames_bound_where_a_clip_alone_encodes_differently(one_torch_thread):
+    """The shipped codec codes the first and last few frames of a clip differently from the same
+    sound inside a longer clip; ``codec_edge_frames`` bounds how many, on any sound."""
+    codec = AudioTokenizer.from_pretrained("lab")
+    edge = codec_edge_frames(codec)
+    assert 2 <= edge <= 12
+    t = np.arange(4 * 44100) / 44100
+    wav = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 3 * t) > 0.5)).astype(np.float32)  # tone bursts
+    whole = codec.encode(torch.from_numpy(wav)[None])[0]
+    a, n = 86, 200
+    part = codec.encode(torch.from_numpy(wav[a * 512:(a + n) * 512])[None])[0]
+    differs = (part != whole[:, a:a + n]).any(0)
+    assert differs[0] and differs[-1]  # a clip's edges are coded apart ...
+    assert not differs[edge:n - edge].any()  # ... and only within ``edge`` frames of them
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     return save_tiny_model(tmp_path_factory.mktemp("gen"))
@@ -56,6 +82,25 @@ def test_generate_long_video_in_windows(tiny_model, silent_video, one_torch_thre
     # the overlap of each window was taken from the previous one (fixed prompt tokens)
     (s0, n0), (s1, _) = out.windows[0], out.windows[1]
     assert s1 < s0 + n0
+
+
+def test_later_windows_regenerate_the_previous_windows_edge(tiny_model, silent_video, one_torch_thread):
+    """Each later window's prompt is the previous window's tokens in the overlap less its last
+    ``edge_frames`` frames (the codec's edge codes), which it samples anew."""
+    pipe = Pipeline.load(tiny_model)
+    pipe.edge_trim = 3
+    prompts, real = [], pipe._sample
+
+    def record(feats, length, settings, gen, prompt, fixed, *rest):
+        prompts.append(None if prompt is None else fixed[0].all(0))
+        return real(feats, length, settings, gen, prompt, fixed, *rest)
+
+    pipe._sample = record
+    out = pipe.generate(silent_video, settings=SamplerSettings(steps=2), seed=1, overlap=0.2)
+    assert prompts[0] is None and len(prompts) >= 3
+    for (s0, n0), (s1, _), kept in zip(out.windows, out.windows[1:], prompts[1:]):
+        assert kept.nonzero().flatten().tolist() == list(range(s0 + n0 - 3 - s1))
+    assert (out.codes < 1024).all()  # every frame filled all the same
 
 
 def test_cli_writes_sound_and_muxed_copy(tiny_model, silent_video, tmp_path, one_torch_thread):
@@ -96,7 +141,8 @@ def test_beams_are_scored_by_scav_and_the_nearest_kept(tiny_model, silent_video,
     assert len(out.beam_distances) == 1 and len(out.beam_distances[0]) == 3
     assert out.chosen[0] == int(np.argmin(out.beam_distances[0]))
     # the kept codegram is the chosen candidate's: recompute its distance
-    feats = pipe.features.visual(silent_video, 0.0, out.windows[0][1] * 512 / 44100)
+    feats = pipe.features.visual(silent_video, 0.0, out.windows[0][1] * 512 / 44100, context=pipe.feature_context,
+                                 edge="none")  # as generation reads them
     d = pipe.scav_distances(feats, out.codes[None])
     assert float(d[0]) == pytest.approx(min(out.beam_distances[0]), rel=1e-4)
     with pytest.raises(MaskvatError, match="SCAV"):

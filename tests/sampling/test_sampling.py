@@ -117,3 +117,43 @@ def test_fixed_tokens_stay_fixed(one_torch_thread):
                        prompt=prompt, prompt_mask=fixed)
     assert torch.equal(out[fixed], prompt[fixed])
     assert (out < 16).all()
+
+
+class _Recorder(torch.nn.Module):
+    """Wraps a model: records the codes each ``decode`` call gets."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.inner, self.config, self.seen = model, model.config, []
+
+    def with_modulation(self, cond):
+        return self.inner.with_modulation(cond)
+
+    def decode(self, codes, cond):
+        self.seen.append(codes.clone())
+        return self.inner.decode(codes, cond)
+
+
+@pytest.mark.parametrize("guide_prompt", [True, False])
+def test_guidance_hides_the_prompt_from_the_unconditional_pass(guide_prompt, one_torch_thread):
+    m = _Recorder(_model())
+    sem, sync = _feats()
+    cond, uncond = m.inner.condition_pair(sem, sync, length=12)
+    prompt = torch.randint(0, 16, (2, 3, 12), generator=torch.Generator().manual_seed(5))
+    fixed = torch.zeros(2, 3, 12, dtype=torch.bool)
+    fixed[:, :, :4] = True
+    settings = SamplerSettings(steps=3, guide_prompt=guide_prompt)
+    out = sample_codes(m, cond, 12, settings, torch.Generator().manual_seed(0), uncond=uncond, prompt=prompt,
+                       prompt_mask=fixed)
+    assert torch.equal(out[fixed], prompt[fixed])  # the prompt is kept either way
+    mask_id = m.config.mask_id
+    for codes in m.seen:  # each call: the conditional half, then the unconditional half
+        conditional, unconditional = codes[:2], codes[2:]
+        assert torch.equal(conditional[fixed], prompt[fixed])
+        if guide_prompt:  # the prompt counts as conditioning: the unconditional pass sees it masked
+            assert (unconditional[fixed] == mask_id).all()
+        else:
+            assert torch.equal(unconditional[fixed], prompt[fixed])
+        # what was sampled so far is seen by both passes
+        assert torch.equal(conditional[~fixed], unconditional[~fixed])
+    assert len(m.seen) == 3

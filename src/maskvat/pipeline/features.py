@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -54,14 +55,24 @@ class FeaturePipeline:
         aud = load_encoder(names["audio"], pick["audio"]) if audio else None
         return cls(*(None if e is None else e.to(device) for e in (sem, syn, aud)))
 
-    def visual(self, path: str | os.PathLike, start: float = 0.0, duration: float | None = None) -> ClipFeatures:
+    def visual(self, path: str | os.PathLike, start: float = 0.0, duration: float | None = None, *,
+               context: float = 0.0, edge: str = "repeat") -> ClipFeatures:
         """Read ``path`` (a file or a ``FrameArray``) at each encoder's frame rate and geometry,
-        from ``start`` for ``duration`` seconds."""
+        from ``start`` for ``duration`` seconds.
 
+        context: seconds of picture read on each side of the span and cut off the features
+        again, so that an encoder that looks across time (3-D convolutions) sees the video
+        around a window, not an edge at its first and last frame. edge: what stands in for
+        the context beyond the video's own start and end: "repeat" its first / last frame,
+        or "none" (the encoder sees the video's edge there, as in training)."""
+
+        if edge not in ("repeat", "none"):
+            raise ValueError(f"edge must be 'repeat' or 'none', not {edge!r}")
         in_memory = isinstance(path, FrameArray)
         info = None if in_memory else probe(path)
+        total = path.duration if in_memory else info.duration
         if duration is None:
-            duration = (path.duration if in_memory else info.duration) - start
+            duration = total - start
         if in_memory:
             height, width = path.frames.shape[1:3]
         else:
@@ -73,16 +84,37 @@ class FeaturePipeline:
                 continue
             c = enc.config
             size = decode_size(width, height, **frame_geometry(c))
-            if in_memory:
-                frames = path.at(c.fps, size=size, start=start, duration=duration).frames
-            else:
-                frames = decode_frames(path, c.fps, size=size, start=start, duration=duration).frames
-            out[name] = enc.encode_frames(frames[None])[0].float()
+            n = int(math.floor(duration * c.fps + 1e-6))
+            before, after = context_frames(c.fps, c.rate, context, start, duration, total, edge)
+            first = start - before / c.fps
+            pad = min(before, max(0, math.ceil(-first * c.fps - 1e-6)))  # grid times before the video's start
+            read = dict(size=size, start=max(0.0, first + pad / c.fps), duration=(before + n + after - pad) / c.fps)
+            frames = path.at(c.fps, **read).frames if in_memory else decode_frames(path, c.fps, **read).frames
+            if pad:  # the video's first frame stands in for the picture before it
+                frames = np.concatenate([np.repeat(frames[:1], pad, 0), frames])
+            feats = enc.encode_frames(frames[None])[0].float()
+            stride = max(1, round(c.fps / c.rate))
+            out[name] = feats[before // stride: before // stride + math.ceil(n / stride)]
         return ClipFeatures(out["semantic"], out["sync"], duration)
 
     def audio_features(self, wav: np.ndarray | torch.Tensor) -> torch.Tensor:
         """wav [T] at 44.1 kHz -> [Na, Da]."""
         return self.audio.encode_audio(torch.as_tensor(np.asarray(wav))[None])[0].float()
+
+
+def context_frames(fps: float, rate: float, context: float, start: float, duration: float, total: float,
+                   edge: str = "repeat") -> tuple[int, int]:
+    """(frames before, frames after) to read around a span of ``duration`` s from ``start`` at
+    ``fps``, for ``context`` s on each side: whole feature steps (fps / rate frames each),
+    and with ``edge="none"`` no further than the video (``total`` s) reaches. Pure function."""
+    stride = max(1, round(fps / rate))
+    want = stride * math.ceil(context * fps / stride - 1e-9) if context > 0 else 0
+    if edge == "repeat":
+        return want, want
+    n = int(math.floor(duration * fps + 1e-6))
+    have_before = int(math.floor(start * fps + 1e-6))
+    have_after = max(0, int(math.floor(total * fps + 1e-6)) - have_before - n)
+    return min(want, stride * (have_before // stride)), min(want, stride * (have_after // stride))
 
 
 def encoder_roles(cfg) -> dict[str, str | None]:

@@ -5,8 +5,19 @@
 
 Videos longer than the model's window are generated in windows that overlap by
 ``overlap`` seconds: each later window takes the previous window's tokens in the overlap
-as fixed (prompt) tokens and fills the rest, so the codegram runs on without a seam, and
-the whole codegram is decoded once.
+as fixed (prompt) tokens and fills the rest, and the whole codegram is decoded once.
+Three things put a thump where windows joined (BENCHMARKS.md, "Seams"); each is handled:
+- the codec's edge codes: a codec codes the first and last few frames of a clip apart
+  from the same sound inside a longer one (its convolutions see zeros beyond the clip);
+  the generator learnt its training clips' codegrams, edges included, and ends every
+  window with end-of-clip codes, a thump when decoded mid-codegram. Each window but the
+  last leaves its last ``codec_edge_frames`` frames to the next, which samples them anew.
+- guidance with a prompt: the unconditional pass sees no prompt tokens
+  (``SamplerSettings.guide_prompt``); seeing them, it made a burst just after the prompt.
+- the encoders' edges: a window's features are read with ``FEATURE_CONTEXT`` seconds of
+  picture on each side, so a temporal (3-D convolution) encoder sees the video around a
+  window, not an edge at its first and last frame; at the video's own ends it sees the
+  edge, as in training.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ from maskvat.weights import (
 )
 
 DEFAULT_MODEL = "lab"
+FEATURE_CONTEXT = 0.5  # seconds of picture read on each side of a window (cut off its features again)
 
 
 @dataclass
@@ -79,6 +91,33 @@ def window_plan(total_frames: int, window: int, overlap: int, excess: int | None
     return plan
 
 
+def kept_ends(plan: list[tuple[int, int]], trim: int) -> list[int]:
+    """For each window of ``plan`` (as ``window_plan`` makes it), the frame where the tokens it
+    keeps end: all but its last ``trim`` frames, the last window all of its frames. ``trim``
+    is at most half of the smallest overlap, so each later window keeps a prompt. Pure function."""
+    ends = [s + n for s, n in plan]
+    if len(plan) > 1:
+        overlap = min(e - s for e, (s, _) in zip(ends, plan[1:]))
+        trim = max(0, min(trim, overlap // 2))
+    return [e - trim for e in ends[:-1]] + ends[-1:]
+
+
+def codec_edge_frames(codec, seconds: float = 3.0) -> int:
+    """How many codegram frames at either end of an encoded clip differ from the codes the same
+    sound gets inside a longer clip: the codec's edge (its convolutions pad with zeros). Measured
+    on ``seconds`` of seeded noise, encoded whole and its middle half alone."""
+    hop = codec.hop_length
+    n = int(seconds * codec.sample_rate) // hop
+    wav = torch.from_numpy(np.random.default_rng(0).standard_normal(n * hop).astype(np.float32) * 0.1)
+    a, m = n // 4, n // 2
+    with torch.no_grad():
+        whole = codec.encode(wav[None].to(codec.device))[0, :, a:a + m].cpu()
+        part = codec.encode(wav[None, a * hop:(a + m) * hop].to(codec.device))[0].cpu()
+    diff = (part != whole).any(0).nonzero().flatten()
+    head, tail = diff[diff < m // 2], diff[diff >= m // 2]
+    return int(max(int(head.max()) + 1 if len(head) else 0, m - int(tail.min()) if len(tail) else 0))
+
+
 class Pipeline:
     """A MaskVAT model with its codec and feature encoders, ready to generate."""
 
@@ -88,6 +127,8 @@ class Pipeline:
         self.device = torch.device(device)
         self.scav = scav
         self.encoder_sources = dict(encoder_sources or {})  # role -> weights it was loaded with (non-default)
+        self.feature_context = FEATURE_CONTEXT  # seconds of picture on each side of a window's features
+        self.edge_trim: int | None = None  # frames a window does not keep at its end; None: the codec's edge
 
     @classmethod
     def debug(cls, variant: str = "adaln-b", *, seed: int = 0, device: str | torch.device = "cpu",
@@ -165,6 +206,14 @@ class Pipeline:
     def frame_seconds(self) -> float:
         return self.codec.hop_length / self.codec.sample_rate
 
+    @property
+    def edge_frames(self) -> int:
+        """Frames each window but the last leaves to the next: ``edge_trim``, or else the codec's
+        edge (``codec_edge_frames``), measured once."""
+        if self.edge_trim is None:
+            self.edge_trim = codec_edge_frames(self.codec)
+        return self.edge_trim
+
     def generate(self, video, *, settings: SamplerSettings = SamplerSettings(),
                  seed: int = 0, generator: torch.Generator | None = None, start: float = 0.0,
                  duration: float | None = None, overlap: float = 1.0, beams: int = 1,
@@ -180,10 +229,12 @@ class Pipeline:
         cfg = self.model.config
         frame_s = self.frame_seconds
         plan = window_plan(total, cfg.max_frames, min(max(1, round(overlap / frame_s)), cfg.max_frames // 2))
+        ends = kept_ends(plan, self.edge_frames if len(plan) > 1 else 0)
         codes = torch.full((cfg.n_levels, total), cfg.mask_id, dtype=torch.long)
         distances, chosen = [], []
-        for w_start, w_len in plan:
-            feats = self.features.visual(video, start + w_start * frame_s, w_len * frame_s)
+        for (w_start, w_len), end in zip(plan, ends):
+            feats = self.features.visual(video, start + w_start * frame_s, w_len * frame_s,
+                                         context=self.feature_context, edge="none")
             prompt = codes[:, w_start:w_start + w_len][None].repeat(beams, 1, 1)
             fixed = prompt != cfg.mask_id
             out = self._sample([feats], w_len, settings, gen, prompt if fixed.any() else None, fixed, progress, beams)
@@ -191,7 +242,7 @@ class Pipeline:
             if dist is not None:
                 distances.append(dist)
                 chosen.append(best)
-            codes[:, w_start:w_start + w_len] = out[best].cpu()
+            codes[:, w_start:end] = out[best, :, :end - w_start].cpu()
         wav = self._decode(codes[None], [duration])[0]
         return Generation(wav, self.codec.sample_rate, codes, duration, plan, distances, chosen)
 
@@ -225,7 +276,8 @@ class Pipeline:
                     done = self.generate(video, settings=settings, seed=seed, start=start, duration=dur,
                                          overlap=overlap, beams=beams, progress=progress)
                 else:
-                    feats = self.features.visual(video, start, total * self.frame_seconds)
+                    feats = self.features.visual(video, start, total * self.frame_seconds,
+                                                 context=self.feature_context, edge="none")
             except Exception as exc:  # noqa: BLE001 - one file's failure, whatever it is, is that file's result
                 done = exc
             if done is not None:

@@ -7,6 +7,13 @@ logits, draws every masked position from its multinomial, and re-masks the lowes
 confidences (log p + annealed Gumbel) so that the number still masked follows the cosine
 schedule, counted per item. ``prompt``/``prompt_mask`` fix tokens (continuation across
 long-video windows): they are never re-masked and not counted by the schedule.
+
+Guidance with a prompt: by default the prompt counts as conditioning, so the
+unconditional pass sees neither the video nor the prompt tokens (they are masked for it).
+When it sees the prompt (``guide_prompt=False``), the unconditional model is surer than
+the conditional one of how the prompt goes on in the frames just after it, and
+(1 + gamma) l_c - gamma l_u turns that into a burst of unlikely tokens there: a thump
+where each long-video window's new content begins (BENCHMARKS.md, "Seams").
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ class SamplerSettings:
     guidance: float = 3.0
     diversity: float = 8.0
     temperature: float = 1.0
+    guide_prompt: bool = True  # guidance treats prompt tokens as conditioning (hidden from the unconditional pass)
 
     def __post_init__(self):
         if not 1 <= self.steps <= 1024:
@@ -52,7 +60,8 @@ def sample_codes(model: MaskVAT, cond: Conditioning, length: int, settings: Samp
     """Generate codes [B, K, L] for conditioning ``cond`` (batch B, already projected).
 
     uncond: the [NULL] conditioning of the same batch (``MaskVAT.condition_pair``), needed
-    when guidance > 0. prompt: [B, K, L] codes, used where prompt_mask [B, K, L] is True.
+    when guidance > 0. prompt: [B, K, L] codes, used where prompt_mask [B, K, L] is True;
+    with ``settings.guide_prompt`` the unconditional pass sees them masked.
     """
     cfg = model.config
     b, k = cond.drop.shape[0], cfg.n_levels
@@ -67,10 +76,14 @@ def sample_codes(model: MaskVAT, cond: Conditioning, length: int, settings: Samp
     if guided and uncond is None:
         raise ValueError("guidance > 0 needs the unconditional conditioning (uncond)")
     both = model.with_modulation(Conditioning.cat(cond, uncond) if guided else cond)  # fixed for all steps
+    # prompt positions the unconditional pass sees masked (None: it sees every token)
+    hidden = fixed if prompt is not None and settings.guide_prompt and fixed.any() else None
     for n in tqdm(range(settings.steps), desc="sampling", unit="step", disable=not progress, leave=False):
         if not masked.any():
             break
-        logits = model.decode(torch.cat([codes, codes]) if guided else codes, both)
+        if guided:
+            plain = codes.masked_fill(hidden, cfg.mask_id) if hidden is not None else codes
+        logits = model.decode(torch.cat([codes, plain]) if guided else codes, both)
         if guided:
             logits = guide(logits[:b], logits[b:], settings.guidance)
         tokens, logp = sample_from_logits(logits, generator, settings.temperature)
