@@ -54,7 +54,7 @@ from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_sc
 from maskvat.evaluation.pairing import Pairing, media_files, pair_files
 from maskvat.evaluation.panns import PANNsEmbedder, kl_softmax
 from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
-from maskvat.evaluation.stats import bootstrap_mean, bootstrap_sets
+from maskvat.evaluation.stats import bootstrap_mean
 from maskvat.evaluation.synchformer import DeSyncScorer
 from maskvat.evaluation.vggish import VGGishEmbedder
 from maskvat.lab.score import score_dirs
@@ -285,8 +285,6 @@ class Evaluator:
                 not_scored.setdefault(m, []).append(("all", "fewer than 2 embeddings"))
                 continue
             out[m] = frechet_distance(np.concatenate(gen), np.concatenate(ref))
-            if bootstrap and gen[0].shape[1] <= 512:
-                ci[m] = bootstrap_sets(gen, ref, frechet_distance)
         for m, spec in METRICS.items():
             if spec.kind == "set":
                 continue

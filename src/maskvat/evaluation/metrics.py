@@ -1,7 +1,7 @@
 """The paper's objective metrics (4.0.4), as pure functions of arrays.
 
-- ``frechet_distance``: between Gaussians fitted to two sets of embeddings (trace of the
-  matrix square root from symmetric eigendecompositions; never negative).
+- ``frechet_distance`` / ``gaussian_frechet``: between Gaussians fitted to two sets of
+  embeddings (trace of the matrix square root from symmetric decompositions; never negative).
 - ``mfcc_frames`` (FDM's front-end): 2048-sample window, 512 hop, 128 mel bands, 64 MFCCs,
   at 44.1 kHz, as the paper specifies. The paper gives no log floor; ours is 100 dB below a
   full-scale sine, so that digital silence (log of ~0) and inaudible codec hiss (-120 dB) do
@@ -22,22 +22,31 @@ from maskvat.dsp import mel_filterbank
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """FD between N(mu_a, S_a) and N(mu_b, S_b) fitted to a [Na, D] and b [Nb, D]:
-    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)).
-
-    The trace of the matrix square root comes from symmetric eigendecompositions (both matrices
-    are positive semi-definite; eigenvalues rounded below zero count as zero), so that a singular
-    covariance (fewer embeddings than dimensions) needs no ridge and a set against itself gives
-    0 up to rounding. Rounding never makes the result negative: it is clamped at 0."""
+    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^(1/2)) (``gaussian_frechet``)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"need two [N, D] sets of the same D, got {a.shape} and {b.shape}")
     if min(len(a), len(b)) < 2:
         raise ValueError("each set needs at least 2 embeddings")
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    w, v = np.linalg.eigh(s_a)
-    root_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
-    m = root_a @ s_b @ root_a
+    return gaussian_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+
+
+def gaussian_frechet(mu_a: np.ndarray, s_a: np.ndarray, mu_b: np.ndarray, s_b: np.ndarray) -> float:
+    """FD of two Gaussians (means [D], covariances [D, D]).
+
+    tr((S_a S_b)^(1/2)) is the sum of the square roots of the eigenvalues of L^T S_a L, where
+    S_b = L L^T (Cholesky; the product is similar to S_a S_b and symmetric); a singular S_b
+    (fewer embeddings than dimensions) takes S_b^(1/2) from its eigendecomposition instead. Both
+    need no ridge, a set against itself gives 0 up to rounding, and rounding never makes the
+    result negative: it is clamped at 0 (issue 27: -3e-5 for a set against itself)."""
+    s_a, s_b = np.atleast_2d(s_a), np.atleast_2d(s_b)
+    try:
+        root_b = np.linalg.cholesky(s_b)
+        m = root_b.T @ s_a @ root_b
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(s_b)
+        root_b = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+        m = root_b @ s_a @ root_b
     tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0.0, None)).sum()
     fd = ((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2.0 * tr_covmean
     return float(max(fd, 0.0))

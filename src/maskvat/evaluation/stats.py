@@ -1,50 +1,33 @@
-"""Bootstrap intervals over clips (seeded), as the papers' tables report them.
+"""Bootstrap intervals over clips, as the papers' tables report them (``scipy.stats.bootstrap``:
+clips drawn with replacement, percentile interval, seeded).
 
-    lo, hi = bootstrap_mean([0.8, 0.7, 0.9, ...])            # 95 % interval of the mean over clips
-    lo, hi = bootstrap_sets(gen_feats, ref_feats, frechet_distance, reps=100)   # a set-level score
+    lo, hi = bootstrap_mean([0.8, 0.7, 0.9, ...])              # 95 % interval of the mean over clips
 
-Clips are drawn with replacement (percentile interval, ``reps`` draws, ``numpy`` generator
-seeded with ``seed``); NaN values (a clip without that figure) are left out of each draw's mean.
+A clip without a figure (NaN) is left out; fewer than 2 clips give (NaN, NaN).
+
+Set-level Frechet distances (FDD, FDM, FAD, FD PANNs) get no interval: a draw with replacement
+repeats clips, and fewer distinct frames inflate an FD (on 16 clips x 50 frames of 128 dims the
+95 % interval came out 43.7-67.7 around a point estimate of 33.5): such an interval would not
+even hold the figure it qualifies. Set-level figures are ranked without one.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
+import scipy.stats
 
-REPS = 1000
-SET_REPS = 100
+REPS = 1000  # draws for the mean of a per-clip figure
+LEVEL = 0.95
 
 
-def bootstrap_mean(values, *, reps: int = REPS, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """(lo, hi) percentile interval of the mean of ``values`` [N] over clips; NaNs if < 2 values."""
+def bootstrap_mean(values, *, reps: int = REPS, seed: int = 0, level: float = LEVEL) -> tuple[float, float]:
+    """(lo, hi) percentile interval of the mean of ``values`` [N] over clips."""
     x = np.asarray(values, np.float64)
     x = x[np.isfinite(x)]
     if len(x) < 2:
         return float("nan"), float("nan")
-    idx = np.random.default_rng(seed).integers(0, len(x), size=(reps, len(x)))
-    means = x[idx].mean(axis=1)
-    a = (1 - level) / 2
-    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
-
-
-def bootstrap_sets(generated: list[np.ndarray], reference: list[np.ndarray], score: Callable, *,
-                   reps: int = SET_REPS, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """(lo, hi) of ``score(concat(generated[i]), concat(reference[i]))`` over clip draws i (each
-    clip's [n_i, D] features of both sides drawn together); NaNs if fewer than 2 clips."""
-    n = len(generated)
-    if n < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(reps):
-        idx = rng.integers(0, n, size=n)
-        try:
-            vals.append(score(np.concatenate([generated[i] for i in idx]), np.concatenate([reference[i] for i in idx])))
-        except ValueError:  # a draw with too few embeddings
-            continue
-    if len(vals) < 2:
-        return float("nan"), float("nan")
-    a = (1 - level) / 2
-    return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
+    if np.ptp(x) == 0:  # every clip alike: no spread to draw from
+        return float(x[0]), float(x[0])
+    res = scipy.stats.bootstrap((x,), np.mean, n_resamples=reps, confidence_level=level, method="percentile",
+                                rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
