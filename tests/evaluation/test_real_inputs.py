@@ -183,9 +183,11 @@ def test_compare_ranks_systems_with_bootstrap_intervals(real, tmp_path, capsys, 
     for stem, wav in sounds.items():
         write_sound(late / f"{stem}.wav", np.concatenate([np.zeros(int(0.2 * SR), np.float32), wav])[: len(wav)])
     assert main(["evaluate", "--reference", str(ref), "--compare", f"truth={truth}", f"late={late}",
-                 "--codec", codec, "--judge", "none", "--json"]) == 0
+                 "--codec", "none", "--judge", "none", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     t, lt = out["columns"]["truth"], out["columns"]["late"]
+    assert "fdd" not in t and t["fdm"] < lt["fdm"] and t["codec"] is None  # --codec none: no FDD, the rest scored
+    assert "fdm" not in t["ci"] and "onset_f1_50" in t["ci"]  # set-level FDs are ranked without an interval
     assert t["onset_f1_50"] > lt["onset_f1_50"] and lt["env_lag_ms"] == pytest.approx(200.0, abs=10.0)
     lo, hi = lt["ci"]["onset_f1_50"]
     assert lo <= lt["onset_f1_50"] <= hi and hi < t["onset_f1_50"]

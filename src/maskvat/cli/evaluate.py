@@ -7,7 +7,7 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="alignment (onsets, envelope lag) with chance controls, FD/KL/DeSync and "
+    p = sub.add_parser("evaluate", help="alignment (onsets, envelope lag) with chance controls, FDs, and "
                                         "the lab's metrics of generated sound against references")
     p.add_argument("--generated", default=None,
                    help="folder of generated sound: X.wav / X.flac / X.mp4 / X_maskvat.mp4 pairs with reference X.*")
@@ -18,13 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--anchors", action="store_true",
                    help="also score the anchors (the truth, shifted +-200 ms, cut, at 16 kHz, another clip's, silence, "
                         "white noise); a metric failing them is flagged and not printed as a score")
-    p.add_argument("--codec", default="lab", help="codec whose latents FDD uses (default: the shipped lab codec)")
+    p.add_argument("--codec", default="lab", help="codec whose latents FDD uses (default: the shipped lab codec; 'none': no FDD, "
+                                                  "about 4x faster)")
     p.add_argument("--judge", default="lab", help="sync judge for SS on lab references ('lab' shipped, a folder, or 'none')")
     p.add_argument("--classifier", default="lab",
                    help="sound-class classifier for class accuracy on lab references ('lab' shipped, a folder, or 'none')")
-    p.add_argument("--weights", nargs="+", default=[], metavar="NAME=SOURCE",
-                   help="published metric weights, a local file/folder or a hub id: panns=Cnn14_16k_mAP=0.438.pth "
-                        "(FD and KL PANNs), synchformer=synchformer_state_dict.pth (DeSync), vggish=vggish-10086976.pth")
     p.add_argument("--csv", default=None, metavar="FILE", help="write the per-clip figures here")
     add_embedding_options(p)
     p.add_argument("--json", action="store_true")
@@ -61,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
     from maskvat.evaluation.evaluate import evaluate_dirs, evaluate_systems
     from maskvat.evaluation.report import format_columns, format_result, write_csv
 
-    weights = parse_pairs(args.weights, "--weights")
     systems = parse_pairs(args.compare, "--compare")
     if args.generated and systems:
         raise MaskvatError("give either --generated or --compare, not both (put the system in --compare)")
@@ -71,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.csv and not Path(args.csv).resolve().parent.is_dir():
         raise MaskvatError(f"{args.csv}: its folder does not exist")
     judge = None if args.judge == "none" else args.judge
-    common = dict(codec=args.codec, judge=judge, semantic=args.semantic, vggish=args.vggish, weights=weights)
+    common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic, vggish=args.vggish)
     if systems or args.anchors:
         if args.generated:
             systems = {Path(args.generated).name or "generated": args.generated}

@@ -13,7 +13,8 @@ controls (other clips' references; the reference shifted) and the gap.
 
 With the shipped lab encoders (``semantic=``, ``codec=``):
 
-- FDD: Frechet distance of the codec's per-level latents (8 x K dims per frame), pooled over files.
+- FDD: Frechet distance of the codec's per-level latents (8 x K dims per frame), pooled over files
+  (``codec=None``: not computed; the codec's encoder is most of the evaluation's time).
 - FDM: Frechet distance of MFCC frames (paper's front-end), pooled over files.
 - FAD: Frechet distance of audio embeddings of consecutive 1 s windows, pooled over files:
   VGGish (``vggish=`` a local copy of the published weights) or, by default, the home-trained
@@ -26,9 +27,8 @@ With the shipped lab encoders (``semantic=``, ``codec=``):
   and the same sound shifted 200 ms alike), so they are refused there, with the reason.
 - lab onsets and class accuracy: against the truth JSONs of a lab split.
 
-The field's published metrics, when their weights are named (``weights={"panns": ..., ...}``;
-no weights ship): FD and KL with PANNs CNN14 (``evaluation.panns``), DeSync with Synchformer
-(``evaluation.synchformer``), FD with VGGish (``vggish=``).
+Of the field's published metrics, only FAD with VGGish exists here (``vggish=``: a local copy of
+the published weights); DeSync (Synchformer), FD/KL with PANNs and PaSST are not written yet.
 """
 
 from __future__ import annotations
@@ -52,10 +52,8 @@ from maskvat.evaluation import alignment
 from maskvat.evaluation.anchors import anchor_sounds, verdicts
 from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_score
 from maskvat.evaluation.pairing import Pairing, media_files, pair_files
-from maskvat.evaluation.panns import PANNsEmbedder, kl_softmax
 from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
 from maskvat.evaluation.stats import bootstrap_mean
-from maskvat.evaluation.synchformer import DeSyncScorer
 from maskvat.evaluation.vggish import VGGishEmbedder
 from maskvat.lab.score import score_dirs
 from maskvat.lab.truth import load_truth
@@ -87,16 +85,13 @@ METRICS: dict[str, Metric] = {
     "onset_r_100": Metric("onset recall ±100 ms", True, "alignment"),
     "onset_offset_ms": Metric("onset |offset| ms", False, "alignment"),
     "env_lag_ms": Metric("envelope |lag| ms", False, "alignment"),
-    "desync": Metric("DeSync s (Synchformer)", False, "alignment"),
     "ss_seconds": Metric("SS s (lab judge)", False, "alignment"),
     "ns": Metric("NS (lab-audio)", True, "alignment"),
     "wc": Metric("WC (lab-audio)", True, "pair"),
     "cc": Metric("CC (lab pair)", True, "pair"),
-    "kl_panns": Metric("KL PANNs", False, "pair"),
     "fdd": Metric("FDD (lab codec)", False, "set"),
     "fdm": Metric("FDM (MFCC)", False, "set"),
     "fad": Metric("FAD", False, "set"),
-    "fd_panns": Metric("FD PANNs", False, "set"),
 }
 LAB_ONLY = {"ss_seconds": "the SS judge", "cc": "CC's frame and audio encoders"}
 LAB_ONLY_REASON = "{what} was trained on lab clips only and measures nothing on other clips; refused (references are not a lab split)"
@@ -138,30 +133,22 @@ class Evaluator:
     once and each reference's features computed once per span (so that the rows of a table, the
     anchors and ``--compare`` systems share them).
 
-        ev = Evaluator(references, codec="lab", weights={"panns": "Cnn14_16k_mAP=0.438.pth"})
+        ev = Evaluator(references, codec="lab", vggish="vggish-10086976.pth")
         result = ev.score({"clip1": wav1, "clip2": path2})     # {stem: wav [T] at 44.1 kHz, or a file}
     """
 
-    def __init__(self, references: list[Reference], *, codec: str = "lab", judge: str | None = "lab",
-                 semantic: str = "lab", vggish: str | None = None, weights: dict[str, str] | None = None,
-                 progress: bool = True):
+    def __init__(self, references: list[Reference], *, codec: str | None = "lab", judge: str | None = "lab",
+                 semantic: str = "lab", vggish: str | None = None, progress: bool = True):
         if not references:
             raise MaskvatError("no readable reference to score against")
         self.refs = references
         self.index = {r.stem: i for i, r in enumerate(references)}
         self.lab = all(r.truth is not None for r in references)
         self.progress = progress
-        weights = dict(weights or {})
-        self.tok = AudioTokenizer.from_pretrained(codec)
+        self.tok = AudioTokenizer.from_pretrained(codec) if codec is not None else None
         self.audio_enc = SemanticAudioEncoder.from_pretrained("shipped" if semantic == "lab" else semantic)
         self.frame_enc = SemanticFrameEncoder(self.audio_enc.pair, self.audio_enc.config.source)
-        vggish = vggish or weights.pop("vggish", None)
         self.vggish = VGGishEmbedder.from_pretrained(vggish) if vggish else None
-        self.panns = PANNsEmbedder.from_pretrained(weights.pop("panns")) if "panns" in weights else None
-        self.desync = DeSyncScorer.from_pretrained(weights.pop("synchformer")) if "synchformer" in weights else None
-        if weights:
-            raise MaskvatError(f"unknown metric weights {', '.join(sorted(weights))} "
-                               "(known: vggish, panns, synchformer)")
         self.refused: dict[str, str] = {}
         self.judge = None
         if judge and self.lab:
@@ -175,14 +162,13 @@ class Evaluator:
     # ---- features ---------------------------------------------------------------------------
     def _features(self, wav: np.ndarray) -> dict:
         """FDD latents [L, 8K], MFCC frames, FAD window embeddings [W, E], the lab-audio sequence
-        [N, C] and clip embedding [C], the lab log-mel, PANNs embedding and logits, of one waveform."""
+        [N, C] and clip embedding [C] of one waveform [T] at 44.1 kHz (no FDD latents without a codec)."""
         mel = self.audio_enc.mel(wav)  # [64, M] at 100 Hz
         seq, emb = self.audio_enc.encode_mel(mel[None])
-        out = {"lat": self.tok.latents(self.tok.encode(torch.from_numpy(wav)[None]))[0].T.numpy(),
-               "mfcc": mfcc_frames(wav), "sem": seq[0].numpy(), "emb": emb[0], "logmel": LogMelAudioEncoder.from_mel(mel),
+        out = {"mfcc": mfcc_frames(wav), "sem": seq[0].numpy(), "emb": emb[0],
                "fad": self.vggish.embed(wav, SR) if self.vggish else self.audio_enc.embed_mel_windows(mel, 1.0).numpy()}
-        if self.panns is not None:
-            out["panns_emb"], out["panns_logits"] = self.panns.embed(wav, SR)
+        if self.tok is not None:
+            out["lat"] = self.tok.latents(self.tok.encode(torch.from_numpy(wav)[None]))[0].T.numpy()
         return out
 
     def _ref_features(self, ref: Reference, n: int) -> dict:
@@ -231,14 +217,12 @@ class Evaluator:
                 continue
             row = {"clip": stem, "span_s": span, "generated_s": len(wav) / SR, "reference_s": ref.seconds}
             g, r = self._features(wav[:n]), self._ref_features(ref, n)
-            for k in ("lat", "mfcc", "fad") + (("panns_emb",) if self.panns else ()):
+            for k in ("lat", "mfcc", "fad") if self.tok is not None else ("mfcc", "fad"):
                 sets.setdefault(k, ([], []))
                 sets[k][0].append(np.atleast_2d(g[k]))
                 sets[k][1].append(np.atleast_2d(r[k]))
             row["ns"] = novelty_score(g["sem"], r["sem"])
             row["wc"] = torch.cosine_similarity(g["emb"], r["emb"], dim=0).item()
-            if self.panns is not None:
-                row["kl_panns"] = kl_softmax(g["panns_logits"], r["panns_logits"])
             if self.lab and ref.video is not None:
                 row["cc"] = torch.cosine_similarity(g["emb"], self._video_embedding(ref), dim=0).item()
             if self.judge is not None and ref.video is not None:
@@ -248,14 +232,6 @@ class Evaluator:
                         (stem, f"span {span:.2f} s is shorter than the judge's window"))
                 else:
                     row["ss_seconds"] = offset
-            if self.desync is not None:
-                if ref.video is None:
-                    not_scored.setdefault("desync", []).append((stem, "the reference has no picture"))
-                elif span < self.desync.min_seconds:
-                    not_scored.setdefault("desync", []).append(
-                        (stem, f"span {span:.2f} s is shorter than Synchformer's {self.desync.min_seconds} s"))
-                else:
-                    row["desync"] = self.desync.score(self._video_cache.setdefault(stem, {}), ref.video, wav[:n], SR)
             tracks[stem] = alignment.onset_track(wav, SR)
             seconds[stem] = len(wav) / SR
             if span < alignment.MIN_SPAN_S:
@@ -274,9 +250,9 @@ class Evaluator:
         return self._summary(rows, sets, skipped, not_scored, bootstrap)
 
     def _summary(self, rows, sets, skipped, not_scored, bootstrap: bool) -> dict:
-        out: dict = {"n_files": len(rows), "codec": self.tok.name, "fad_embedding": "vggish" if self.vggish else "lab-audio",
+        out: dict = {"n_files": len(rows), "codec": self.tok.name if self.tok is not None else None, "fad_embedding": "vggish" if self.vggish else "lab-audio",
                      "lab_references": self.lab}
-        names = {"lat": "fdd", "mfcc": "fdm", "fad": "fad", "panns_emb": "fd_panns"}
+        names = {"lat": "fdd", "mfcc": "fdm", "fad": "fad"}
         out["frames"] = {names[k]: int(sum(len(x) for x in v[0])) for k, v in sets.items()}
         ci = {}
         for k, (gen, ref) in sets.items():
@@ -315,9 +291,9 @@ class Evaluator:
         return out
 
 
-def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str = "lab",
+def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str | None = "lab",
                   judge: str | None = "lab", classifier: str | None = "lab", semantic: str = "lab",
-                  vggish: str | None = None, weights: dict[str, str] | None = None, progress: bool = True,
+                  vggish: str | None = None, progress: bool = True,
                   reference_cache: dict | None = None, bootstrap: bool = False) -> dict:
     """Score the folder ``generated`` against the folder ``reference`` (see the module doc).
     ``reference_cache``: a dict kept across calls (the rows of one table) holding the Evaluator,
@@ -325,7 +301,7 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
     generated, reference = Path(generated), Path(reference)
     pairing = pair_files(generated, reference)
     ev = _evaluator(pairing, reference_cache, codec=codec, judge=judge, semantic=semantic, vggish=vggish,
-                    weights=weights, progress=progress)
+                    progress=progress)
     result = ev.score({r.stem: g for g, r in pairing.pairs if r.stem in ev.index}, bootstrap=bootstrap)
     result["skipped"] = _pairing_skips(pairing, ev) + result["skipped"]
     result["unpaired_references"] = len(pairing.unpaired_references)
@@ -387,8 +363,8 @@ def _sync_offset(judge, video: Path, wav: np.ndarray) -> float | None:
 
 
 def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.PathLike] | None = None, *,
-                     anchors: bool = False, codec: str = "lab", judge: str | None = "lab", semantic: str = "lab",
-                     vggish: str | None = None, weights: dict[str, str] | None = None, progress: bool = True,
+                     anchors: bool = False, codec: str | None = "lab", judge: str | None = "lab", semantic: str = "lab",
+                     vggish: str | None = None, progress: bool = True,
                      seed: int = 0) -> dict:
     """Several systems (``{name: folder}``) and/or the anchors (``evaluation.anchors``) on the
     same references: the clips every system has (all readable references for anchors alone).
@@ -422,7 +398,7 @@ def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.P
         ref_paths = found
     refs, bad = load_references([ref_paths[s] for s in sorted(stems)])
     skipped += [{"file": str(f), "reason": f"reference unreadable: {why}"} for f, why in bad]
-    ev = Evaluator(refs, codec=codec, judge=judge, semantic=semantic, vggish=vggish, weights=weights, progress=progress)
+    ev = Evaluator(refs, codec=codec, judge=judge, semantic=semantic, vggish=vggish, progress=progress)
     columns: dict[str, dict] = {}
     out: dict = {"reference": str(reference), "n_clips": len(refs), "lab_references": ev.lab}
     if anchors:

@@ -78,7 +78,7 @@ def format_result(result: dict) -> str:
                      f"R {a['recall']:.3f}), median |offset| {a['median_abs_offset_ms']} ms")
     if result.get("class_accuracy") is not None:
         lines.append(f"class accuracy: {result['class_accuracy']:.3f}")
-    lines.append(f"FAD embedding: {result['fad_embedding']}; FDD codec: {result['codec']}")
+    lines.append(f"FAD embedding: {result['fad_embedding']}; FDD codec: {result['codec'] or 'none (no FDD)'}")
     return "\n".join(lines)
 
 
