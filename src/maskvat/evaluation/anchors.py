@@ -3,8 +3,9 @@
 ``anchor_sounds(references)`` makes, from the references' own sound, one "system" per anchor:
 
 - ``truth``: the reference itself (every metric's best);
-- ``truth +200 ms`` / ``truth -200 ms``: the reference late / early by 200 ms (the gap filled with
-  silence, the length kept): an alignment metric must score it worse than the truth;
+- ``truth +200 ms`` / ``truth -200 ms``: the reference late / early by 200 ms, shifted circularly
+  (what falls off one end comes in at the other: the same sound, no silence added, so that only
+  the timing differs): an alignment metric must score it worse than the truth;
 - ``truth cut to 75%``: the first 75 % only (scored on the common span it must tie the truth);
 - ``truth at 16 kHz``: resampled to 16 kHz and back (an 8 kHz band): how much a metric punishes
   bandwidth alone (reported, not judged: see the README for which metrics compare across rates);
@@ -41,8 +42,8 @@ def anchor_sounds(references: dict[str, np.ndarray], sample_rate: int, seed: int
         wav = np.asarray(references[stem], np.float32)
         n = len(wav)
         out["truth"][stem] = wav
-        out["truth +200 ms"][stem] = np.concatenate([np.zeros(min(shift, n), np.float32), wav[: max(0, n - shift)]])
-        out["truth -200 ms"][stem] = np.concatenate([wav[shift:], np.zeros(min(shift, n), np.float32)])
+        out["truth +200 ms"][stem] = np.roll(wav, shift)
+        out["truth -200 ms"][stem] = np.roll(wav, -shift)
         out["truth cut to 75%"][stem] = wav[: int(CUT * n)]
         out["truth at 16 kHz"][stem] = resample(resample(wav, sample_rate, 16000), 16000, sample_rate)[:n]
         out["other clip's truth"][stem] = np.asarray(references[stems[(i + 1) % len(stems)]], np.float32)

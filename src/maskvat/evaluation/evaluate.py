@@ -93,8 +93,8 @@ METRICS: dict[str, Metric] = {
     "fdm": Metric("FDM (MFCC)", False, "set"),
     "fad": Metric("FAD", False, "set"),
 }
-LAB_ONLY = {"ss_seconds": "the SS judge", "cc": "CC's frame and audio encoders"}
-LAB_ONLY_REASON = "{what} was trained on lab clips only and measures nothing on other clips; refused (references are not a lab split)"
+LAB_ONLY = {"ss_seconds": "the SS judge was", "cc": "CC's frame and audio encoders were"}
+LAB_ONLY_REASON = "{what} trained on lab clips only and measures nothing on other clips; refused (references are not a lab split)"
 
 
 @dataclass
