@@ -1,4 +1,4 @@
-"""``maskvat evaluate --generated DIR --reference DIR``: the paper's metrics on a folder."""
+"""``maskvat evaluate``: generated sound against references (one system, several, or the anchors)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,23 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="FDD, FDM, FAD, WC, CC, NS, SS (and lab onset F1) of generated sound against references")
-    p.add_argument("--generated", required=True, help="folder of generated sound (NAME.wav)")
-    p.add_argument("--reference", required=True, help="folder of reference audio or videos (NAME.*); a lab split adds onsets")
-    p.add_argument("--codec", default="lab", help="codec whose latents FDD uses (default: the shipped lab codec)")
-    p.add_argument("--judge", default="lab", help="sync judge for SS ('lab' shipped, a folder, or 'none')")
+    p = sub.add_parser("evaluate", help="alignment (onsets, envelope lag) with chance controls, FDs, and "
+                                        "the lab's metrics of generated sound against references")
+    p.add_argument("--generated", default=None,
+                   help="folder of generated sound: X.wav / X.flac / X.mp4 / X_maskvat.mp4 pairs with reference X.*")
+    p.add_argument("--reference", required=True, help="folder of reference videos or audio (X.*); a lab split adds "
+                                                       "lab onsets, class accuracy, SS and CC")
+    p.add_argument("--compare", nargs="+", default=[], metavar="NAME=DIR",
+                   help="several systems on the same references: one table, bootstrap intervals over clips, ranks")
+    p.add_argument("--anchors", action="store_true",
+                   help="also score the anchors (the truth, shifted +-200 ms, cut, at 16 kHz, another clip's, silence, "
+                        "white noise); a metric failing them is flagged and not printed as a score")
+    p.add_argument("--codec", default="lab", help="codec whose latents FDD uses (default: the shipped lab codec; 'none': no FDD, "
+                                                  "about 4x faster)")
+    p.add_argument("--judge", default="lab", help="sync judge for SS on lab references ('lab' shipped, a folder, or 'none')")
     p.add_argument("--classifier", default="lab",
                    help="sound-class classifier for class accuracy on lab references ('lab' shipped, a folder, or 'none')")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write the per-clip figures here")
     add_embedding_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
@@ -27,21 +37,65 @@ def add_embedding_options(p: argparse.ArgumentParser) -> None:
                    help="VGGish state dict (torchvggish's vggish-10086976.pth) for FAD; default: the lab-audio encoder")
 
 
-def run(args: argparse.Namespace) -> int:
-    from maskvat.evaluation.evaluate import evaluate_dirs
+def parse_pairs(items: list[str], option: str) -> dict[str, str]:
+    """['A=x', 'B=y'] -> {'A': 'x', 'B': 'y'}; MaskvatError naming the bad item."""
+    from maskvat.errors import MaskvatError
 
-    result = evaluate_dirs(args.generated, args.reference, codec=args.codec,
-                           judge=None if args.judge == "none" else args.judge,
-                           classifier=None if args.classifier == "none" else args.classifier,
-                           semantic=args.semantic, vggish=args.vggish)
-    if args.json:
-        print(json.dumps(result, indent=1))
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name or not value:
+            raise MaskvatError(f"{option} {item!r}: write NAME=VALUE")
+        if name in out:
+            raise MaskvatError(f"{option}: {name!r} given twice")
+        out[name] = value
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from maskvat.errors import MaskvatError
+    from maskvat.evaluation.evaluate import evaluate_dirs, evaluate_systems
+    from maskvat.evaluation.report import format_columns, format_result, write_csv
+
+    systems = parse_pairs(args.compare, "--compare")
+    if args.generated and systems:
+        raise MaskvatError("give either --generated or --compare, not both (put the system in --compare)")
+    for folder in [args.reference, args.generated, *systems.values()]:
+        if folder is not None and not Path(folder).is_dir():
+            raise MaskvatError(f"{folder}: no such folder")
+    if args.csv and not Path(args.csv).resolve().parent.is_dir():
+        raise MaskvatError(f"{args.csv}: its folder does not exist")
+    judge = None if args.judge == "none" else args.judge
+    common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic, vggish=args.vggish)
+    if systems or args.anchors:
+        if args.generated:
+            systems = {Path(args.generated).name or "generated": args.generated}
+        out = evaluate_systems(args.reference, systems, anchors=args.anchors, **common)
+        print(json.dumps(_jsonable(out), indent=1) if args.json else format_columns(out))
+        columns = out["columns"]
+    elif args.generated:
+        result = evaluate_dirs(args.generated, args.reference,
+                               classifier=None if args.classifier == "none" else args.classifier, **common)
+        print(json.dumps(_jsonable(result), indent=1) if args.json else format_result(result))
+        columns = {"generated": result}
     else:
-        for key in ("n_files", "fdd", "fdm", "fad", "wc", "cc", "ns", "ss_seconds", "class_accuracy"):
-            if key in result:
-                print(f"{key}: {result[key]:.4f}" if isinstance(result[key], float) else f"{key}: {result[key]}")
-        if "onsets" in result:
-            a = result["onsets"]["all"]
-            print(f"onsets: F1 {a['f1']:.3f} (P {a['precision']:.3f}, R {a['recall']:.3f}), "
-                  f"median |offset| {a['median_abs_offset_ms']} ms")
+        raise MaskvatError("nothing to score: give --generated DIR, --compare NAME=DIR ..., or --anchors")
+    if args.csv:
+        write_csv(args.csv, columns)
+        if not args.json:
+            print(f"per-clip figures: {args.csv}")
     return 0
+
+
+def _jsonable(x):
+    import math
+
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x

@@ -1,33 +1,40 @@
-"""Score a folder of generated sound against the reference: ``maskvat evaluate``.
+"""Score generated sound against references: ``maskvat evaluate``.
 
-Files pair by stem (``GEN/x.wav`` with ``REF/x.*``; a reference may be a video). Computed:
+Files pair by name (``evaluation.pairing``: ``GEN/X.wav``, ``X.mp4`` or ``X_maskvat.mp4`` with
+``REF/X.*``; a reference may be a video). Any container, rate and channel count is read (mono,
+then resampled as each metric's front end needs). Each pair is scored on its **common span**:
+the first min(generated, reference) seconds of both; nothing is zero-padded. Pairs whose span is
+under ``MIN_SECONDS`` are skipped with the reason, as are metrics whose window is longer than
+the span (listed per metric).
 
-- FDD: Frechet distance of the codec's per-level latents (8 x K dims per frame), pooled over files.
+Model-free alignment (``evaluation.alignment``; any clips): onset P/R/F1 at +-50 and +-100 ms,
+median |offset| of matched onsets, envelope cross-correlation |lag|, each beside its chance
+controls (other clips' references; the reference shifted) and the gap.
+
+With the shipped lab encoders (``semantic=``, ``codec=``):
+
+- FDD: Frechet distance of the codec's per-level latents (8 x K dims per frame), pooled over files
+  (``codec=None``: not computed; the codec's encoder is most of the evaluation's time).
 - FDM: Frechet distance of MFCC frames (paper's front-end), pooled over files.
 - FAD: Frechet distance of audio embeddings of consecutive 1 s windows, pooled over files:
-  VGGish (``vggish=`` a local copy of the published weights) or, by default, our home-trained
-  audio encoder (``lab-audio``, the offline stand-in; its figures are not comparable to
-  published VGGish FADs).
-- WC (WaveCLIP-style): cosine of the generated and reference clip embeddings in the
-  audio-semantic space, mean over pairs.
-- CC (CycleCLIP-style): cosine of the generated clip's audio embedding and the reference
-  video's mean frame embedding, in the joint space of the contrastive pair (video references).
-- NS: novelty score of the audio-semantic sequence (BEATs in the paper; the ``lab-audio``
-  sequence here), mean over pairs.
-- SS: the sync judge's mean |predicted offset| of generated sound against the reference
-  video (when the reference files are videos). ``judge="lab"``: the shipped SS judge (2.4 s
-  windows), not the 1.6 s judge whose video tower is the generator's ``lab-sync`` encoder.
-- onsets: when the reference is a lab split (truth JSONs), onset P/R/F1 at +-50 ms, and the
-  class accuracy: the share of files whose sound classes (heard by a classifier trained on
-  the lab's true audio, ``evaluation.sound_class``) equal the truth's.
+  VGGish (``vggish=`` a local copy of the published weights) or, by default, the home-trained
+  ``lab-audio`` encoder (not comparable to published VGGish FADs).
+- WC (WaveCLIP-style): cosine of the generated and reference clip embeddings (``lab-audio``).
+- NS: correlation of the novelty curves of the ``lab-audio`` sequences (valid positions only).
+- CC (CycleCLIP-style) and SS (the lab sync judge's mean |predicted offset|): **lab references
+  only** (a lab split: each reference has its truth JSON). Both read the picture with encoders
+  trained on lab clips; on other clips they measure nothing (SS scored a real clip's true sound
+  and the same sound shifted 200 ms alike), so they are refused there, with the reason.
+- lab onsets and class accuracy: against the truth JSONs of a lab split.
 
-WC, CC, FAD's default embedding and NS come from the semantic pair (``semantic=``: ``lab``,
-the shipped one, or a folder); Wav2CLIP and BEATs weights are not loaded here.
+Of the field's published metrics, only FAD with VGGish exists here (``vggish=``: a local copy of
+the published weights); DeSync (Synchformer), FD/KL with PANNs and PaSST are not written yet.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,152 +48,368 @@ from maskvat.encoders.lab import LogMelAudioEncoder
 from maskvat.encoders.semantic import SemanticAudioEncoder, SemanticFrameEncoder
 from maskvat.encoders.sync import load_judge
 from maskvat.errors import MaskvatError
+from maskvat.evaluation import alignment
+from maskvat.evaluation.anchors import anchor_sounds, verdicts
 from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_score
+from maskvat.evaluation.pairing import Pairing, media_files, pair_files
 from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
+from maskvat.evaluation.stats import bootstrap_mean
 from maskvat.evaluation.vggish import VGGishEmbedder
 from maskvat.lab.score import score_dirs
 from maskvat.lab.truth import load_truth
 from maskvat.media import decode_frames, probe, read_audio
-from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES
+from maskvat.media.formats import VIDEO_SUFFIXES
 from maskvat.weights import ASSETS, resolve
 
-
-def pair_files(generated: Path, reference: Path) -> list[tuple[Path, Path]]:
-    """(generated, reference) pairs by file stem, sorted; a clear error if none pair."""
-    for d in (generated, reference):
-        if not d.is_dir():
-            raise MaskvatError(f"{d}: no such folder")
-    suffixes = AUDIO_SUFFIXES | VIDEO_SUFFIXES
-    refs = {p.stem: p for p in sorted(reference.iterdir()) if p.suffix.lower() in suffixes}
-    pairs = [(g, refs[g.stem]) for g in sorted(generated.iterdir())
-             if g.suffix.lower() in AUDIO_SUFFIXES and g.stem in refs]
-    if not pairs:
-        raise MaskvatError(f"no file of {generated} has a same-name reference in {reference}")
-    return pairs
+SR = 44100
+MIN_SECONDS = 1.0  # shortest common span scored at all (VGGish's example is 0.975 s)
+SPAN_POLICY = "common span: each pair is scored on the first min(generated, reference) seconds of both; no padding"
 
 
-@torch.no_grad()
-def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str = "lab",
-                  judge: str | None = "lab", classifier: str | None = "lab", semantic: str = "lab",
-                  vggish: str | None = None, progress: bool = True, reference_cache: dict | None = None) -> dict:
-    """Score ``generated`` against ``reference`` (see the module doc). ``reference_cache``: a dict
-    kept across calls (e.g. the rows of one table) so that each reference file's features are
-    computed once."""
+@dataclass(frozen=True)
+class Metric:
+    """label: as printed; higher: True when higher is better; kind: "alignment" (timing: must lose
+    to a 200 ms shift), "pair" (per clip, content), "set" (one figure for the whole set)."""
 
-    generated, reference = Path(generated), Path(reference)
-    pairs = pair_files(generated, reference)
-    tok = AudioTokenizer.from_pretrained(codec)
-    audio_enc = SemanticAudioEncoder.from_pretrained("shipped" if semantic == "lab" else semantic)
-    frame_enc = SemanticFrameEncoder(audio_enc.pair, audio_enc.config.source)
-    fad_embed = _fad_embedder(vggish, audio_enc)
-    judge_model = _load_judge(judge) if judge else None
-    refs = reference_cache if reference_cache is not None else {}
+    label: str
+    higher: bool
+    kind: str
 
-    def features(wav: np.ndarray) -> dict:
-        """FDD latents [L, 8K], MFCC frames, FAD window embeddings [W, E], the audio-semantic
-        sequence [N, C] and clip embedding [C], and the lab log-mel [N, 64] of one waveform
-        (one log-mel, one pass of the audio encoder)."""
-        mel = audio_enc.mel(wav)  # [64, M] at 100 Hz
-        seq, emb = audio_enc.encode_mel(mel[None])
-        return {"lat": tok.latents(tok.encode(torch.from_numpy(wav)[None]))[0].T.numpy(), "mfcc": mfcc_frames(wav),
-                "fad": fad_embed(wav, mel), "sem": seq[0].numpy(), "emb": emb[0],
-                "logmel": LogMelAudioEncoder.from_mel(mel)}
 
-    sets = {k: {"gen": [], "ref": []} for k in ("fdd", "fdm", "fad")}
-    ns, ss, ss_short, wc, cc, gen_mels = [], [], [], [], [], []
-    for gen_path, ref_path in tqdm(pairs, desc="evaluate", unit="file", disable=not progress):
-        key = (str(ref_path.resolve()), tok.name, audio_enc.config.source, vggish)
-        if key not in refs:
-            ref = read_audio(ref_path)
-            refs[key] = {"n": len(ref), **features(ref)}
-            if ref_path.suffix.lower() in VIDEO_SUFFIXES:
-                refs[key]["video_emb"] = _video_embedding(frame_enc, ref_path)
-        r = refs[key]
-        gen = read_audio(gen_path)[: r["n"]]
-        gen = np.pad(gen, (0, r["n"] - len(gen)))
-        g = features(gen)
-        for name, f in (("gen", g), ("ref", r)):
-            sets["fdd"][name].append(f["lat"])
-            sets["fdm"][name].append(f["mfcc"])
-            sets["fad"][name].append(f["fad"])
-        ns.append(novelty_score(g["sem"], r["sem"]))
-        wc.append(torch.cosine_similarity(g["emb"], r["emb"], dim=0).item())
-        if "video_emb" in r:
-            cc.append(torch.cosine_similarity(g["emb"], r["video_emb"], dim=0).item())
-        gen_mels.append(g["logmel"])
-        if judge_model is not None and ref_path.suffix.lower() in VIDEO_SUFFIXES:
-            offset = _sync_offset(judge_model, ref_path, gen)
-            if offset is None:
-                ss_short.append(ref_path.name)
+METRICS: dict[str, Metric] = {
+    "onset_f1_50": Metric("onset F1 ±50 ms", True, "alignment"),
+    "onset_p_50": Metric("onset precision ±50 ms", True, "alignment"),
+    "onset_r_50": Metric("onset recall ±50 ms", True, "alignment"),
+    "onset_f1_100": Metric("onset F1 ±100 ms", True, "alignment"),
+    "onset_p_100": Metric("onset precision ±100 ms", True, "alignment"),
+    "onset_r_100": Metric("onset recall ±100 ms", True, "alignment"),
+    "onset_offset_ms": Metric("onset |offset| ms", False, "alignment"),
+    "env_lag_ms": Metric("envelope |lag| ms", False, "alignment"),
+    "ss_seconds": Metric("SS s (lab judge)", False, "alignment"),
+    "ns": Metric("NS (lab-audio)", True, "alignment"),
+    "wc": Metric("WC (lab-audio)", True, "pair"),
+    "cc": Metric("CC (lab pair)", True, "pair"),
+    "fdd": Metric("FDD (lab codec)", False, "set"),
+    "fdm": Metric("FDM (MFCC)", False, "set"),
+    "fad": Metric("FAD", False, "set"),
+}
+LAB_ONLY = {"ss_seconds": "the SS judge was", "cc": "CC's frame and audio encoders were"}
+LAB_ONLY_REASON = "{what} trained on lab clips only and measures nothing on other clips; refused (references are not a lab split)"
+
+
+@dataclass
+class Reference:
+    """One reference clip: ``wav`` [T] mono at 44.1 kHz; ``video``: the file when it has a picture;
+    ``truth``: its lab truth JSON, if any."""
+
+    stem: str
+    path: Path
+    wav: np.ndarray
+    video: Path | None
+    truth: Path | None
+
+    @property
+    def seconds(self) -> float:
+        return len(self.wav) / SR
+
+
+def load_references(paths: list[Path]) -> tuple[list[Reference], list[tuple[Path, str]]]:
+    """Read each reference's sound; unreadable ones are returned as (file, reason)."""
+    refs, bad = [], []
+    for p in paths:
+        try:
+            wav = read_audio(p)
+        except MaskvatError as exc:
+            bad.append((p, str(exc).removeprefix(f"{p}: ")))
+            continue
+        truth = p.with_suffix(".json")
+        has_video = p.suffix.lower() in VIDEO_SUFFIXES and probe(p).video is not None
+        refs.append(Reference(p.stem, p, wav, p if has_video else None, truth if truth.is_file() else None))
+    return refs, bad
+
+
+class Evaluator:
+    """Every metric of generated sounds against one set of references, with the models loaded
+    once and each reference's features computed once per span (so that the rows of a table, the
+    anchors and ``--compare`` systems share them).
+
+        ev = Evaluator(references, codec="lab", vggish="vggish-10086976.pth")
+        result = ev.score({"clip1": wav1, "clip2": path2})     # {stem: wav [T] at 44.1 kHz, or a file}
+    """
+
+    def __init__(self, references: list[Reference], *, codec: str | None = "lab", judge: str | None = "lab",
+                 semantic: str = "lab", vggish: str | None = None, progress: bool = True):
+        if not references:
+            raise MaskvatError("no readable reference to score against")
+        self.refs = references
+        self.index = {r.stem: i for i, r in enumerate(references)}
+        self.lab = all(r.truth is not None for r in references)
+        self.progress = progress
+        self.tok = AudioTokenizer.from_pretrained(codec) if codec is not None else None
+        self.audio_enc = SemanticAudioEncoder.from_pretrained("shipped" if semantic == "lab" else semantic)
+        self.frame_enc = SemanticFrameEncoder(self.audio_enc.pair, self.audio_enc.config.source)
+        self.vggish = VGGishEmbedder.from_pretrained(vggish) if vggish else None
+        self.refused: dict[str, str] = {}
+        self.judge = None
+        if judge and self.lab:
+            self.judge = load_judge(resolve(judge, "ss_judge"))
+        if not self.lab:
+            self.refused = {k: LAB_ONLY_REASON.format(what=v) for k, v in LAB_ONLY.items()}
+        self._ref_cache: dict[tuple[str, int], dict] = {}
+        self._video_cache: dict[str, dict] = {}
+        self.ref_tracks = [alignment.onset_track(r.wav, SR) for r in references]
+
+    # ---- features ---------------------------------------------------------------------------
+    def _features(self, wav: np.ndarray) -> dict:
+        """FDD latents [L, 8K], MFCC frames, FAD window embeddings [W, E], the lab-audio sequence
+        [N, C] and clip embedding [C] of one waveform [T] at 44.1 kHz (no FDD latents without a codec)."""
+        mel = self.audio_enc.mel(wav)  # [64, M] at 100 Hz
+        seq, emb = self.audio_enc.encode_mel(mel[None])
+        out = {"mfcc": mfcc_frames(wav), "sem": seq[0].numpy(), "emb": emb[0],
+               "fad": self.vggish.embed(wav, SR) if self.vggish else self.audio_enc.embed_mel_windows(mel, 1.0).numpy()}
+        if self.tok is not None:
+            out["lat"] = self.tok.latents(self.tok.encode(torch.from_numpy(wav)[None]))[0].T.numpy()
+        return out
+
+    def _ref_features(self, ref: Reference, n: int) -> dict:
+        key = (ref.stem, n)
+        if key not in self._ref_cache:
+            self._ref_cache[key] = self._features(ref.wav[:n])
+        return self._ref_cache[key]
+
+    def _video_embedding(self, ref: Reference) -> torch.Tensor:
+        cache = self._video_cache.setdefault(ref.stem, {})
+        if "cc" not in cache:
+            v = probe(ref.video).video
+            size = decode_size(*v.display_size, **frame_geometry(self.frame_enc.config))
+            frames = decode_frames(ref.video, self.frame_enc.config.fps, size=size).frames
+            cache["cc"] = self.frame_enc.encode_frames(frames[None])[0].mean(0)
+        return cache["cc"]
+
+    # ---- scoring ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def score(self, generated: dict[str, np.ndarray | Path], *, name: str = "generated",
+              bootstrap: bool = False) -> dict:
+        """Score {stem: wav [T] at 44.1 kHz or a media file} against the references of the same
+        stems (see the module doc). Returns the summary dict (``per_clip`` rows included)."""
+        rows, sets, skipped, not_scored = [], {}, [], {}
+        tracks: dict[str, alignment.OnsetTrack] = {}
+        seconds: dict[str, float] = {}
+        wavs: dict[str, np.ndarray] = {}
+        names = {stem: str(item) if isinstance(item, (str, os.PathLike)) else stem for stem, item in generated.items()}
+        for stem, item in generated.items():
+            if stem not in self.index:
+                raise MaskvatError(f"{stem}: no reference of that name")
+            if isinstance(item, (str, os.PathLike)):
+                try:
+                    item = read_audio(item)
+                except MaskvatError as exc:
+                    skipped.append((str(item), str(exc).removeprefix(f"{item}: ")))
+                    continue
+            wavs[stem] = np.asarray(item, np.float32)
+        for stem, wav in tqdm(sorted(wavs.items()), desc=f"evaluate {name}", unit="file", disable=not self.progress):
+            ref = self.refs[self.index[stem]]
+            n = min(len(wav), len(ref.wav))
+            span = n / SR
+            if span < MIN_SECONDS:
+                skipped.append((names[stem], f"common span {span:.2f} s (generated {len(wav) / SR:.2f} s, reference "
+                                      f"{ref.seconds:.2f} s) is shorter than {MIN_SECONDS} s"))
+                continue
+            row = {"clip": stem, "span_s": span, "generated_s": len(wav) / SR, "reference_s": ref.seconds}
+            g, r = self._features(wav[:n]), self._ref_features(ref, n)
+            for k in ("lat", "mfcc", "fad") if self.tok is not None else ("mfcc", "fad"):
+                sets.setdefault(k, ([], []))
+                sets[k][0].append(np.atleast_2d(g[k]))
+                sets[k][1].append(np.atleast_2d(r[k]))
+            row["ns"] = novelty_score(g["sem"], r["sem"])
+            row["wc"] = torch.cosine_similarity(g["emb"], r["emb"], dim=0).item()
+            if self.lab and ref.video is not None:
+                row["cc"] = torch.cosine_similarity(g["emb"], self._video_embedding(ref), dim=0).item()
+            if self.judge is not None and ref.video is not None:
+                offset = _sync_offset(self.judge, ref.video, wav[:n])
+                if offset is None:
+                    not_scored.setdefault("ss_seconds", []).append(
+                        (stem, f"span {span:.2f} s is shorter than the judge's window"))
+                else:
+                    row["ss_seconds"] = offset
+            tracks[stem] = alignment.onset_track(wav, SR)
+            seconds[stem] = len(wav) / SR
+            if span < alignment.MIN_SPAN_S:
+                not_scored.setdefault("alignment", []).append(
+                    (stem, f"span {span:.2f} s is shorter than the {alignment.MIN_SPAN_S} s the shifted control needs"))
             else:
-                ss.append(offset)
-    fd = {k: frechet_distance(np.concatenate(v["gen"]), np.concatenate(v["ref"])) for k, v in sets.items()}
-    result = {
-        "n_files": len(pairs), "codec": tok.name, **fd, "fad_embedding": "vggish" if vggish else "lab-audio",
-        "wc": float(np.mean(wc)), "ns": float(np.mean(ns)),
-        "frames": {k: int(sum(len(x) for x in v["gen"])) for k, v in sets.items()},
-    }
-    if cc:
-        result["cc"] = float(np.mean(cc))
-    if ss:
-        result["ss_seconds"] = float(np.mean(ss))
-        result["ss_files"] = len(ss)
-    if ss_short:  # shorter than the judge's window: no SS for them
-        result["ss_skipped_too_short"] = ss_short
-    if any(p.suffix == ".json" and p.name != "manifest.json" for p in reference.iterdir()):
+                i = self.index[stem]
+                row.update(alignment.pair_alignment(self.ref_tracks[i], tracks[stem], span))
+                ctl = alignment.controls(self.ref_tracks, tracks[stem], i, span, [x.seconds for x in self.refs],
+                                         seconds[stem])
+                for which, vals in ctl.items():
+                    row.update({f"{k}@{which}": v for k, v in vals.items()})
+            rows.append(row)
+        if not rows:
+            raise MaskvatError("no pair could be scored: " + "; ".join(f"{f}: {why}" for f, why in skipped[:3]))
+        return self._summary(rows, sets, skipped, not_scored, bootstrap)
+
+    def _summary(self, rows, sets, skipped, not_scored, bootstrap: bool) -> dict:
+        out: dict = {"n_files": len(rows), "codec": self.tok.name if self.tok is not None else None, "fad_embedding": "vggish" if self.vggish else "lab-audio",
+                     "lab_references": self.lab}
+        names = {"lat": "fdd", "mfcc": "fdm", "fad": "fad"}
+        out["frames"] = {names[k]: int(sum(len(x) for x in v[0])) for k, v in sets.items()}
+        ci = {}
+        for k, (gen, ref) in sets.items():
+            m = names[k]
+            if sum(len(x) for x in gen) < 2:
+                not_scored.setdefault(m, []).append(("all", "fewer than 2 embeddings"))
+                continue
+            out[m] = frechet_distance(np.concatenate(gen), np.concatenate(ref))
+        for m, spec in METRICS.items():
+            if spec.kind == "set":
+                continue
+            vals = np.array([r[m] for r in rows if m in r], np.float64)
+            if len(vals) and np.isfinite(vals).any():
+                out[m] = float(np.nanmean(vals))
+                if bootstrap:
+                    ci[m] = bootstrap_mean(vals)
+            for which in ("other_clip", "shifted"):
+                cv = np.array([r[f"{m}@{which}"] for r in rows if f"{m}@{which}" in r], np.float64)
+                if len(cv) and np.isfinite(cv).any():
+                    out.setdefault("controls", {}).setdefault(which, {})[m] = float(np.nanmean(cv))
+        if bootstrap:
+            out["ci"] = ci
+        if "ss_seconds" in out:
+            out["ss_files"] = sum("ss_seconds" in r for r in rows)
+        spans = np.array([r["span_s"] for r in rows])
+        gen_s = np.array([r["generated_s"] for r in rows])
+        ref_s = np.array([r["reference_s"] for r in rows])
+        out["spans"] = {"policy": SPAN_POLICY, "min_s": float(spans.min()), "median_s": float(np.median(spans)),
+                        "max_s": float(spans.max()), "generated_shorter": int((gen_s < ref_s - 0.01).sum()),
+                        "generated_longer": int((gen_s > ref_s + 0.01).sum())}
+        out["skipped"] = [{"file": str(f), "reason": why} for f, why in skipped]
+        out["not_scored"] = {m: [{"clip": c, "reason": why} for c, why in v] for m, v in not_scored.items()}
+        if self.refused:
+            out["refused"] = dict(self.refused)
+        out["per_clip"] = rows
+        return out
+
+
+def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str | None = "lab",
+                  judge: str | None = "lab", classifier: str | None = "lab", semantic: str = "lab",
+                  vggish: str | None = None, progress: bool = True,
+                  reference_cache: dict | None = None, bootstrap: bool = False) -> dict:
+    """Score the folder ``generated`` against the folder ``reference`` (see the module doc).
+    ``reference_cache``: a dict kept across calls (the rows of one table) holding the Evaluator,
+    so that the models load once and each reference's features are computed once."""
+    generated, reference = Path(generated), Path(reference)
+    pairing = pair_files(generated, reference)
+    ev = _evaluator(pairing, reference_cache, codec=codec, judge=judge, semantic=semantic, vggish=vggish,
+                    progress=progress)
+    result = ev.score({r.stem: g for g, r in pairing.pairs if r.stem in ev.index}, bootstrap=bootstrap)
+    result["skipped"] = _pairing_skips(pairing, ev) + result["skipped"]
+    result["unpaired_references"] = len(pairing.unpaired_references)
+    if ev.lab:
         result["onsets"] = score_dirs(reference, generated)["families"]
         if classifier is not None:
-            result["class_accuracy"] = _class_accuracy(classifier, pairs, gen_mels)
+            result["class_accuracy"] = _class_accuracy(classifier, ev, result["per_clip"], generated)
     return result
 
 
-def _class_accuracy(source: str, pairs, gen_mels: list[torch.Tensor]) -> float | None:
-    """Share of generated files whose heard class set equals the truth's (lab references only),
-    from their lab log-mel sequences [N, 64]; None when the shipped classifier is absent and
-    none was named."""
+def _evaluator(pairing: Pairing, cache: dict | None, **kwargs) -> Evaluator:
+    key = (tuple(sorted(str(r) for _, r in pairing.pairs)),
+           tuple(sorted((k, str(v)) for k, v in kwargs.items() if k != "progress")))
+    if cache is not None and cache.get("key") == key:
+        return cache["evaluator"]
+    refs, bad = load_references([r for _, r in pairing.pairs])
+    ev = Evaluator(refs, **kwargs)
+    ev.unreadable = bad
+    if cache is not None:
+        cache.update(key=key, evaluator=ev)
+    return ev
 
+
+def _pairing_skips(pairing: Pairing, ev: Evaluator) -> list[dict]:
+    out = [{"file": str(f), "reason": why} for f, why in pairing.skipped]
+    out += [{"file": str(f), "reason": f"reference unreadable: {why}"} for f, why in getattr(ev, "unreadable", [])]
+    return out
+
+
+def _class_accuracy(source: str, ev: Evaluator, rows: list[dict], generated: Path) -> float | None:
+    """Share of generated files whose heard class set equals the truth's (lab references only);
+    None when the shipped classifier is absent and none was named."""
     if source == "lab" and not (ASSETS / "lab" / "sound_classifier").is_dir():
         return None
     model = load_classifier(source)
+    pairing = pair_files(generated, ev.refs[0].path.parent)
+    files = {r.stem: g for g, r in pairing.pairs}
     predicted, truth = [], []
-    for (_, ref_path), mel in zip(pairs, gen_mels):
-        truth_path = ref_path.with_suffix(".json")
-        if truth_path.is_file():
-            predicted += model.predict_sets(mel[None])
-            truth.append(class_set(load_truth(truth_path)))
+    for row in rows:
+        ref = ev.refs[ev.index[row["clip"]]]
+        if ref.truth is None:
+            continue
+        n = int(round(row["span_s"] * SR))
+        mel = ev.audio_enc.mel(read_audio(files[row["clip"]])[:n])
+        predicted += model.predict_sets(LogMelAudioEncoder.from_mel(mel)[None])
+        truth.append(class_set(load_truth(ref.truth)))
     return set_accuracy(predicted, truth) if truth else None
-
-
-def _fad_embedder(vggish: str | None, audio_enc):
-    """(wav [T] at 44.1 kHz, its log-mel [64, M]) -> FAD embeddings [W, E]: VGGish's 0.96 s
-    examples of the wav when a VGGish state dict is named, else the semantic audio encoder's
-    1 s windows of the log-mel."""
-    if vggish:
-        model = VGGishEmbedder.from_pretrained(vggish)
-        return lambda wav, mel: model.embed(wav, 44100)
-    return lambda wav, mel: audio_enc.embed_mel_windows(mel, 1.0).numpy()
-
-
-def _video_embedding(frame_enc, video: Path) -> torch.Tensor:
-    """Mean frame embedding [C] of ``video`` read at the frame encoder's fps and size."""
-
-    v = probe(video).video
-    size = decode_size(*v.display_size, **frame_geometry(frame_enc.config)) if v is not None else None
-    frames = decode_frames(video, frame_enc.config.fps, size=size).frames
-    return frame_enc.encode_frames(frames[None])[0].mean(0)
-
-
-def _load_judge(source: str):
-    return load_judge(resolve(source, "ss_judge"))
 
 
 def _sync_offset(judge, video: Path, wav: np.ndarray) -> float | None:
     """Mean |offset| (s) the judge predicts between ``video``'s picture and ``wav``; None for a
     clip shorter than the judge's window."""
-
     size = judge.cfg.size
     frames = decode_frames(video, 25.0, size=(size, size)).frames
-    n = min(len(frames), int(len(wav) / 44100 * 25))
+    n = min(len(frames), int(len(wav) / SR * 25))
     if n < judge.grid.window_frames:
         return None
-    return float(np.abs(predict_offsets(judge, frames[:n], wav[: int(n / 25 * 44100)])).mean())
+    return float(np.abs(predict_offsets(judge, frames[:n], wav[: int(n / 25 * SR)])).mean())
+
+
+def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.PathLike] | None = None, *,
+                     anchors: bool = False, codec: str | None = "lab", judge: str | None = "lab", semantic: str = "lab",
+                     vggish: str | None = None, progress: bool = True,
+                     seed: int = 0) -> dict:
+    """Several systems (``{name: folder}``) and/or the anchors (``evaluation.anchors``) on the
+    same references: the clips every system has (all readable references for anchors alone).
+
+    Returns {"columns": {name: summary}, "verdicts": {metric: ...} (with anchors), "skipped": [...],
+    "n_clips": int}; each summary has bootstrap intervals over clips (``ci``)."""
+    reference = Path(reference)
+    systems = dict(systems or {})
+    pairings = {name: pair_files(folder, reference) for name, folder in systems.items()}
+    if pairings:
+        stems = set.intersection(*({r.stem for _, r in p.pairs} for p in pairings.values()))
+        if not stems:
+            raise MaskvatError(f"no clip of {reference} is in every system ({', '.join(systems)})")
+    else:
+        if not reference.is_dir():
+            raise MaskvatError(f"{reference}: no such folder")
+        found, _ = media_files(reference)
+        stems = set(found)
+        if not stems:
+            raise MaskvatError(f"{reference}: no media file to use as references")
+    ref_paths = {}
+    skipped: list[dict] = []
+    for name, p in pairings.items():
+        skipped += [{"file": str(f), "reason": f"{name}: {why}"} for f, why in p.skipped]
+        for g, r in p.pairs:
+            if r.stem in stems:
+                ref_paths[r.stem] = r
+            else:
+                skipped.append({"file": str(g), "reason": f"{name}: clip {r.stem} is not in every system"})
+    if not pairings:
+        ref_paths = found
+    refs, bad = load_references([ref_paths[s] for s in sorted(stems)])
+    skipped += [{"file": str(f), "reason": f"reference unreadable: {why}"} for f, why in bad]
+    ev = Evaluator(refs, codec=codec, judge=judge, semantic=semantic, vggish=vggish, progress=progress)
+    columns: dict[str, dict] = {}
+    out: dict = {"reference": str(reference), "n_clips": len(refs), "lab_references": ev.lab}
+    if anchors:
+        for name, sounds in anchor_sounds({r.stem: r.wav for r in refs}, SR, seed).items():
+            columns[name] = ev.score(sounds, name=name)
+        out["verdicts"] = verdicts(columns, METRICS)
+        out["anchors"] = list(columns)
+    for name, p in pairings.items():
+        columns[name] = ev.score({r.stem: g for g, r in p.pairs if r.stem in ev.index}, name=name, bootstrap=True)
+    out["columns"] = columns
+    out["skipped"] = skipped
+    if ev.refused:
+        out["refused"] = dict(ev.refused)
+    return out

@@ -1,7 +1,7 @@
 """The paper's objective metrics (4.0.4), as pure functions of arrays.
 
-- ``frechet_distance``: between Gaussians fitted to two sets of embeddings (stable matrix
-  square root via scipy).
+- ``frechet_distance`` / ``gaussian_frechet``: between Gaussians fitted to two sets of
+  embeddings (trace of the matrix square root from symmetric decompositions; never negative).
 - ``mfcc_frames`` (FDM's front-end): 2048-sample window, 512 hop, 128 mel bands, 64 MFCCs,
   at 44.1 kHz, as the paper specifies. The paper gives no log floor; ours is 100 dB below a
   full-scale sine, so that digital silence (log of ~0) and inaudible codec hiss (-120 dB) do
@@ -13,39 +13,43 @@
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 import scipy.fft
-import scipy.linalg
 
 from maskvat.dsp import mel_filterbank
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """FD between N(mu_a, S_a) and N(mu_b, S_b) fitted to a [Na, D] and b [Nb, D]:
-    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))."""
+    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^(1/2)) (``gaussian_frechet``)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"need two [N, D] sets of the same D, got {a.shape} and {b.shape}")
     if min(len(a), len(b)) < 2:
         raise ValueError("each set needs at least 2 embeddings")
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
-        try:
-            covmean = scipy.linalg.sqrtm(s_a @ s_b)
-            singular = not np.isfinite(covmean).all()
-        except scipy.linalg.LinAlgWarning:  # fewer samples than dims: singular covariances
-            singular = True
-    if singular:  # the same ridge on both sides, so that a set against itself stays at 0
-        s_a, s_b = s_a + 1e-6 * np.eye(len(s_a)), s_b + 1e-6 * np.eye(len(s_b))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            covmean = scipy.linalg.sqrtm(s_a @ s_b)
-    covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * covmean))
+    return gaussian_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+
+
+def gaussian_frechet(mu_a: np.ndarray, s_a: np.ndarray, mu_b: np.ndarray, s_b: np.ndarray) -> float:
+    """FD of two Gaussians (means [D], covariances [D, D]).
+
+    tr((S_a S_b)^(1/2)) is the sum of the square roots of the eigenvalues of L^T S_a L, where
+    S_b = L L^T (Cholesky; the product is similar to S_a S_b and symmetric); a singular S_b
+    (fewer embeddings than dimensions) takes S_b^(1/2) from its eigendecomposition instead. Both
+    need no ridge, a set against itself gives 0 up to rounding, and rounding never makes the
+    result negative: it is clamped at 0 (issue 27: -3e-5 for a set against itself)."""
+    s_a, s_b = np.atleast_2d(s_a), np.atleast_2d(s_b)
+    try:
+        root_b = np.linalg.cholesky(s_b)
+        m = root_b.T @ s_a @ root_b
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(s_b)
+        root_b = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+        m = root_b @ s_a @ root_b
+    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0.0, None)).sum()
+    fd = ((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2.0 * tr_covmean
+    return float(max(fd, 0.0))
 
 
 MFCC_FLOOR_DB = -100.0  # mel power floor, re a full-scale sine: digital silence and a codec's hiss both sit on it
@@ -79,7 +83,10 @@ def _mel_floor(n_fft: int, n_mels: int, sample_rate: int, floor_db: float = MFCC
 
 def novelty_curve(seq: np.ndarray, kernel: int = 8) -> np.ndarray:
     """Foote novelty of seq [N, D]: a checkerboard kernel (Gaussian-tapered, side 2*kernel)
-    slid along the diagonal of the cosine self-similarity matrix -> [N]."""
+    slid along the diagonal of the cosine self-similarity matrix -> [N]. Only positions where
+    the kernel lies wholly inside the matrix (kernel <= i <= N - kernel) have a value; the
+    others are NaN: padding the matrix would put a step at both ends of every sequence, and
+    two such curves correlate whatever the sound (digital silence scored NS 0.30-0.53)."""
     x = np.asarray(seq, np.float64)
     x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
     ssm = x @ x.T
@@ -87,15 +94,23 @@ def novelty_curve(seq: np.ndarray, kernel: int = 8) -> np.ndarray:
     sign = np.outer(np.r_[-np.ones(k), np.ones(k)], np.r_[-np.ones(k), np.ones(k)])
     g = np.exp(-0.5 * (np.linspace(-1, 1, 2 * k) / 0.5) ** 2)
     check = sign * np.outer(g, g)
-    pad = np.pad(ssm, k, mode="constant")
-    return np.array([(pad[i:i + 2 * k, i:i + 2 * k] * check).sum() for i in range(len(x))])
+    curve = np.full(len(x), np.nan)
+    for i in range(k, len(x) - k + 1):
+        curve[i] = (ssm[i - k:i + k, i - k:i + k] * check).sum()
+    return curve
 
 
 def novelty_score(generated: np.ndarray, reference: np.ndarray, kernel: int = 8) -> float:
-    """NS: Pearson correlation of the novelty curves of two sequences of the same length."""
+    """NS: Pearson correlation of the novelty curves of two sequences, over the positions where
+    both have a value (the common span); 0 where a curve is flat (silence has no structure to
+    share); NaN for sequences too short for one whole kernel."""
     a, b = novelty_curve(generated, kernel), novelty_curve(reference, kernel)
     n = min(len(a), len(b))
     a, b = a[:n], b[:n]
-    if a.std() < 1e-12 or b.std() < 1e-12:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 2:
+        return float("nan")
+    a, b = a[ok], b[ok]
+    if a.std() < 1e-9 or b.std() < 1e-9:
         return 0.0
     return float(np.corrcoef(a, b)[0, 1])

@@ -1,0 +1,148 @@
+"""Text tables and CSV of ``maskvat evaluate`` results (``evaluation.evaluate``'s summaries).
+
+- ``format_result``: one system: each metric, and for the model-free alignment figures their two
+  chance controls and the gap to the nearer one; the files scored, skipped and why; the spans.
+- ``format_columns``: several columns (anchors and/or systems) on the same references, one metric
+  per line; with anchors, a metric that failed them is shown as "fails anchors" in system columns.
+- ``write_csv``: one line per (column, clip) with every per-clip figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+import numpy as np
+
+from maskvat.atomic import atomic_path
+from maskvat.evaluation.evaluate import METRICS
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.1f}" if abs(v) >= 100 else f"{v:.{digits}f}"
+    return str(v)
+
+
+def _gap(spec, value, controls: list) -> float | None:
+    vals = [c for c in controls if c is not None and math.isfinite(c)]
+    if value is None or not math.isfinite(value) or not vals:
+        return None
+    return value - max(vals) if spec.higher else min(vals) - value
+
+
+def header_lines(result: dict) -> list[str]:
+    """Counts, spans and policy, skipped files, refused and unscored metrics."""
+    lines = []
+    sp = result["spans"]
+    lines.append(f"scored pairs: {result['n_files']}; skipped files: {len(result.get('skipped', []))}"
+                 + (f"; references without a generated file: {result['unpaired_references']}"
+                    if result.get("unpaired_references") else ""))
+    lines.append(f"spans: {sp['policy']}; {sp['min_s']:.2f}-{sp['max_s']:.2f} s (median {sp['median_s']:.2f} s); "
+                 f"generated shorter than its reference: {sp['generated_shorter']}, longer: {sp['generated_longer']}")
+    for s in result.get("skipped", []):
+        lines.append(f"  skipped {s['file']}: {s['reason']}")
+    for m, why in result.get("refused", {}).items():
+        lines.append(f"  {METRICS[m].label if m in METRICS else m} not computed: {why}")
+    for m, items in result.get("not_scored", {}).items():
+        label = METRICS[m].label if m in METRICS else m
+        lines.append(f"  {label}: {len(items)} clip(s) not scored ({items[0]['reason']}"
+                     + (", ..." if len(items) > 1 else "") + ")")
+    return lines
+
+
+def format_result(result: dict) -> str:
+    """One system's results as text (see the module doc)."""
+    lines = header_lines(result)
+    ctl = result.get("controls", {})
+    lines.append("")
+    lines.append(f"{'metric':<28}{'score':>10}{'other clips':>13}{'ref shifted':>13}{'gap':>10}")
+    for m, spec in METRICS.items():
+        if m not in result:
+            continue
+        arrow = "↑" if spec.higher else "↓"
+        other, shifted = ctl.get("other_clip", {}).get(m), ctl.get("shifted", {}).get(m)
+        if other is None and shifted is None:
+            lines.append(f"{spec.label + ' ' + arrow:<28}{_fmt(result[m]):>10}")
+            continue
+        gap = _gap(spec, result[m], [other, shifted])
+        lines.append(f"{spec.label + ' ' + arrow:<28}{_fmt(result[m]):>10}{_fmt(other):>13}{_fmt(shifted):>13}"
+                     f"{_fmt(gap):>10}" + ("  (no better than chance)" if gap is not None and gap <= 0 else ""))
+    lines.append("gap: score minus the better control (for ↓ metrics the control minus the score); > 0 beats chance.")
+    if "onsets" in result:
+        a = result["onsets"]["all"]
+        lines.append(f"lab onsets (against the truth JSONs): F1 {a['f1']:.3f} (P {a['precision']:.3f}, "
+                     f"R {a['recall']:.3f}), median |offset| {a['median_abs_offset_ms']} ms")
+    if result.get("class_accuracy") is not None:
+        lines.append(f"class accuracy: {result['class_accuracy']:.3f}")
+    lines.append(f"FAD embedding: {result['fad_embedding']}; FDD codec: {result['codec'] or 'none (no FDD)'}")
+    return "\n".join(lines)
+
+
+def format_columns(out: dict) -> str:
+    """Anchors and/or systems side by side (``evaluate_systems``'s result)."""
+    cols = out["columns"]
+    names = list(cols)
+    anchors = set(out.get("anchors", []))
+    verdicts = out.get("verdicts", {})
+    width = max(14, *(len(n) + 2 for n in names))
+    lines = [f"{out['n_clips']} reference clips ({out['reference']}); scored on each pair's common span"]
+    for s in out.get("skipped", []):
+        lines.append(f"  skipped {s['file']}: {s['reason']}")
+    for m, why in out.get("refused", {}).items():
+        lines.append(f"  {METRICS[m].label} not computed: {why}")
+    head = f"{'metric':<28}" + "".join(f"{n:>{width}}" for n in names) + ("   anchors" if verdicts else "")
+    lines += ["", head]
+    ranks = _ranks(cols, [n for n in names if n not in anchors])
+    for m, spec in METRICS.items():
+        if not any(m in c for c in cols.values()):
+            continue
+        v = verdicts.get(m)
+        cells = []
+        for n in names:
+            c = cols[n]
+            if n not in anchors and v is not None and not v["ok"]:
+                cells.append("fails anchors")
+                continue
+            cell = _fmt(c.get(m))
+            ci = c.get("ci", {}).get(m)
+            if n not in anchors and ci is not None and all(math.isfinite(x) for x in ci):
+                cell += f" [{_fmt(ci[0], 2)},{_fmt(ci[1], 2)}]"
+            if m in ranks.get(n, {}):
+                cell += f" #{ranks[n][m]}"
+            cells.append(cell)
+        w = max(width, *(len(c) + 2 for c in cells))
+        verdict = "" if v is None else ("   ok" if v["ok"] else "   FAILS: not better than " + ", ".join(v["failed"]))
+        lines.append(f"{spec.label + (' ↑' if spec.higher else ' ↓'):<28}" + "".join(f"{c:>{w}}" for c in cells) + verdict)
+    if any(n not in anchors for n in names):
+        lines.append("[lo,hi]: 95% bootstrap interval over clips; #k: rank among the systems.")
+    return "\n".join(lines)
+
+
+def _ranks(cols: dict, systems: list[str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {n: {} for n in systems}
+    if len(systems) < 2:
+        return out
+    for m, spec in METRICS.items():
+        vals = [(cols[n].get(m), n) for n in systems]
+        vals = [(v, n) for v, n in vals if v is not None and math.isfinite(v)]
+        for rank, (_, n) in enumerate(sorted(vals, key=lambda t: -t[0] if spec.higher else t[0]), 1):
+            out[n][m] = rank
+    return out
+
+
+def write_csv(path: str | os.PathLike, columns: dict[str, dict]) -> None:
+    """One line per (column, clip): span and lengths, every per-clip figure and its controls."""
+    rows = [{"system": name, **r} for name, res in columns.items() for r in res["per_clip"]]
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) and np.isfinite(v) else ("" if isinstance(v, float) else v))
+                        for k, v in r.items()})
