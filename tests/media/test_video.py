@@ -120,3 +120,28 @@ def test_write_video_shows_frame_n_at_exactly_n_over_fps(tmp_path, fps, exact):
         shown = [(f.pts * f.time_base, frame_index(f.to_ndarray(format="rgb24"))) for f in c.decode(video=0)]
     assert shown == [(n / exact, n) for n in range(12)]
     assert probe(path).video.fps == exact
+
+
+def test_several_grids_from_one_pass_are_what_each_decode_gives(tmp_path, monkeypatch):
+    """decode_grids: overlapping windows at two rates and sizes from one open of the file, each
+    equal to its own decode_frames, handed over in the order they complete."""
+    import maskvat.media.video as video
+
+    src_fps = Fraction(30000, 1001)
+    path = encode_frames(tmp_path / "gop.mp4", indexed_frames(59), range(59), 1 / src_fps, gop=12, bframes=2)
+    info = probe(path).video
+    grids = [video.Grid(25.0, 0.6, 0.8, (64, 48)), video.Grid(8.0, 0.6, 0.8, (32, 32)),
+             video.Grid(25.0, 1.1, 0.7, (64, 48)), video.Grid(8.0, 1.1, 0.7, (32, 32)), video.Grid(10.0, 1.5)]
+    opens = []
+    real = video.open_input
+    monkeypatch.setattr(video, "open_input", lambda p: opens.append(p) or real(p))
+    got = list(video.decode_grids(path, grids, video=info))
+    assert len(opens) == 1  # one pass, and no probe: the probed stream was given
+    assert [j for j, _ in got] == [1, 0, 3, 2, 4]  # by the time of each grid's last frame (1.225, 1.36, 1.6, 1.74, 1.9 s)
+    for j, frames in got:
+        g = grids[j]
+        alone = decode_frames(path, g.fps, g.size, g.start, g.duration)
+        np.testing.assert_array_equal(frames.frames, alone.frames)
+        np.testing.assert_array_equal(frames.source_times, alone.source_times)
+        np.testing.assert_array_equal(frames.times, alone.times)
+    assert [frame_index(f) for f in dict(got)[2].frames] == [on_screen(t, float(src_fps)) for t in dict(got)[2].times]

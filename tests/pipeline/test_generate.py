@@ -103,6 +103,36 @@ def test_later_windows_regenerate_the_previous_windows_edge(tiny_model, silent_v
     assert (out.codes < 1024).all()  # every frame filled all the same
 
 
+def test_a_long_video_is_probed_once_and_decoded_once_per_call(tiny_model, make_video, monkeypatch,
+                                                                one_torch_thread):
+    """Issue 19: every window and every encoder take their frames from one decode pass of the
+    file, and the codes are those of each window's frames read on their own."""
+    import maskvat.media.video as media_video
+    from maskvat.pipeline.features import FeaturePipeline
+
+    video = make_video("long.mp4", 60, 25.0)  # 2.4 s: 207 codegram frames, windows of 40
+    pipe = Pipeline.load(tiny_model)
+    opens, passes = [], []
+    real_open, real_pass = av.open, media_video._decode_pass
+    monkeypatch.setattr(av, "open", lambda *a, **k: opens.append(str(a[0])) or real_open(*a, **k))
+    monkeypatch.setattr(media_video, "_decode_pass", lambda *a, **k: passes.append(a[2]) or real_pass(*a, **k))
+    settings = SamplerSettings(steps=2)
+    out = pipe.generate(video, settings=settings, seed=3, overlap=0.2)
+    assert len(out.windows) >= 6
+    assert opens == [str(video)] * 2 and len(passes) == 1  # one probe, one decode pass ...
+    assert len(passes[0]) == 2 * len(out.windows)  # ... for both encoders of every window
+    opens.clear()
+    features = pipe.features
+
+    def each_alone(path, spans, **kw):  # what every window read before: a decode of its own span
+        return (next(FeaturePipeline.visual_windows(features, path, [span], **kw)) for span in spans)
+
+    monkeypatch.setattr(features, "visual_windows", each_alone)
+    alone = pipe.generate(video, settings=settings, seed=3, overlap=0.2)
+    assert len(opens) == 1 + len(out.windows)  # (the probe, then a pass per window)
+    assert torch.equal(out.codes, alone.codes) and np.array_equal(out.wav, alone.wav)
+
+
 def test_cli_writes_sound_and_muxed_copy(tiny_model, silent_video, tmp_path, one_torch_thread):
     out = tmp_path / "out"
     rc = main(["generate", str(silent_video), "-o", str(out), "--model", str(tiny_model), "--steps", "2"])
@@ -137,7 +167,13 @@ def test_beams_are_scored_by_scav_and_the_nearest_kept(tiny_model, silent_video,
     torch.manual_seed(0)
     SCAV(SCAVConfig(hidden=8, dim=4, length=10)).save_pretrained(tmp_path / "scav")
     pipe = Pipeline.load(tiny_model, scav=tmp_path / "scav")
+    decoded, decode = [], pipe.codec.decode
+    pipe.codec.decode = lambda codes, *a, **k: decoded.append(codes.shape[0]) or decode(codes, *a, **k)
     out = pipe.generate(silent_video, settings=SamplerSettings(steps=2), seed=0, duration=0.45, beams=3)
+    assert decoded == [3]  # each beam decoded once (for SCAV); the kept beam's sound is not decoded again
+    pipe.codec.decode = decode
+    n = int(round(0.45 * 44100))
+    assert np.array_equal(out.wav, decode(out.codes[None])[0, :n].numpy())  # ... and it is the sound
     assert len(out.beam_distances) == 1 and len(out.beam_distances[0]) == 3
     assert out.chosen[0] == int(np.argmin(out.beam_distances[0]))
     # the kept codegram is the chosen candidate's: recompute its distance

@@ -20,7 +20,7 @@ from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES, is_video_file
 from maskvat.media.frame_array import FrameArray
 from maskvat.media.mux import mux_audio, muxed_suffix
 from maskvat.media.probe import AudioStreamInfo, MediaInfo, VideoStreamInfo, probe
-from maskvat.media.video import Frames, decode_frames
+from maskvat.media.video import Frames, Grid, decode_frames, decode_grids
 from maskvat.media.write import as_fraction, write_video
 
 __all__ = [
@@ -30,11 +30,13 @@ __all__ = [
     "AudioStreamInfo",
     "FrameArray",
     "Frames",
+    "Grid",
     "MediaInfo",
     "VideoStreamInfo",
     "as_fraction",
     "atomic_path",
     "decode_frames",
+    "decode_grids",
     "fit_length",
     "is_video_file",
     "mux_audio",

@@ -5,13 +5,19 @@ Target times are exact: frame n of the result is the source frame on screen at
 seconds from the first video frame (see :func:`maskvat.media.probe.timeline_origin`).
 Frames come out as a player shows them: turned by the file's display rotation (phone video
 stored sideways with a rotation flag), without the frames an MP4 edit list leaves out.
+
+``decode_grids`` serves several requests (rates, spans, sizes: the windows of a long video
+and the encoders that read each) from one sequential pass, handing each over as soon as
+it is complete; ``decode_frames`` is its one-request case.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from contextlib import closing
 from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import av
 import numpy as np
@@ -53,6 +59,17 @@ def target_times(start: float, duration: float, fps: float) -> np.ndarray:
     return start + np.arange(n, dtype=np.float64) / fps
 
 
+@dataclass(frozen=True)
+class Grid:
+    """One request of a decode pass: frames at ``fps`` from ``start`` for ``duration`` seconds
+    (the times of :func:`target_times`), as (width, height) ``size``; None keeps the shown size."""
+
+    fps: float
+    start: float = 0.0
+    duration: float | None = None
+    size: tuple[int, int] | None = None
+
+
 def decode_frames(
     path: str | os.PathLike,
     fps: float,
@@ -68,30 +85,67 @@ def decode_frames(
     size: (width, height) of the result, as shown; None keeps the source's displayed size.
     Frames are turned by the file's display rotation (``probe(path).video.rotation``, e.g. a
     phone's portrait video stored as landscape), so the result is upright as a player shows it.
-    Each source frame is resized as soon as it is decoded, so large inputs never sit in
-    memory at full size.
+    Each source frame shown at a target is resized as soon as it is decoded, so large inputs
+    never sit in memory at full size.
     Returns :class:`Frames` with frames [N, H, W, 3] uint8, N = floor(duration * fps + 1e-6);
     targets past the last source frame repeat it. Limits (MediaError beyond them): fps in
     (0, 1000], output sides 1..8192, source width*height <= max_pixels, duration <= max_duration.
     """
-    _check_request(path, fps, size, start, duration)
-    v = probe(path).video
+    with closing(decode_grids(path, [Grid(fps, start, duration, size)], max_duration=max_duration,
+                              max_pixels=max_pixels)) as passes:
+        return next(passes)[1]
+
+
+def decode_grids(
+    path: str | os.PathLike,
+    grids: Sequence[Grid],
+    *,
+    video: VideoStreamInfo | None = None,
+    max_duration: float = 3600.0,
+    max_pixels: int = 8192 * 8192,
+) -> Iterator[tuple[int, Frames]]:
+    """Frames for several requests (``grids``: rates, spans, sizes) from ONE sequential decode
+    pass of ``path``'s video: yields ``(index into grids, Frames)`` for each grid as soon as its
+    last frame is decoded (so grids that end earlier come first; ties in the given order),
+    each exactly what ``decode_frames`` returns for it. Only the frames of grids not yet
+    yielded are held, so a caller that works on each grid as it comes (the windows of a long
+    video) holds about one window's frames. ``video``: the file's probed video stream, to
+    skip probing it again. Requests are checked before anything is decoded (MediaError).
+    """
+    for g in grids:
+        _check_request(path, g.fps, g.size, g.start, g.duration)
+    if video is None:
+        video = probe(path).video
+    v = video
     if v is None:
         raise MediaError(path, "has no video stream")
     if v.width * v.height > max_pixels:
         raise MediaError(path, f"frame size {v.width}x{v.height} exceeds the limit of {max_pixels} pixels")
-    if start >= v.duration:
-        raise MediaError(path, f"start {start:.3f} s is beyond the end of the video ({v.duration:.3f} s)")
-    duration = v.duration - start if duration is None else duration
-    if duration > max_duration:
-        raise MediaError(path, f"duration {duration:.1f} s exceeds the limit of {max_duration:g} s")
-    times = target_times(start, duration, fps)
-    if len(times) == 0:
-        raise MediaError(path, f"{duration:.3f} s at {fps} fps gives no frame")
-    width, height = (int(size[0]), int(size[1])) if size is not None else v.display_size
-    _check_memory(path, len(times), width, height)
-    frames, source_times = _decode_at(path, v, times, width, height)
-    return Frames(frames=frames, times=times, source_times=source_times, fps=float(fps))
+    times, sizes = [], []
+    for g in grids:
+        if g.start >= v.duration:
+            raise MediaError(path, f"start {g.start:.3f} s is beyond the end of the video ({v.duration:.3f} s)")
+        duration = v.duration - g.start if g.duration is None else g.duration
+        if duration > max_duration:
+            raise MediaError(path, f"duration {duration:.1f} s exceeds the limit of {max_duration:g} s")
+        t = target_times(g.start, duration, g.fps)
+        if len(t) == 0:
+            raise MediaError(path, f"{duration:.3f} s at {g.fps} fps gives no frame")
+        size = (int(g.size[0]), int(g.size[1])) if g.size is not None else v.display_size
+        _check_memory(path, len(t), *size)
+        times.append(t)
+        sizes.append(size)
+    return _one_pass(path, v, times, sizes, [g.fps for g in grids])
+
+
+def _one_pass(path, v, times, sizes, rates) -> Iterator[tuple[int, Frames]]:
+    if not times:
+        return
+    seek = min(t[0] for t in times) > _NO_SEEK_BEFORE
+    try:
+        yield from _decode_pass(path, v, times, sizes, rates, seek)
+    except _SeekMissed:  # the demuxer landed after the first target: decode from the start instead
+        yield from _decode_pass(path, v, times, sizes, rates, seek=False)
 
 
 def _check_request(path, fps, size, start, duration) -> None:
@@ -116,50 +170,84 @@ def _check_memory(path, n: int, width: int, height: int) -> None:
         )
 
 
-def _decode_at(path, v: VideoStreamInfo, times: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each target time, the last source frame whose time <= target (+1e-6), resized.
-
-    Returns frames [N, height, width, 3] uint8 and source_times [N] (s from the first frame).
-    Seeks to the keyframe before the first target; if the demuxer lands after it, decodes
-    again from the start rather than return the wrong frames.
-    """
-    seek = times[0] > _NO_SEEK_BEFORE
-    out, src = _decode_pass(path, v, times, width, height, seek)
-    if seek and src[0] > times[0] + _EPS:
-        out, src = _decode_pass(path, v, times, width, height, seek=False)
-    return out, src
+class _SeekMissed(Exception):
+    """A seek landed after the first frame asked for (raised before anything is yielded)."""
 
 
-def _decode_pass(path, v, times, width, height, seek: bool) -> tuple[np.ndarray, np.ndarray]:
-    out = np.zeros((len(times), height, width, 3), dtype=np.uint8)
-    src = np.full(len(times), np.nan)
-    i = 0  # next target to fill
-    shown = None  # (time, rgb) of the latest source frame at or before times[i]
-    reformatters = (VideoReformatter(), VideoReformatter())
+class _Target:
+    """One grid's frames as a decode pass fills them: out [N, H, W, 3], src [N] (NaN: unfilled)."""
+
+    def __init__(self, times: np.ndarray, size: tuple[int, int]):
+        self.times, self.size, self.i = times, size, 0
+        self.out = np.zeros((len(times), size[1], size[0], 3), dtype=np.uint8)
+        self.src = np.full(len(times), np.nan)
+
+    def fill_before(self, t: float, shown) -> None:
+        """Targets before source time ``t`` (or every one left, for t = inf) show ``shown``."""
+        while self.i < len(self.times) and self.times[self.i] + _EPS < t:
+            if shown is not None:
+                self.src[self.i], self.out[self.i] = shown.time, shown.rgb(self.size)
+            self.i += 1
+
+    @property
+    def done(self) -> bool:
+        return self.i >= len(self.times)
+
+
+class _Shown:
+    """The source frame on screen: its time, and its RGB at each size asked for (converted once)."""
+
+    def __init__(self, time: float, frame: av.VideoFrame, rotation: int, reformatters: dict):
+        self.time, self.frame, self.rotation, self.reformatters, self.cache = time, frame, rotation, reformatters, {}
+
+    def rgb(self, size: tuple[int, int]) -> np.ndarray:
+        if size not in self.cache:
+            pair = self.reformatters.setdefault(size, (VideoReformatter(), VideoReformatter()))
+            self.cache[size] = _to_rgb(self.frame, size[0], size[1], pair, self.rotation)
+        return self.cache[size]
+
+
+def _decode_pass(path, v, times, sizes, rates, seek: bool) -> Iterator[tuple[int, Frames]]:
+    order = sorted(range(len(times)), key=lambda j: (times[j][-1], j))  # the order grids complete in
+    targets: dict[int, _Target] = {}  # grids not yet yielded (allocated when first needed)
+    first = min(t[0] for t in times)
+    reformatters: dict = {}
+    shown = None  # the latest source frame at or before the next target
     with open_input(path) as container:
         stream = container.streams[v.index]
         stream.thread_type = "AUTO"
         if seek:
-            container.seek(int((v.start_time + times[0]) / stream.time_base), stream=stream, backward=True)
+            container.seek(int((v.start_time + first) / stream.time_base), stream=stream, backward=True)
         t = None
         try:
             for frame in container.decode(stream):
                 if frame.time is None:
                     continue
                 t = frame.time - v.start_time
-                while i < len(times) and times[i] + _EPS < t:  # targets before this frame see the previous one
-                    if shown is not None:
-                        src[i], out[i] = shown
-                    i += 1
-                if i >= len(times):
+                if shown is None and seek and t > first + _EPS:
+                    raise _SeekMissed
+                for j in order:
+                    if j not in targets and times[j][0] + _EPS < t:
+                        targets[j] = _Target(times[j], sizes[j])
+                    if j in targets:
+                        targets[j].fill_before(t, shown)
+                while order and order[0] in targets and targets[order[0]].done:
+                    j = order.pop(0)
+                    yield j, _frames(path, targets.pop(j), rates[j])
+                if not order:
                     break
-                shown = (t, _to_rgb(frame, width, height, reformatters, v.rotation))
+                shown = _Shown(t, frame, v.rotation, reformatters)
         except av.error.FFmpegError as exc:
             raise corrupt(path, exc, at=t) from None
-    while i < len(times) and shown is not None:  # the last frame stays on screen to the end
-        src[i], out[i] = shown
-        i += 1
-    return _fill_leading(path, out, src)
+    for j in order:  # the last frame stays on screen to the end
+        target = targets.pop(j, None) or _Target(times[j], sizes[j])
+        target.fill_before(np.inf, shown)
+        yield j, _frames(path, target, rates[j])
+
+
+def _frames(path, target: _Target, fps: float) -> Frames:
+    out, src = _fill_leading(path, target.out, target.src)
+    return Frames(frames=out, times=target.times, source_times=src, fps=float(fps))
 
 
 def _fill_leading(path, out: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import closing
 from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -16,7 +18,7 @@ import torch
 from maskvat.encoders.base import decode_size, frame_geometry
 from maskvat.encoders.registry import load_encoder
 from maskvat.errors import MaskvatError
-from maskvat.media import FrameArray, decode_frames, probe
+from maskvat.media import FrameArray, Grid, MediaInfo, decode_grids, probe
 
 
 @dataclass
@@ -56,50 +58,92 @@ class FeaturePipeline:
         return cls(*(None if e is None else e.to(device) for e in (sem, syn, aud)))
 
     def visual(self, path: str | os.PathLike, start: float = 0.0, duration: float | None = None, *,
-               context: float = 0.0, edge: str = "repeat") -> ClipFeatures:
+               context: float = 0.0, edge: str = "repeat", info: MediaInfo | None = None) -> ClipFeatures:
         """Read ``path`` (a file or a ``FrameArray``) at each encoder's frame rate and geometry,
-        from ``start`` for ``duration`` seconds.
+        from ``start`` for ``duration`` seconds (default: to the end).
 
         context: seconds of picture read on each side of the span and cut off the features
         again, so that an encoder that looks across time (3-D convolutions) sees the video
         around a window, not an edge at its first and last frame. edge: what stands in for
         the context beyond the video's own start and end: "repeat" its first / last frame,
-        or "none" (the encoder sees the video's edge there, as in training)."""
+        or "none" (the encoder sees the video's edge there, as in training). info: the
+        file's ``probe``, to skip probing it again."""
+        total = path.duration if isinstance(path, FrameArray) else (info or probe(path)).duration
+        span = (start, total - start if duration is None else duration)
+        with closing(self.visual_windows(path, [span], context=context, edge=edge, info=info)) as windows:
+            return next(windows)
 
+    def visual_windows(self, path: str | os.PathLike, spans: Sequence[tuple[float, float]], *,
+                       context: float = 0.0, edge: str = "repeat",
+                       info: MediaInfo | None = None) -> Iterator[ClipFeatures]:
+        """``visual`` for each (start, duration) span in s, in order, from ONE decode pass of a
+        file (``maskvat.media.decode_grids``): every encoder's frames at its rate and geometry
+        are taken from the same pass, and each span's features come as soon as its frames are
+        decoded, so that a caller works on one window while the pass waits. Spans must not
+        end before an earlier one. Frames held: about two spans' worth at each encoder's rate
+        and size (the lab model, 4 s windows with 0.5 s context: 25 + 8 frames of 64 x 64 x 3
+        bytes a second, about 2 MB a window), however long the video. The features are
+        exactly those of ``visual`` on each span alone."""
         if edge not in ("repeat", "none"):
             raise ValueError(f"edge must be 'repeat' or 'none', not {edge!r}")
+        ends = [s + d for s, d in spans]
+        if any(b < a for a, b in zip(ends, ends[1:])):
+            raise ValueError("spans must not end before an earlier one")
         in_memory = isinstance(path, FrameArray)
-        info = None if in_memory else probe(path)
-        total = path.duration if in_memory else info.duration
-        if duration is None:
-            duration = total - start
         if in_memory:
-            height, width = path.frames.shape[1:3]
+            total, (height, width) = path.duration, path.frames.shape[1:3]
         else:
+            info = info or probe(path)
+            total = info.duration
             width, height = info.video.display_size if info.video is not None else (1, 1)
-        out = {}
-        for name, enc in (("semantic", self.semantic), ("sync", self.sync)):
-            if enc is None:
-                out[name] = None
-                continue
-            c = enc.config
-            size = decode_size(width, height, **frame_geometry(c))
-            n = int(math.floor(duration * c.fps + 1e-6))
-            before, after = context_frames(c.fps, c.rate, context, start, duration, total, edge)
-            first = start - before / c.fps
-            pad = min(before, max(0, math.ceil(-first * c.fps - 1e-6)))  # grid times before the video's start
-            read = dict(size=size, start=max(0.0, first + pad / c.fps), duration=(before + n + after - pad) / c.fps)
-            frames = path.at(c.fps, **read).frames if in_memory else decode_frames(path, c.fps, **read).frames
-            if pad:  # the video's first frame stands in for the picture before it
-                frames = np.concatenate([np.repeat(frames[:1], pad, 0), frames])
-            feats = enc.encode_frames(frames[None])[0].float()
-            stride = max(1, round(c.fps / c.rate))
-            out[name] = feats[before // stride: before // stride + math.ceil(n / stride)]
-        return ClipFeatures(out["semantic"], out["sync"], duration)
+        encoders = [(name, enc) for name, enc in (("semantic", self.semantic), ("sync", self.sync)) if enc is not None]
+        reads = [[_Read(enc.config, size=decode_size(width, height, **frame_geometry(enc.config)), start=start,
+                        duration=duration, total=total, context=context, edge=edge) for _, enc in encoders]
+                 for start, duration in spans]
+
+        def features(i: int, frames: list[np.ndarray]) -> ClipFeatures:
+            out = {name: read.features(enc, f) for (name, enc), read, f in zip(encoders, reads[i], frames)}
+            return ClipFeatures(out.get("semantic"), out.get("sync"), spans[i][1])
+
+        if in_memory or not encoders:
+            for i in range(len(spans)):
+                yield features(i, [path.at(r.fps, **r.grid).frames for r in reads[i]])
+            return
+        grids = [Grid(r.fps, **r.grid) for rs in reads for r in rs]
+        done: dict[int, np.ndarray] = {}
+        i, k = 0, len(encoders)
+        with closing(decode_grids(path, grids, video=info.video)) as passes:
+            for j, frames in passes:
+                done[j] = frames.frames
+                while i < len(spans) and all(i * k + e in done for e in range(k)):
+                    yield features(i, [done.pop(i * k + e) for e in range(k)])
+                    i += 1
 
     def audio_features(self, wav: np.ndarray | torch.Tensor) -> torch.Tensor:
         """wav [T] at 44.1 kHz -> [Na, Da]."""
         return self.audio.encode_audio(torch.as_tensor(np.asarray(wav))[None])[0].float()
+
+
+class _Read:
+    """What one encoder reads for one span: its frame grid, widened by ``context`` (whole
+    feature steps) and clipped at the video's start (the first frame repeated in front)."""
+
+    def __init__(self, config, *, size, start: float, duration: float, total: float, context: float, edge: str):
+        c = self.config = config
+        self.fps, self.n = c.fps, int(math.floor(duration * c.fps + 1e-6))
+        self.before, after = context_frames(c.fps, c.rate, context, start, duration, total, edge)
+        first = start - self.before / c.fps
+        self.pad = min(self.before, max(0, math.ceil(-first * c.fps - 1e-6)))  # grid times before the video's start
+        self.grid = dict(size=size, start=max(0.0, first + self.pad / c.fps),
+                         duration=(self.before + self.n + after - self.pad) / c.fps)
+
+    def features(self, encoder, frames: np.ndarray) -> torch.Tensor:
+        """frames [N, H, W, 3] of ``grid`` -> the span's features [n / stride, D]."""
+        if self.pad:  # the video's first frame stands in for the picture before it
+            frames = np.concatenate([np.repeat(frames[:1], self.pad, 0), frames])
+        feats = encoder.encode_frames(frames[None])[0].float()
+        stride = max(1, round(self.config.fps / self.config.rate))
+        return feats[self.before // stride: self.before // stride + math.ceil(self.n / stride)]
 
 
 def context_frames(fps: float, rate: float, context: float, start: float, duration: float, total: float,

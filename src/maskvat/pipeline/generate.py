@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ import torch
 from maskvat.atomic import atomic_path
 from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.errors import MaskvatError, MediaError
-from maskvat.media import FrameArray, probe
+from maskvat.media import FrameArray, MediaInfo, probe
 from maskvat.model.config import model_config
 from maskvat.model.maskvat import Conditioning, MaskVAT
 from maskvat.pipeline.features import FeaturePipeline, encoder_roles
@@ -193,14 +194,16 @@ class Pipeline:
         return cls(net, tok, features, device, scav_model, encoder_sources=sources)
 
     # ------------------------------------------------------------------------------------
-    def _check(self, video, start: float, duration: float | None, beams: int) -> tuple[float, int]:
-        """Validate one request; returns (duration in seconds, codegram frames)."""
-        duration = requested_duration(video, start, duration)
+    def _check(self, video, start: float, duration: float | None, beams: int) -> tuple[float, int, MediaInfo | None]:
+        """Validate one request; returns (duration in seconds, codegram frames, the file's probe
+        or None for frames in memory). The one probe of the file in a call."""
+        info = None if isinstance(video, FrameArray) else probe(video)
+        duration = requested_duration(video, start, duration, info=info)
         if beams < 1 or beams > 64:
             raise MaskvatError(f"beams must be between 1 and 64, not {beams}")
         if beams > 1 and self.scav is None:
             raise MaskvatError("beams > 1 needs a SCAV beam selector (Pipeline.load(scav=FOLDER))")
-        return duration, math.ceil(duration * self.codec.sample_rate / self.codec.hop_length)
+        return duration, math.ceil(duration * self.codec.sample_rate / self.codec.hop_length), info
 
     @property
     def frame_seconds(self) -> float:
@@ -222,28 +225,40 @@ class Pipeline:
 
         video: a file path, a ``FrameArray``, or frames [N, H, W, 3] uint8 with their ``fps``.
         beams: B candidates per window, sampled as one batch; SCAV keeps the one nearest the
-        video (paper 3.2.4). Their distances are in ``Generation.beam_distances``."""
+        video (paper 3.2.4). Their distances are in ``Generation.beam_distances``.
+
+        A file is probed once and decoded once, in one pass that serves every window and
+        every encoder as sampling reaches it (``FeaturePipeline.visual_windows``); each beam is
+        decoded once (for SCAV), and a one-window video's sound is its kept beam's."""
         video = as_video(video, fps)
-        duration, total = self._check(video, start, duration, beams)
+        duration, total, info = self._check(video, start, duration, beams)
+        return self._generate(video, info, duration, total, settings, seed, generator, start, overlap, beams, progress)
+
+    def _generate(self, video, info, duration: float, total: int, settings, seed, generator, start: float,
+                  overlap: float, beams: int, progress: bool) -> Generation:
         gen = generator or torch.Generator(device=self.device).manual_seed(seed)
         cfg = self.model.config
         frame_s = self.frame_seconds
         plan = window_plan(total, cfg.max_frames, min(max(1, round(overlap / frame_s)), cfg.max_frames // 2))
         ends = kept_ends(plan, self.edge_frames if len(plan) > 1 else 0)
         codes = torch.full((cfg.n_levels, total), cfg.mask_id, dtype=torch.long)
-        distances, chosen = [], []
-        for (w_start, w_len), end in zip(plan, ends):
-            feats = self.features.visual(video, start + w_start * frame_s, w_len * frame_s,
-                                         context=self.feature_context, edge="none")
-            prompt = codes[:, w_start:w_start + w_len][None].repeat(beams, 1, 1)
-            fixed = prompt != cfg.mask_id
-            out = self._sample([feats], w_len, settings, gen, prompt if fixed.any() else None, fixed, progress, beams)
-            best, dist = self._select(feats, out)
-            if dist is not None:
-                distances.append(dist)
-                chosen.append(best)
-            codes[:, w_start:end] = out[best, :, :end - w_start].cpu()
-        wav = self._decode(codes[None], [duration])[0]
+        distances, chosen, kept = [], [], None
+        spans = [(start + w_start * frame_s, w_len * frame_s) for w_start, w_len in plan]
+        windows = self.features.visual_windows(video, spans, context=self.feature_context, edge="none", info=info)
+        with closing(windows):
+            for (w_start, w_len), end, feats in zip(plan, ends, windows):
+                prompt = codes[:, w_start:w_start + w_len][None].repeat(beams, 1, 1)
+                fixed = prompt != cfg.mask_id
+                out = self._sample([feats], w_len, settings, gen, prompt if fixed.any() else None, fixed, progress,
+                                   beams)
+                best, dist, kept = self._select(feats, out)
+                if dist is not None:
+                    distances.append(dist)
+                    chosen.append(best)
+                codes[:, w_start:end] = out[best, :, :end - w_start].cpu()
+        n = int(round(duration * self.codec.sample_rate))
+        # one window: its kept beam's sound, decoded for SCAV, is the sound; else the joined codegram, once
+        wav = kept[:n] if len(plan) == 1 and kept is not None else self._decode(codes[None], [duration])[0]
         return Generation(wav, self.codec.sample_rate, codes, duration, plan, distances, chosen)
 
     def generate_many(self, videos, *, batch_size: int = 8, settings: SamplerSettings = SamplerSettings(),
@@ -271,13 +286,13 @@ class Pipeline:
             done = None  # this video's result when it is not batched: a Generation or an exception
             try:
                 video = as_video(video, fps)
-                dur, total = self._check(video, start, duration, beams)
+                dur, total, info = self._check(video, start, duration, beams)
                 if total > cfg.max_frames:
-                    done = self.generate(video, settings=settings, seed=seed, start=start, duration=dur,
-                                         overlap=overlap, beams=beams, progress=progress)
+                    done = self._generate(video, info, dur, total, settings, seed, None, start, overlap, beams,
+                                          progress)
                 else:
                     feats = self.features.visual(video, start, total * self.frame_seconds,
-                                                 context=self.feature_context, edge="none")
+                                                 context=self.feature_context, edge="none", info=info)
             except Exception as exc:  # noqa: BLE001 - one file's failure, whatever it is, is that file's result
                 done = exc
             if done is not None:
@@ -293,22 +308,27 @@ class Pipeline:
     def _run_batch(self, items, length, settings, seed, beams, progress):
         gen = torch.Generator(device=self.device).manual_seed(seed)
         out = self._sample([f for _, _, f, _ in items], length, settings, gen, None, None, progress, beams)
-        picks, scores = [], []
-        for j, (_, _, feats, _) in enumerate(items):
-            best, dist = self._select(feats, out[j * beams:(j + 1) * beams])
+        picks, scores, kept = [], [], []
+        for j, (_, _, feats, dur) in enumerate(items):
+            best, dist, wav = self._select(feats, out[j * beams:(j + 1) * beams])
             picks.append(out[j * beams + best].cpu())
             scores.append((best, dist))
-        wavs = self._decode(torch.stack(picks), [d for *_, d in items])
+            kept.append(None if wav is None else wav[:int(round(dur * self.codec.sample_rate))])
+        if any(w is None for w in kept):  # one beam each: decoded here, all at once
+            kept = self._decode(torch.stack(picks), [d for *_, d in items])
+        wavs = kept
         for (i, video, _, dur), codes, wav, (best, dist) in zip(items, picks, wavs, scores):
             yield i, video, Generation(wav, self.codec.sample_rate, codes, dur, [(0, length)],
                                        [] if dist is None else [dist], [] if dist is None else [best])
 
-    def _select(self, feats, candidates: torch.Tensor) -> tuple[int, list[float] | None]:
-        """(index of the kept beam, SCAV distances of all beams or None for a single candidate)."""
+    def _select(self, feats, candidates: torch.Tensor) -> tuple[int, list[float] | None, np.ndarray | None]:
+        """(index of the kept beam, SCAV distances of all beams, the kept beam's waveform [L * hop]
+        as SCAV decoded it; None and None for a single candidate, which is not decoded here)."""
         if candidates.shape[0] == 1:
-            return 0, None
-        dist = self.scav_distances(feats, candidates)
-        return int(dist.argmin()), dist.tolist()
+            return 0, None, None
+        dist, wav = self._scav(feats, candidates)
+        best = int(dist.argmin())
+        return best, dist.tolist(), wav[best].float().cpu().numpy().reshape(-1)
 
     @torch.no_grad()
     def _decode(self, codes: torch.Tensor, durations: list[float]) -> list[np.ndarray]:
@@ -317,16 +337,20 @@ class Pipeline:
         wav = self.codec.decode(codes.to(self.codec.device), num_samples=max(n))
         return [w[:m].float().cpu().numpy().reshape(-1) for w, m in zip(wav, n)]
 
-    @torch.no_grad()
     def scav_distances(self, feats, candidates: torch.Tensor) -> torch.Tensor:
         """SCAV distance between the window's video and each candidate codegram [B, K, L] -> [B]."""
+        return self._scav(feats, candidates)[0]
+
+    @torch.no_grad()
+    def _scav(self, feats, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(SCAV distances [B], the candidates' waveforms [B, L * hop], each decoded once)."""
         wav = self.codec.decode(candidates.to(self.codec.device))  # [B, L * hop]
         audio = torch.stack([self.features.audio_features(w.cpu().numpy()) for w in wav])
         sem = None if feats.semantic is None else feats.semantic[None]
         syn = None if feats.sync is None else feats.sync[None]
         dev = next(self.scav.parameters()).device
         v = self.scav.video(sem.to(dev) if sem is not None else None, syn.to(dev) if syn is not None else None)
-        return self.scav.distance(v, self.scav.audio(audio.to(dev)))[0].cpu()
+        return self.scav.distance(v, self.scav.audio(audio.to(dev)))[0].cpu(), wav
 
     @torch.no_grad()
     def _sample(self, feats: list, length, settings, gen, prompt, fixed, progress, beams: int = 1) -> torch.Tensor:
@@ -350,15 +374,17 @@ class Pipeline:
                             prompt_mask=None if prompt is None else fixed.to(dev), progress=progress)
 
 
-def requested_duration(video, start: float = 0.0, duration: float | None = None) -> float:
+def requested_duration(video, start: float = 0.0, duration: float | None = None, *,
+                       info: MediaInfo | None = None) -> float:
     """Seconds of sound one request asks for (``duration``, default: from ``start`` to the end of
     the video); a MediaError naming the video if the video cannot be read or the span does not
-    fit it or the limits (MIN_SECONDS to MAX_SECONDS). ``video``: a path or a FrameArray."""
+    fit it or the limits (MIN_SECONDS to MAX_SECONDS). ``video``: a path or a FrameArray;
+    ``info``: the file's ``probe``, to skip probing it again."""
 
     if isinstance(video, FrameArray):
         length = video.duration
     else:
-        info = probe(video)
+        info = info or probe(video)
         if info.video is None:
             raise MediaError(video, "has no video stream")
         length = info.video.duration
