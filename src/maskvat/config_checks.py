@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import fields
+from pathlib import Path
 from typing import TypeVar
 
 from maskvat.errors import MaskvatError
@@ -18,3 +21,16 @@ def from_checked_dict(cls: type[T], data: dict, what: str) -> T:
     if unknown:
         raise MaskvatError(f"unknown {what}(s): {', '.join(sorted(unknown))}")
     return cls(**data)
+
+
+def read_config_file(path: str | os.PathLike) -> dict:
+    """The JSON object of a config file; one clear error if it is missing, not JSON or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise MaskvatError(f"{path}: no such config file") from None
+    except json.JSONDecodeError as exc:
+        raise MaskvatError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MaskvatError(f"{path}: a config file holds one JSON object (names and values)")
+    return data

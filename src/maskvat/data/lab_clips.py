@@ -30,14 +30,15 @@ __all__ = ["FPS", "MEL_RATE", "LabClips", "OffsetGrid", "continuous_levels", "lo
 
 @dataclass
 class LabClips:
-    """frames [C, F, S, S, 3] uint8, mels [C, 64, M] float32, class ids per clip [C] (-1: none);
+    """frames [C, F, S, S, 3] uint8, mels [C, 64, M] float32, class ids per clip [C] (-1: none; the
+    whole field None for clips without truth, e.g. a user's footage: ``maskvat.data.footage``);
     optionally ``codec_mels`` [C, 64, M]: the same clips' sound after a codec round trip, and
     ``levels`` [C, 2, F] float32: per frame, the highest fan speed and tap flow on screen (0: none
     running), from the truth; training may supervise with them, a judge never reads them."""
 
     frames: np.ndarray
     mels: np.ndarray
-    labels: np.ndarray
+    labels: np.ndarray | None
     clip_ids: list[str]
     codec_mels: np.ndarray | None = None
     levels: np.ndarray | None = None

@@ -40,7 +40,7 @@ import torch
 from tqdm import tqdm
 
 from maskvat.atomic import atomic_path
-from maskvat.config_checks import from_checked_dict
+from maskvat.config_checks import from_checked_dict, read_config_file
 from maskvat.errors import MaskvatError
 from maskvat.train.runlog import write_log
 
@@ -94,12 +94,7 @@ class LoopConfig:
     def from_file(cls, path: str | os.PathLike, **overrides):
         """A config from a JSON file, with ``overrides`` (None values ignored) on top: every
         trainer takes ``--config FILE`` and flags the same way."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise MaskvatError(f"{path}: no such config file") from None
-        except json.JSONDecodeError as exc:
-            raise MaskvatError(f"{path}: not valid JSON ({exc})") from None
+        data = read_config_file(path)
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data, f"{path}: training option")
 

@@ -167,7 +167,10 @@ class SemanticTrainer(Trainer):
 
     def validate(self) -> dict:
         r = retrieval(*clip_embeddings(self.module, self.val_clips), self.val_clips.labels)
-        return {"val_r1": r["r1"], "val_r5": r["r5"], "val_class_match_at_1": r["class_match_at_1"]}
+        out = {"val_r1": r["r1"], "val_r5": r["r5"]}
+        if "class_match_at_1" in r:  # clips with labels (the lab's); footage has none
+            out["val_class_match_at_1"] = r["class_match_at_1"]
+        return out
 
     def plot(self, log: list[dict], path: Path) -> None:
         plot_curves(log, path, loss_key="loss", loss_label="InfoNCE", loss_title="training loss",
