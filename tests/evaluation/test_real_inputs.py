@@ -206,3 +206,17 @@ def raise_from_main(argv):
     p = argparse.ArgumentParser()
     cli.register(p.add_subparsers())
     cli.run(p.parse_args(argv))
+
+
+def test_a_metric_failing_its_anchors_is_not_printed_as_a_system_score():
+    from maskvat.evaluation.report import format_columns
+
+    cols = {"truth": {"wc": 0.9, "onset_f1_50": 0.9}, "silence": {"wc": 0.99, "onset_f1_50": 0.0},
+            "mine": {"wc": 0.871, "onset_f1_50": 0.456, "ci": {"onset_f1_50": (0.4, 0.5)}}}
+    verdicts = {"wc": {"ok": False, "failed": ["silence"]}, "onset_f1_50": {"ok": True, "failed": []}}
+    text = format_columns({"columns": cols, "anchors": ["truth", "silence"], "verdicts": verdicts,
+                           "n_clips": 3, "reference": "ref"})
+    wc = next(line for line in text.splitlines() if line.startswith("WC"))
+    f1 = next(line for line in text.splitlines() if line.startswith("onset F1 ±50"))
+    assert "0.871" not in wc and "fails anchors" in wc and "FAILS: not better than silence" in wc
+    assert "0.456 [0.40,0.50]" in f1 and f1.rstrip().endswith("ok")
