@@ -26,7 +26,9 @@ import os
 import pickle
 import re
 import socket
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlparse
 
 import torch
@@ -150,6 +152,40 @@ def _call(model_cls, source: str, what: str, hint: str, **kwargs):
         lines = str(exc).strip().splitlines()
         raise MaskvatError(f"cannot load {what} from {source!r}: {lines[0][:200] if lines else type(exc).__name__}; "
                            f"{hint}") from None
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' warnings, its load report included (for callers that raise on
+    what it would warn about)."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def checked_from_pretrained(model_cls, source: str, *, unused: tuple[str, ...] = (), **kwargs):
+    """``model_cls.from_pretrained(source)`` that refuses what transformers only logs: weights the
+    folder lacks (transformers fills them at random), weights of other shapes, and weights it
+    does not use, except those whose names start with one of ``unused`` (a published checkpoint's
+    other parts, e.g. CLIP's text tower). Raises ValueError with one line (``load_pretrained``
+    turns it into a MaskvatError naming the source)."""
+    try:
+        with quiet_transformers():
+            model, info = model_cls.from_pretrained(source, output_loading_info=True, **kwargs)
+    except RuntimeError as exc:  # size mismatches, damaged files
+        raise ValueError(f"the weights do not fit their config.json ({_first_line(exc)})") from None
+    missing = sorted(info.get("missing_keys", ()))
+    unknown = sorted(k for k in info.get("unexpected_keys", ()) if not k.startswith(unused))
+    if missing:
+        raise ValueError(f"{len(missing)} missing weights (e.g. {missing[0]}): not a complete checkpoint")
+    if unknown:
+        raise ValueError(f"{len(unknown)} unknown weights (e.g. {unknown[0]}): not this architecture")
+    return model
 
 
 class _Snapshot:

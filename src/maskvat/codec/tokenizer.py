@@ -9,9 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -20,7 +18,7 @@ from transformers import DacConfig, DacModel
 
 from maskvat.codec.presets import CODEC_PRESETS
 from maskvat.errors import MaskvatError
-from maskvat.weights import load_pretrained, shipped
+from maskvat.weights import load_pretrained, quiet_transformers, shipped
 
 LOAD_HINT = "pass --codec PATH to a saved codec folder"
 SAMPLE_RATE = 44100  # every MaskVAT codec: DAC 44 kHz, and the presets of its architecture
@@ -197,7 +195,7 @@ class _CheckedDacLoader:
         from safetensors import SafetensorError
 
         try:
-            with _quiet_transformers():
+            with quiet_transformers():
                 model, info = DacModel.from_pretrained(source, output_loading_info=True, dtype=torch.float32, **kwargs)
         except SafetensorError as exc:
             raise ValueError(f"the weights file is corrupt ({_first_line(exc)})") from None
@@ -269,19 +267,6 @@ def _plain_copy(model: DacModel) -> DacModel:
             for name in list(module.parametrizations.keys()):
                 parametrize.remove_parametrizations(module, name, leave_parametrized=True)
     return plain
-
-
-@contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load report (this module raises on what it would warn about)."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
 
 
 def _first_line(exc: BaseException) -> str:

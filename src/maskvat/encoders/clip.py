@@ -17,7 +17,22 @@ import torch
 from torch import nn
 
 from maskvat.encoders.base import EncoderConfig, frames_to_tensor
-from maskvat.weights import load_pretrained
+from maskvat.weights import checked_from_pretrained, load_pretrained
+
+# openai/clip-vit-base-patch32 on the hub is the whole CLIPModel: its text tower is not used here
+TEXT_TOWER = ("text_model.", "text_projection.", "logit_scale")
+
+
+class _CheckedCLIP:
+    """``CLIPVisionModelWithProjection.from_pretrained`` from a CLIP folder (the published CLIPModel
+    or an image tower alone) that refuses missing or mismatched image weights instead of filling
+    them at random, and loads the published layout without transformers' report on the text tower."""
+
+    @staticmethod
+    def from_pretrained(source: str, **kwargs):
+        from transformers import CLIPVisionModelWithProjection
+
+        return checked_from_pretrained(CLIPVisionModelWithProjection, source, unused=TEXT_TOWER, **kwargs)
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -31,9 +46,7 @@ class CLIPFrameEncoder(nn.Module):
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike, *, fps: float = 8.0, name: str = "clip") -> "CLIPFrameEncoder":
-        from transformers import CLIPVisionModelWithProjection
-
-        model = load_pretrained(CLIPVisionModelWithProjection, source, "CLIP",
+        model = load_pretrained(_CheckedCLIP, source, "CLIP",
                                 hint=f"pass the path of a saved CLIP folder (on the command line: {name}=FOLDER)")
         cfg = model.config
         config = EncoderConfig(name=name, modality="video", dim=cfg.projection_dim, rate=fps, fps=fps,
