@@ -271,3 +271,23 @@ def test_a_codec_whose_config_says_another_sample_rate_is_refused(tmp_path):
     (tmp_path / "c" / "config.json").write_text(json.dumps({**cfg, "sampling_rate": 16000}))
     with pytest.raises(MaskvatError, match="16000 Hz.*44100"):
         AudioTokenizer.from_pretrained(tmp_path / "c")
+
+
+def test_codes_and_sound_equal_transformers_dac_model_on_the_same_weights(tok_with_biases, tmp_path):
+    """The reference is transformers' DacModel, loaded by transformers itself from the folder we
+    save: the same codes for a batch (with our end padding to a whole hop) and the same sound."""
+    tok_with_biases.save_pretrained(tmp_path / "c")
+    theirs = DacModel.from_pretrained(str(tmp_path / "c")).eval()
+    ours = AudioTokenizer.from_pretrained(tmp_path / "c")
+    assert [(k, v.shape) for k, v in ours.model.state_dict().items()] == \
+        [(k, v.shape) for k, v in theirs.state_dict().items()]
+    wav = np.stack([_noise(3 * 512 + 100, 7), _noise(3 * 512 + 100, 8)])  # not a whole number of hops
+    padded = torch.nn.functional.pad(torch.from_numpy(wav), (0, 512 - 100))[:, None, :]
+    with torch.no_grad():
+        want = theirs.encode(padded).audio_codes
+        codes = ours.encode(wav)
+        assert codes.shape == want.shape == (2, 9, 4) and torch.equal(codes, want.long())
+        sound = theirs.decode(audio_codes=want).audio_values.reshape(2, -1)
+        torch.testing.assert_close(ours.decode(codes), sound, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(ours.decode(codes, num_samples=wav.shape[1]), sound[:, :wav.shape[1]],
+                                   atol=1e-6, rtol=1e-5)

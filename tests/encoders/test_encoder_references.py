@@ -149,3 +149,26 @@ def test_clip_preprocessing_equals_clip_image_processor(height, width):
     # the pipeline decodes at the size the processor resizes to
     w, h = decode_size(width, height, size=224, resize=224, keep_aspect=True)
     assert min(w, h) == 224 and max(w, h) == int(224 * max(width, height) / min(width, height))
+
+
+def test_clip_encoder_equals_clip_processor_and_model_on_the_same_random_weights(tmp_path):
+    """CLIP end to end: our frame encoder on a saved folder against transformers' CLIPImageProcessor
+    + CLIPVisionModelWithProjection(...).image_embeds with the same weights, frame by frame. The
+    frames' short side is the processor's 224, so preprocessing is exact (no resampling)."""
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from maskvat.encoders.clip import CLIPFrameEncoder
+
+    torch.manual_seed(0)
+    cfg = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=224, patch_size=32, projection_dim=16)  # ViT-B/32's grid, small widths
+    theirs = CLIPVisionModelWithProjection(cfg).eval()
+    theirs.save_pretrained(tmp_path / "clip")
+    frames = np.random.default_rng(1).integers(0, 255, size=(1, 3, 224, 301, 3), dtype=np.uint8)
+    pixels = CLIPImageProcessor()(images=list(frames[0]), return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        want = theirs(pixel_values=pixels).image_embeds
+    ours = CLIPFrameEncoder.from_pretrained(tmp_path / "clip", fps=8).encode_frames(frames)
+    assert ours.shape == (1, 3, 16)
+    torch.testing.assert_close(ours[0], want, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(want[0], want[1], atol=1e-3)  # frames differ, so a mix-up would show
