@@ -8,7 +8,7 @@ import torch
 from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.data.extract import write_cache
 from maskvat.errors import MaskvatError
-from maskvat.train.generator import TrainConfig, lr_at, train
+from maskvat.train.generator import GeneratorTrainer, TrainConfig, lr_at, train
 
 # the debug sizes (model_config("debug-*")), with the small feature widths of the caches below
 TINY = dict(max_frames=20, window_seconds=20 / 86.1328125, semantic_dim=6, sync_dim=5, audio_dim=4,
@@ -153,3 +153,23 @@ def test_every_shipped_config_loads_and_names_a_model(path):
     assert cfg.steps > cfg.warmup, "the learning rate must decay after the warm-up"
     if cfg.model.startswith("paper-"):
         assert cfg.codec == "descript/dac_44khz" and mcfg.max_frames == 862 and cfg.batch_size == 50
+
+
+def test_half_precision_on_a_cpu_only_where_it_has_units_for_it(monkeypatch, setup, tmp_path, one_torch_thread,
+                                                                 capsys):
+    """bf16 autocast on a CPU without avx512_bf16/amx_bf16 is emulated, several times slower than
+    fp32: such a run uses fp32 and says so; a GPU, or a CPU with the units, keeps the config's."""
+    from maskvat.train import loop
+
+    assert loop.run_precision("bf16", cpu=True, flags={"avx2", "fma"}) == "no"
+    assert loop.run_precision("bf16", cpu=True, flags={"avx2", "amx_bf16"}) == "bf16"
+    assert loop.run_precision("fp16", cpu=True, flags={"avx512_bf16"}) == "no"
+    assert loop.run_precision("bf16", cpu=False, flags={"avx2"}) == "bf16"
+    assert loop.run_precision("bf16", cpu=True, flags=None) == "bf16"  # unknown (not Linux): as asked
+    assert loop.run_precision("no", cpu=True, flags=set()) == "no"
+    monkeypatch.setattr(loop, "cpu_flags", lambda: {"avx2"})
+    root, cache, _ = setup
+    trainer = GeneratorTrainer(config(root, cache, steps=1, precision="bf16"), tmp_path / "run", progress=False)
+    trainer.run(device="cpu")
+    assert trainer.accelerator.mixed_precision == "no"
+    assert "precision bf16 asked, fp32 used" in capsys.readouterr().out
