@@ -174,3 +174,18 @@ def test_half_precision_on_a_cpu_only_where_it_has_units_for_it(monkeypatch, set
     trainer.run(device="cpu")
     assert trainer.accelerator.mixed_precision == "no"
     assert "precision bf16 asked, fp32 used" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rank,printed", [("0", True), ("1", False)])
+def test_cli_train_prints_its_result_once_under_torchrun(monkeypatch, capsys, tmp_path, rank, printed):
+    """torchrun starts one `maskvat train` per process: only rank 0 prints the result and paths
+    (two interleaved copies before)."""
+    import maskvat.train.generator as generator
+    from maskvat.cli.main import main
+
+    monkeypatch.setattr(generator, "train", lambda cfg, out, **kw: {"step": 2, "loss": 1.0})
+    monkeypatch.setenv("RANK", rank)
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text(json.dumps({"model": "debug-adaln-b", "train_cache": "x"}))
+    assert main(["train", "--config", str(cfg_file), "--out", str(tmp_path / "run")]) == 0
+    assert ("model: " in capsys.readouterr().out) == printed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stop_after is not None and args.stop_after < 1:
         raise MaskvatError(f"--stop-after must be at least 1, not {args.stop_after}")
     last = train(cfg, args.out, device=args.device, stop_after=args.stop_after)
-    print(json.dumps(last, indent=1))
-    print(f"model: {args.out}/model; curves: {args.out}/curves.png")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch: the main process only
+        print(json.dumps(last, indent=1))
+        print(f"model: {args.out}/model; curves: {args.out}/curves.png")
     return 0
