@@ -72,6 +72,7 @@ from maskvat.train.sync_judge import SyncJudgeTrainer, SyncTrainConfig
 from maskvat.weights import INDEX_FILE
 
 STAGES = ("split", "codec", "sync", "semantic", "cache", "generator", "scav", "pipeline")
+VAL_TITLE = "validation (the val files)"  # the encoders' curves
 SILENT_DBFS = -90.0  # a sound track quieter than this (RMS over the whole file) is no sound
 AUDIO_ENCODERS = ("lab-audio", "lab-logmel")  # the BEATs role: the semantic pair's audio tower, or plain log-mel
 
@@ -473,8 +474,9 @@ class FitRun:
         cfg = self.cfg.sync
         size = SyncConfig(**cfg.model).size
         train, val = self.clips("train", size), self.clips("val", size)
-        last = SyncJudgeTrainer(cfg, self.folder("sync"), clips=(train, val), progress=self.progress).run(
-            device=self.device)
+        trainer = SyncJudgeTrainer(cfg, self.folder("sync"), clips=(train, val), progress=self.progress)
+        trainer.val_title = VAL_TITLE
+        last = trainer.run(device=self.device)
         return {"clips": {"train": len(train.frames), "val": len(val.frames)}, "last_validation": _plain(last)}
 
     def run_semantic(self) -> dict:
@@ -482,8 +484,9 @@ class FitRun:
         cfg = replace(self.cfg.semantic, codec=str(self.codec_dir) if codec else None)
         size = SemanticConfig(**cfg.model).size
         train, val = self.clips("train", size, codec=codec), self.clips("val", size)
-        last = SemanticTrainer(cfg, self.folder("semantic"), clips=(train, val), progress=self.progress).run(
-            device=self.device)
+        trainer = SemanticTrainer(cfg, self.folder("semantic"), clips=(train, val), progress=self.progress)
+        trainer.val_title = VAL_TITLE
+        last = trainer.run(device=self.device)
         return {"clips": {"train": len(train.frames), "val": len(val.frames)}, "last_validation": _plain(last)}
 
     def run_cache(self) -> dict:

@@ -139,6 +139,7 @@ class SemanticTrainer(Trainer):
     """Frames against their window's sound (symmetric InfoNCE) on LAB/train; retrieval on LAB/val."""
 
     desc, show, loss_label = "semantic encoders", "val_r1", "InfoNCE"
+    val_title = "validation (lab val split)"  # the curves' right panel (``maskvat fit``: the val files)
 
     def __init__(self, cfg: SemanticTrainConfig, out, lab_dir=None, *, clips=None, progress: bool = True):
         super().__init__(cfg, out, progress=progress)
@@ -175,7 +176,7 @@ class SemanticTrainer(Trainer):
     def plot(self, log: list[dict], path: Path) -> None:
         plot_curves(log, path, loss_key="loss", loss_label="InfoNCE", loss_title="training loss",
                     series=[("val_r1", "recall@1"), ("val_r5", "recall@5"), ("val_class_match_at_1", "class match@1")],
-                    series_label="audio -> video retrieval", series_title="validation (lab val split)", ylim=(0, 1))
+                    series_label="audio -> video retrieval", series_title=self.val_title, ylim=(0, 1))
 
     def finish(self) -> None:
         self.module.save_pretrained(self.out / "semantic")

@@ -109,6 +109,7 @@ class SyncJudgeTrainer(Trainer):
     """Offsets classified on lab windows (LAB/train), validated on fixed LAB/val windows."""
 
     desc, show, loss_label = "sync judge", "acc", "cross-entropy"
+    val_title = "validation (lab val split)"  # the curves' right panel (``maskvat fit``: the val files)
 
     def __init__(self, cfg: SyncTrainConfig, out, lab_dir=None, *, clips: tuple | None = None, progress: bool = True):
         super().__init__(cfg, out, progress=progress)
@@ -155,7 +156,7 @@ class SyncJudgeTrainer(Trainer):
     def plot(self, log: list[dict], path: Path) -> None:
         plot_curves(log, path, loss_key="loss", loss_label="cross-entropy", loss_title="training loss",
                     series=[("acc", "exact offset"), ("acc_within_1", "within one class")], series_label="accuracy",
-                    series_title="validation (lab val split)", ylim=(0, 1))
+                    series_title=self.val_title, ylim=(0, 1))
 
     def finish(self) -> None:
         save_judge(self.judge, self.out / "sync_judge")
