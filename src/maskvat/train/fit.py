@@ -62,8 +62,10 @@ from maskvat.data.sources import list_sources
 from maskvat.encoders.semantic import SemanticConfig
 from maskvat.encoders.sync import SyncConfig
 from maskvat.errors import MaskvatError, MediaError
+from maskvat.evaluation.codec import evaluate_codec
 from maskvat.media import probe, read_audio
 from maskvat.model.config import model_config
+from maskvat.pipeline.generate import Pipeline
 from maskvat.train.codec import CodecTrainConfig, CodecTrainer
 from maskvat.train.generator import GeneratorTrainer, TrainConfig
 from maskvat.train.scav import SCAVTrainConfig, SCAVTrainer
@@ -537,8 +539,6 @@ class FitRun:
     def run_pipeline(self) -> dict:
         """MODEL/{generator,codec,scav,semantic,sync_judge} and MODEL/model_index.json naming them
         (relative paths: the folder can move), loaded back as ``maskvat generate`` loads it."""
-        from maskvat.pipeline.generate import Pipeline
-
         pipe = Pipeline.load(self.folder("generator") / "model", codec=str(self.codec_dir),
                              scav=self.folder("scav") / "scav", encoder_sources=self.encoder_sources())
         index_path = self.model / INDEX_FILE
@@ -564,8 +564,6 @@ def codec_report(tok: AudioTokenizer, files: list[Path], max_seconds: float, *, 
                  progress: bool = True) -> dict:
     """Mean round-trip mel distance and median SI-SDR of ``tok`` on ``files`` (``maskvat codec eval``'s
     scores, ``max_seconds`` of each), and with ``anchors`` libopus at 8 kbps on the same sound."""
-    from maskvat.evaluation.codec import evaluate_codec
-
     rows = [evaluate_codec(tok, f, anchors=anchors, max_seconds=max_seconds, progress=False)
             for f in tqdm(files, desc=f"codec report ({tok.name})", unit="file", disable=not progress)]
     rows = [r for r in rows if r["files"]]
