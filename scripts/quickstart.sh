@@ -15,4 +15,4 @@ $MV lab score "$OUT/lab/test" "$OUT/generated"
 first=$(ls "$OUT"/generated/*_maskvat.mp4 | head -n 1)
 clip=$(basename "$first" _maskvat.mp4)
 $MV lab show "$first" --truth "$OUT/lab/test/$clip.json" --onsets -o "$OUT/generated_contact_sheet.png"
-echo "quickstart: sound in $OUT/generated (wav + video with the sound muxed in); picture: $OUT/generated_contact_sheet.png"
+echo "(run maskvat yourself after: source .venv/bin/activate)"; echo "quickstart: sound in $OUT/generated (wav + video with the sound muxed in); picture: $OUT/generated_contact_sheet.png"
