@@ -110,3 +110,25 @@ def test_cli_default_codec_is_the_packages_and_parsing_stays_light():
     code = "import sys; from maskvat.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"  # `maskvat probe` must not pay for importing torch
+
+
+def test_eval_reports_added_tones_per_file_and_in_json(tmp_path, codec_dir, capsys):
+    import json
+
+    audio = tmp_path / "clips"
+    audio.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.wav", "b.flac"):
+        sf.write(audio / name, (0.1 * rng.standard_normal(20000)).astype(np.float32), 44100)
+    assert main(["codec", "eval", "--audio", str(audio), "--no-anchors", "--json", "--codec", str(codec_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    tones = result["added_tones"]
+    assert tones["files"] == 2 and [row["file"] for row in tones["per_file"]] == ["a.wav", "b.flac"]
+    assert tones["files_with_added_tones"] == sum(1 for row in tones["per_file"] if row["count"])
+    assert result["codec"]["files_with_added_tones"] == tones["files_with_added_tones"]
+    assert tones["settings"]["min_prominence_db"] > 0
+    assert main(["codec", "eval", "--audio", str(audio), "--no-anchors", "--codec", str(codec_dir)]) == 0
+    text = capsys.readouterr().out
+    assert f"added tones: {tones['files_with_added_tones']} of 2 files" in text and "per_file" not in text
+    assert main(["codec", "eval", "--audio", str(audio / "a.wav"), "--no-anchors", "--json", "--codec", str(codec_dir)]) == 0
+    assert [row["file"] for row in json.loads(capsys.readouterr().out)["added_tones"]["per_file"]] == ["a.wav"]

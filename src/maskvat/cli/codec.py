@@ -55,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "losses (0, the default: off); switch on once reconstruction has converged")
     tr.add_argument("--disc-width", type=float, default=None,
                     help="channel multiplier of the discriminators (1.0: DAC's size, 42.5 M weights; default 0.25)")
+    tr.add_argument("--lambda-periodic", type=float, default=None, metavar="W",
+                    help="weight of the frame-periodic loss: what repeats every hop (a DC offset, lines at the "
+                         "multiples of 86.13 Hz) beyond the input's own (default 0: off)")
+    tr.add_argument("--lambda-tone", type=float, default=None, metavar="W",
+                    help="weight of the narrowband-excess loss: spectral lines the input lacks, at any frequency "
+                         "(default 0: off)")
     tr.add_argument("--init-from", default=None, metavar="CODEC_DIR",
                     help="start from an existing codec: a codec folder, 'lab' (the shipped one), or a run folder; "
                          "no bypass warm-up or k-means then (--preset must match its architecture)")
@@ -70,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--half", action="store_true", help="fp16 weights (half the size; for shipping)")
     ex.set_defaults(func=run_export)
 
-    ev = csub.add_parser("eval", help="round-trip quality on a folder: mel distance, SI-SDR, code usage, opus anchors")
+    ev = csub.add_parser("eval", help="round-trip quality on a folder: mel distance, SI-SDR, added tones, code usage, opus anchors")
     ev.add_argument("--audio", required=True, help="folder of sound/video files (a lab split adds onset F1)")
     ev.add_argument("--limit", type=int, default=None, help="first N files only")
     ev.add_argument("--no-anchors", action="store_true", help="skip the libopus anchors")
@@ -169,7 +175,8 @@ def run_train(args: argparse.Namespace) -> int:
     flags = {"preset": args.preset, "steps": args.steps, "batch_size": args.batch, "segment": args.segment,
              "lr": args.lr, "bypass_steps": args.bypass_steps, "warmup": args.warmup_steps, "seed": args.seed,
              "adversarial_start": args.adversarial_start, "disc_width": args.disc_width, "init_from": args.init_from,
-             "freeze_encoder": args.freeze_encoder}
+             "freeze_encoder": args.freeze_encoder, "lambda_periodic": args.lambda_periodic,
+             "lambda_tone": args.lambda_tone}
     if args.config:
         cfg = CodecTrainConfig.from_file(args.config, **flags)
     else:
@@ -194,6 +201,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from maskvat.codec.tokenizer import AudioTokenizer
     from maskvat.evaluation.codec import evaluate_codec
+    from maskvat.evaluation.tones import format_tone_report
 
     tok = AudioTokenizer.from_pretrained(args.codec, device=args.device)
     result = evaluate_codec(tok, args.audio, limit=args.limit, anchors=not args.no_anchors)
@@ -201,5 +209,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=1))
     else:
         for key, val in result.items():
-            print(f"{key}: {val}")
+            if key != "added_tones":
+                print(f"{key}: {val}")
+        print("\n".join(format_tone_report(result["added_tones"])))
     return 0

@@ -1,10 +1,13 @@
 """How good is a codec: ``maskvat codec eval --audio DIR [--codec ...] --json``.
 
 Per file: the round trip wav -> codes -> wav, scored by the multi-scale mel distance
-(``losses.mel_distance``) and SI-SDR after best-lag alignment; per level code usage and
-perplexity over all files; the same files through libopus at 6, 8 and 12 kbps as anchors;
-and, when DIR is a lab split (manifest.json), the lab onset F1 of the round trip beside
-the truth's own (the ceiling any generator using this codec can reach).
+(``maskvat.dsp.mel_distance``) and SI-SDR after best-lag alignment, and checked for
+narrowband tones the round trip adds (``maskvat.evaluation.tones.added_tones``: frequency,
+dB above the neighbourhood, dB more than the input has there; per file and recurring
+across files); per level code usage and perplexity over all files; the same files through
+libopus at 6, 8 and 12 kbps as anchors (their scores and how many files they add a tone
+to); and, when DIR is a lab split (manifest.json), the lab onset F1 of the round trip
+beside the truth's own (the ceiling any generator using this codec can reach).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from maskvat.codec.usage import perplexity
 from maskvat.data.corpus import list_media
 from maskvat.dsp import best_lag, mel_distance, si_sdr
 from maskvat.errors import MaskvatError
+from maskvat.evaluation.tones import added_tones, tone_report
 from maskvat.lab.score import score_dirs
 from maskvat.media import read_audio, write_audio
 from maskvat.media.audio import fit_length, resample
@@ -75,6 +79,7 @@ def evaluate_codec(tok, audio_dir: str | os.PathLike, *, limit: int | None = Non
         raise MaskvatError(f"{audio_dir}: no sound or video files")
     sr = tok.sample_rate
     rows = {"codec": []} | ({f"opus_{k}kbps": [] for k in OPUS_KBPS} if anchors else {})
+    tones = {name: {} for name in rows}  # name -> {file: [Tone]}
     usage = torch.zeros(tok.n_levels, tok.codebook_size, dtype=torch.long)
     is_lab = (audio_dir / "manifest.json").is_file()
     tmp = tempfile.TemporaryDirectory(prefix="maskvat-codec-eval-") if is_lab else None
@@ -88,16 +93,22 @@ def evaluate_codec(tok, audio_dir: str | os.PathLike, *, limit: int | None = Non
                 rec = tok.decode(codes, num_samples=len(wav))[0].float().numpy().reshape(-1)
             for k in range(tok.n_levels):
                 usage[k] += torch.bincount(codes[0, k].flatten().cpu(), minlength=tok.codebook_size)
+            key = str(path.relative_to(audio_dir)) if audio_dir.is_dir() else path.name
             rows["codec"].append(_scores(rec, wav, sr))
+            tones["codec"][key] = added_tones(rec, wav, sr)
             if tmp is not None:
                 write_audio(Path(tmp.name) / f"{path.stem}.wav", rec, sr)
             if anchors:
                 for k in OPUS_KBPS:
-                    rows[f"opus_{k}kbps"].append(_scores(opus_round_trip(wav, k, sr), wav, sr))
+                    opus = opus_round_trip(wav, k, sr)
+                    rows[f"opus_{k}kbps"].append(_scores(opus, wav, sr))
+                    tones[f"opus_{k}kbps"][key] = added_tones(opus, wav, sr)
         result = {"codec": tok.name, "files": len(rows["codec"]), "audio": str(audio_dir)}
         for name, vals in rows.items():
             arr = np.array(vals)
-            result[name] = {"mel_distance": float(arr[:, 0].mean()), "si_sdr_db": float(np.median(arr[:, 1]))}
+            result[name] = {"mel_distance": float(arr[:, 0].mean()), "si_sdr_db": float(np.median(arr[:, 1])),
+                            "files_with_added_tones": sum(1 for found in tones[name].values() if found)}
+        result["added_tones"] = tone_report(tones["codec"])
         result["codes_used_share"] = [float(u) for u in (usage > 0).float().mean(1)]
         result["perplexity"] = [float(p) for p in perplexity(usage)]
         if tmp is not None:
