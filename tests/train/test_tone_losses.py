@@ -1,44 +1,13 @@
-"""The codec's losses against added lines (maskvat.train.codec_losses: periodic_distance,
-tone_distance), on synthetic signals, and their place in the codec trainer."""
+"""The codec's loss against added lines (maskvat.train.codec_losses.tone_distance), on
+synthetic signals, and its place in the codec trainer."""
 
 import numpy as np
 import pytest
 import torch
 
-from maskvat.train.codec_losses import periodic_distance, synchronous_average, tone_distance
+from maskvat.train.codec_losses import tone_distance
 
 SR = 44100
-FRAME_RATE = SR / 512
-
-
-def test_synchronous_average_keeps_what_repeats_every_hop():
-    pattern = torch.randn(512)
-    wav = pattern.repeat(2, 20) + 0.0  # [2, 10240]
-    torch.testing.assert_close(synchronous_average(wav, 512), pattern.expand(2, 512))
-    with pytest.raises(ValueError):
-        synchronous_average(torch.zeros(1, 100), 512)
-
-
-def test_periodic_distance_sees_a_frame_locked_line_not_an_unlocked_one():
-    gen = torch.Generator().manual_seed(0)
-    target = 0.05 * torch.randn(4, 16384, generator=gen)
-    t = torch.arange(16384) / SR
-    locked_line = 0.004 * torch.sin(2 * np.pi * 11 * FRAME_RATE * t)  # 947.46 Hz: 11 cycles per hop, -48 dBFS
-    unlocked_line = 0.004 * torch.sin(2 * np.pi * 1000.0 * t)  # as loud, not a multiple of the frame rate
-    assert periodic_distance(target, target).item() == pytest.approx(0.0, abs=1e-6)
-    # a faithful reconstruction, and one of the same spectrum but another waveform (a codec that loses phase)
-    for pred in (target + 0.005 * torch.randn(4, 16384, generator=gen), 0.05 * torch.randn(4, 16384, generator=gen)):
-        base = periodic_distance(pred, target).item()
-        assert periodic_distance(pred + locked_line, target).item() > base + 0.03
-        assert periodic_distance(pred + 0.004, target).item() > base + 0.1  # a DC offset
-        assert periodic_distance(pred + unlocked_line, target).item() < base + 0.005
-    x = (target + locked_line).requires_grad_(True)
-    periodic_distance(x, target).backward()
-    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
-    silent = torch.zeros(2, 1024, requires_grad=True)  # silent output and input: finite, no NaN gradient
-    loss = periodic_distance(silent, torch.zeros(2, 1024))
-    loss.backward()
-    assert torch.isfinite(loss) and torch.isfinite(silent.grad).all()
 
 
 def test_tone_distance_costs_an_added_line_not_noise_or_a_broad_colouring():
@@ -49,7 +18,10 @@ def test_tone_distance_costs_an_added_line_not_noise_or_a_broad_colouring():
     assert tone_distance(target, target).item() == 0.0
     base = tone_distance(other, target).item()
     assert base < 0.3  # random scatter of the batch-averaged spectra, barely over the 3 dB margin
-    assert tone_distance(3 * other, target).item() == pytest.approx(base, abs=1e-3)  # louder everywhere: no line
+    # louder or quieter everywhere: no line, and no reward for shrinking the output (a frame-periodic
+    # loss tried with it did reward that: the decoder it trained lost 6 dB; BENCHMARKS.md)
+    for gain in (3.0, 0.3):
+        assert tone_distance(gain * other, target).item() == pytest.approx(base, abs=1e-3)
     lowpassed = torch.nn.functional.avg_pool1d(other[:, None], 3, 1, 1)[:, 0]
     assert tone_distance(lowpassed, target).item() < base + 0.05  # a broad colouring costs (about) nothing
     for freq in (939.0, 947.46, 5512.5):  # a line anywhere, locked to the frames or not (-43 dBFS under -26 dBFS noise)
@@ -63,7 +35,7 @@ def test_tone_distance_costs_an_added_line_not_noise_or_a_broad_colouring():
     assert torch.isfinite(loss) and torch.isfinite(silent.grad).all()
 
 
-def test_the_trainer_adds_the_terms_only_when_weighted(one_torch_thread):
+def test_the_trainer_adds_the_term_only_when_weighted(one_torch_thread):
     from maskvat.train.codec import CodecTrainConfig, generator_loss, new_codec, reconstruct
 
     model = new_codec("tiny", seed=0)
@@ -71,12 +43,11 @@ def test_the_trainer_adds_the_terms_only_when_weighted(one_torch_thread):
     base = dict(preset="tiny", segment=8192, bypass_steps=0)
     recon, qp = reconstruct(model, wav, CodecTrainConfig(**base), step=5)
     off, off_terms = generator_loss(recon, wav, qp, CodecTrainConfig(**base), step=5)
-    assert "periodic" not in off_terms and "tone" not in off_terms
-    on, on_terms = generator_loss(recon, wav, qp, CodecTrainConfig(**base, lambda_periodic=2.0, lambda_tone=0.5), step=5)
-    assert on_terms["periodic"] == pytest.approx(periodic_distance(recon, wav).item(), rel=1e-5)
-    assert on_terms["tone"] == pytest.approx(tone_distance(recon, wav).item(), rel=1e-5)
-    assert on.item() == pytest.approx(off.item() + 2.0 * on_terms["periodic"] + 0.5 * on_terms["tone"], rel=1e-5)
-    on.backward()  # both terms reach the decoder
+    assert "tone" not in off_terms
+    on, on_terms = generator_loss(recon, wav, qp, CodecTrainConfig(**base, lambda_tone=0.5), step=5)
+    assert on_terms["tone"] == pytest.approx(tone_distance(recon, wav).item(), rel=1e-5) and on_terms["tone"] > 0
+    assert on.item() == pytest.approx(off.item() + 0.5 * on_terms["tone"], rel=1e-5)
+    on.backward()  # the term reaches the decoder
     assert all(torch.isfinite(p.grad).all() for p in model.decoder.parameters() if p.grad is not None)
 
 
@@ -84,11 +55,11 @@ def test_bad_weights_and_too_short_crops_are_refused():
     from maskvat.errors import MaskvatError
     from maskvat.train.codec import CodecTrainConfig, check_config
 
-    with pytest.raises(MaskvatError, match="lambda_periodic"):
-        check_config(CodecTrainConfig(preset="tiny", lambda_periodic=-1.0))
+    with pytest.raises(MaskvatError, match="lambda_tone"):
+        check_config(CodecTrainConfig(preset="tiny", lambda_tone=-1.0))
     with pytest.raises(MaskvatError, match="4096"):
         check_config(CodecTrainConfig(preset="tiny", segment=2048, lambda_tone=0.1))
-    check_config(CodecTrainConfig(preset="tiny", segment=2048, lambda_periodic=1.0))  # the periodic loss needs one hop
+    check_config(CodecTrainConfig(preset="tiny", segment=4096, lambda_tone=0.1))
 
 
 def test_cli_flags_reach_the_config_and_the_log(tmp_path, capsys, one_torch_thread):
@@ -106,9 +77,9 @@ def test_cli_flags_reach_the_config_and_the_log(tmp_path, capsys, one_torch_thre
     out = tmp_path / "run"
     assert main(["codec", "train", "--data", str(data), "--out", str(out), "--preset", "tiny", "--steps", "2",
                  "--batch", "2", "--segment", "4096", "--warmup-steps", "1", "--bypass-steps", "1",
-                 "--lambda-periodic", "1.5", "--lambda-tone", "0.1"]) == 0
+                 "--lambda-tone", "0.1"]) == 0
     capsys.readouterr()
     saved = CodecTrainConfig.from_dict(torch.load(out / "checkpoint.pt", weights_only=False)["config"])
-    assert (saved.lambda_periodic, saved.lambda_tone) == (1.5, 0.1)
+    assert saved.lambda_tone == 0.1
     row = read_log(out / "log.csv")[-1]
-    assert np.isfinite(row["periodic"]) and np.isfinite(row["tone"])
+    assert np.isfinite(row["tone"]) and row["tone"] >= 0

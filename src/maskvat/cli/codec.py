@@ -55,9 +55,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "losses (0, the default: off); switch on once reconstruction has converged")
     tr.add_argument("--disc-width", type=float, default=None,
                     help="channel multiplier of the discriminators (1.0: DAC's size, 42.5 M weights; default 0.25)")
-    tr.add_argument("--lambda-periodic", type=float, default=None, metavar="W",
-                    help="weight of the frame-periodic loss: what repeats every hop (a DC offset, lines at the "
-                         "multiples of 86.13 Hz) beyond the input's own (default 0: off)")
     tr.add_argument("--lambda-tone", type=float, default=None, metavar="W",
                     help="weight of the narrowband-excess loss: spectral lines the input lacks, at any frequency "
                          "(default 0: off)")
@@ -175,8 +172,7 @@ def run_train(args: argparse.Namespace) -> int:
     flags = {"preset": args.preset, "steps": args.steps, "batch_size": args.batch, "segment": args.segment,
              "lr": args.lr, "bypass_steps": args.bypass_steps, "warmup": args.warmup_steps, "seed": args.seed,
              "adversarial_start": args.adversarial_start, "disc_width": args.disc_width, "init_from": args.init_from,
-             "freeze_encoder": args.freeze_encoder, "lambda_periodic": args.lambda_periodic,
-             "lambda_tone": args.lambda_tone}
+             "freeze_encoder": args.freeze_encoder, "lambda_tone": args.lambda_tone}
     if args.config:
         cfg = CodecTrainConfig.from_file(args.config, **flags)
     else:

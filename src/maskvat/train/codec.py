@@ -11,10 +11,9 @@ alive on a short budget:
    are replaced by random current encoder outputs of that level.
 5. Losses: multi-scale mel (x15), multi-resolution STFT (x1), codebook (x1) and
    commitment (x0.25); quantizer dropout 0.25 (DAC: 0.5); AdamW (0.8, 0.99), linear warm-up then
-   cosine decay. Optional (0 = off, the default): ``lambda_periodic`` x the frame-periodic
-   loss and ``lambda_tone`` x the narrowband-excess loss (``maskvat.train.codec_losses``),
-   against steady lines a decoder adds to everything it decodes (the shipped codec's first
-   decoder added one at 947 Hz; its decoder was fine-tuned with both: issue 26).
+   cosine decay. Optional (0 = off, the default): ``lambda_tone`` x the narrowband-excess
+   loss (``maskvat.train.codec_losses.tone_distance``), against steady lines a decoder adds
+   to everything it decodes (the shipped codec's first decoder added one at 947 Hz: issue 26).
 
 Adversarial stage (``adversarial_start`` = N > 0; 0, the default, leaves it off): from
 step N on, DAC's discriminators (``maskvat.train.discriminators``: multi-period, periods
@@ -71,7 +70,6 @@ from maskvat.train.codec_losses import (
     discriminator_loss,
     feature_matching_loss,
     generator_adv_loss,
-    periodic_distance,
     tone_distance,
 )
 from maskvat.train.discriminators import Discriminator
@@ -105,7 +103,6 @@ class CodecTrainConfig(LoopConfig):
     lambda_stft: float = 1.0
     lambda_codebook: float = 1.0
     lambda_commit: float = 0.25
-    lambda_periodic: float = 0.0  # frame-periodic loss (codec_losses.periodic_distance); 0 = off
     lambda_tone: float = 0.0  # narrowband-excess loss (codec_losses.tone_distance); 0 = off
     # adversarial stage (DAC): 0 = off, else the step from which discriminator and adv/fm losses train
     adversarial_start: int = 0
@@ -140,8 +137,8 @@ def check_config(cfg: CodecTrainConfig) -> None:
         raise MaskvatError(f"adversarial_start must be 0 (off) or a step >= 1, got {cfg.adversarial_start}")
     if cfg.disc_width <= 0:
         raise MaskvatError(f"disc_width must be positive, got {cfg.disc_width}")
-    if cfg.lambda_periodic < 0 or cfg.lambda_tone < 0:
-        raise MaskvatError(f"lambda_periodic and lambda_tone must be >= 0, got {cfg.lambda_periodic} and {cfg.lambda_tone}")
+    if cfg.lambda_tone < 0:
+        raise MaskvatError(f"lambda_tone must be >= 0, got {cfg.lambda_tone}")
     if cfg.lambda_tone and cfg.segment < 4096:
         raise MaskvatError(f"lambda_tone needs crops of at least 4096 samples (its window), got segment {cfg.segment}")
     if cfg.freeze_encoder and not cfg.init_from:
@@ -372,8 +369,7 @@ def generator_loss(recon: torch.Tensor, wav: torch.Tensor, qp: QuantizerPass, cf
                    disc: Discriminator | None = None) -> tuple[torch.Tensor, dict]:
     """The codec's loss for ``recon`` vs ``wav`` (both [B, T]) -> (total, floats per term).
 
-    Reconstruction (mel, STFT), the frame-periodic and narrowband-excess losses when their
-    weights are not 0, the VQ losses (not while bypassed or frozen), and with ``disc`` the
+    Reconstruction (mel, STFT), the narrowband-excess loss when its weight is not 0, the VQ losses (not while bypassed or frozen), and with ``disc`` the
     LSGAN generator loss and feature matching (the discriminator's weights get no gradient
     from it; its features of the real audio are computed without one).
     """
@@ -381,10 +377,6 @@ def generator_loss(recon: torch.Tensor, wav: torch.Tensor, qp: QuantizerPass, cf
     stft = stft_distance(recon, wav)
     loss = cfg.lambda_mel * mel + cfg.lambda_stft * stft
     extra = {}
-    if cfg.lambda_periodic:
-        periodic = periodic_distance(recon, wav, CODEC_PRESETS[cfg.preset].config["hop_length"])
-        loss = loss + cfg.lambda_periodic * periodic
-        extra["periodic"] = periodic.item()
     if cfg.lambda_tone:
         tone = tone_distance(recon, wav)
         loss = loss + cfg.lambda_tone * tone

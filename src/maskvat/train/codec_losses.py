@@ -1,5 +1,5 @@
 """The codec's adversarial losses (least-squares GAN, Mao et al. 2017, as in HiFi-GAN and DAC),
-and two losses against steady lines a decoder adds to everything it decodes.
+and a loss against steady lines a decoder adds to everything it decodes.
 
 They take what ``maskvat.train.discriminators.Discriminator`` returns: a list of logits
 tensors, one per sub-discriminator (any shape each), and a list of feature-map lists.
@@ -9,10 +9,10 @@ layers, summed over sub-discriminators (DAC sums over layers too, so its weight 
 feature matching 5x (periods) to 25x (STFT windows) more than it does here).
 The spectral reconstruction losses are in ``maskvat.dsp`` (``mel_distance``, ``stft_distance``).
 
-``periodic_distance`` (what repeats every codegram hop) and ``tone_distance`` (spectral lines
-the input lacks, at any frequency) were added against the 947 Hz tone of the shipped lab
-codec's first decoder (issue 26; BENCHMARKS.md "The codec's 947 Hz tone"); their evaluation
-twin is ``maskvat.evaluation.tones.added_tones``. Pure functions of ``wav: [B, T]``; differentiable.
+``tone_distance`` (spectral lines the input lacks, at any frequency) was added against the
+947 Hz tone of the shipped lab codec's first decoder (issue 26; BENCHMARKS.md "The codec's
+947 Hz tone"); its evaluation twin is ``maskvat.evaluation.tones.added_tones``. A pure,
+differentiable function of ``wav: [B, T]``.
 """
 
 from __future__ import annotations
@@ -59,47 +59,6 @@ def feature_matching_loss(real_feats, fake_feats) -> torch.Tensor:
             raise ValueError(f"{len(real)} real vs {len(fake)} fake feature maps (need the same, at least one)")
         per_disc.append(torch.stack([(f - r.detach()).abs().mean() for r, f in zip(real, fake)]).sum())
     return torch.stack(per_disc).sum()
-
-
-def synchronous_average(wav: torch.Tensor, period: int) -> torch.Tensor:
-    """Time-synchronous average: the mean of the consecutive ``period``-sample blocks of ``wav``.
-
-    wav: [B, T] -> [B, period] (a trailing part block is left out). Whatever repeats every
-    ``period`` samples survives the averaging; sound not locked to that period averages
-    towards zero (its level falls as 1 / sqrt(number of blocks)). ValueError when T < period."""
-    wav = wav.reshape(-1, wav.shape[-1])
-    n = wav.shape[-1] // period
-    if n < 1:
-        raise ValueError(f"need at least one block of {period} samples, got {wav.shape[-1]}")
-    return wav[:, : n * period].reshape(wav.shape[0], n, period).mean(1)
-
-
-def periodic_distance(pred: torch.Tensor, target: torch.Tensor, period: int = 512, *, floor: float = 1e-3,
-                      eps: float = 1e-2) -> torch.Tensor:
-    """Frame-periodic loss: how far the spectrum of what repeats every ``period`` samples in
-    ``pred`` is from ``target``'s. pred, target: [B, T] -> scalar.
-
-    Both are reduced to their synchronous averages and compared by the magnitudes M of their
-    rfft (``period // 2 + 1`` bins: DC and the multiples of sample_rate / period) as the
-    multi-resolution STFT loss of Yamamoto et al. (2020) compares spectrograms: spectral
-    convergence ||M_pred - M_target|| / (||M_target|| + ``eps``) per item, plus the L1 distance
-    of log10 magnitudes floored at ``floor``; both averaged over the batch.
-
-    Why: a decoder that upsamples each codegram frame by transposed convolutions can add a
-    pattern repeating every hop (``period`` = 512 samples): a DC offset and lines at the
-    multiples of 44100 / 512 = 86.13 Hz (the shipped codec's first decoder: strongest at
-    947.46 Hz, the 11th). Under real sound the mel and STFT losses barely see such lines; in
-    the synchronous average they are nearly the whole signal. Blocks start at sample 0, so
-    crops must start on a codegram frame (the training crops do: each is encoded from its
-    first sample).
-    """
-    sp = torch.fft.rfft(synchronous_average(pred, period))
-    st = torch.fft.rfft(synchronous_average(target, period))
-    mp = torch.sqrt(sp.real.pow(2) + sp.imag.pow(2) + 1e-12)  # not abs(): no NaN gradient at 0
-    mt = torch.sqrt(st.real.pow(2) + st.imag.pow(2) + 1e-12)
-    convergence = ((mp - mt).pow(2).sum(-1) + 1e-12).sqrt() / (mt.pow(2).sum(-1).sqrt() + eps)
-    log_l1 = (mp.clamp_min(floor).log10() - mt.clamp_min(floor).log10()).abs().mean(-1)
-    return (convergence + log_l1).mean()
 
 
 def tone_distance(pred: torch.Tensor, target: torch.Tensor, *, window: int = 4096, neighbourhood: int = 19,
