@@ -2,7 +2,7 @@
 
     maskvat lab build runs/lab13 --split test --n 3 --seed 7 --duration 13 --bank procedural
     python benchmarks/seams.py --lab-long runs/lab13/test --real GH1.mp4 GH2.mp4 --real-start 5 \\
-        [--seeds 0 1] [--steps 32] [--variant all|none|no-trim|no-context|uncond-sees-prompt] [--json OUT.json]
+        [--seeds 0 1] [--steps 32] [--kinds still lab real] [--variant all|none|...] [--still-lead-in 1] [--json OUT.json]
 
 Generates sound with the shipped model (default settings unless --steps) for
 - a still picture of --duration s: the first frame of each lab clip of --lab-long, and the
@@ -54,6 +54,11 @@ def main() -> None:
     ap.add_argument("--variant", choices=VARIANTS, default="all")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--kinds", nargs="+", choices=("still", "lab", "real"), default=["still", "lab", "real"],
+                    help="which inputs to generate (default all three kinds)")
+    ap.add_argument("--still-lead-in", type=float, default=0.0,
+                    help="stills only: hold the picture this many seconds before t = 0 and drop the sound "
+                         "generated there (does a burst at t = 0 come from the clip's start?)")
     ap.add_argument("--json", default=None, help="also write every row here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -74,7 +79,8 @@ def main() -> None:
         pipe.feature_context = 0.0
     split = Path(args.lab_long)
     clips = json.loads((split / "manifest.json").read_text())["clips"][: args.n_lab]
-    n_still = int(round(args.duration * 25))
+    lead = args.still_lead_in
+    n_still = int(round((args.duration + lead) * 25))
 
     def still(video, at):
         frame = decode_frames(video, 25.0, start=at, duration=0.04).frames[:1]
@@ -86,16 +92,19 @@ def main() -> None:
     inputs += [(f"lab clip {c['clip_id']}", split / c["video"], 0.0, c) for c in clips]
     inputs += [(f"real {Path(r).name}", Path(r), args.real_start, None) for r in args.real]
 
+    inputs = [i for i in inputs if i[0].split(" ")[0].rstrip(",") in args.kinds]
     rows, t0 = [], time.perf_counter()
     fs = pipe.frame_seconds
     for name, video, start, clip in inputs:
         for seed in args.seeds:
             t = time.perf_counter()
+            held = lead if name.startswith("still") else 0.0
             g = pipe.generate(video, settings=settings, seed=seed, start=start,
-                              duration=None if clip else args.duration)
-            ends = [(s + n) * fs for s, n in g.windows[:-1]]
-            starts = [s * fs for s, _ in g.windows[1:]]
-            lv = seam_levels(g.wav, g.sample_rate, ends + starts)
+                              duration=None if clip else args.duration + held)
+            ends = [(s + n) * fs - held for s, n in g.windows[:-1]]
+            starts = [s * fs - held for s, _ in g.windows[1:]]
+            ends, starts = [b for b in ends if b > 0], [b for b in starts if b > 0]
+            lv = seam_levels(g.wav[int(round(held * g.sample_rate)):], g.sample_rate, ends + starts)
             row = {"input": name, "seed": seed, "windows": len(g.windows), "ends_s": [round(b, 3) for b in ends],
                    "end_db": [round(d, 1) for _, d in lv.joins[:len(ends)]],
                    "start_db": [round(d, 1) for _, d in lv.joins[len(ends):]], "t0_db": round(lv.start, 1),
@@ -111,7 +120,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     report = {"model": args.model, "device": args.device, "steps": args.steps, "seeds": args.seeds,
-              "variant": args.variant, "seconds": round(time.perf_counter() - t0, 1), "summary": summarise(rows)}
+              "variant": args.variant, "still_lead_in": lead, "seconds": round(time.perf_counter() - t0, 1), "summary": summarise(rows)}
     if args.json:
         Path(args.json).write_text(json.dumps({**report, "rows": rows}, indent=1))
     print(json.dumps(report, indent=1))
