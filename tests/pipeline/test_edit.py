@@ -241,3 +241,81 @@ def test_beams_choose_within_each_variation(pipe, clip, take, tmp_path):
         assert out.chosen == [int(np.argmin(out.beam_distances[0]))]
         assert torch.equal(out.codes[:, outside], take.codes[:, outside])
     assert not torch.equal(outs[0].codes, outs[1].codes)
+
+
+# ---- the command line ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_clip(make_video, tmp_path):
+    """(0.8 s video, its take as the CLI writes it: OUT/clip.wav)."""
+    from maskvat.cli.main import main
+
+    video = make_video("clip.mp4", 20, 25.0)
+    assert main(["generate", str(video), "-o", str(tmp_path / "take"), "--model", "debug", "--steps", "2",
+                 "--no-video"]) == 0
+    return video, tmp_path / "take" / "clip.wav"
+
+
+def test_cli_redoes_a_range_in_variations(cli_clip, tmp_path, capsys):
+    from maskvat.cli.main import main
+    from maskvat.media import read_audio
+
+    video, take = cli_clip
+    out = tmp_path / "out"
+    assert main(["generate", str(video), "-o", str(out), "--model", "debug", "--steps", "2", "--keep", str(take),
+                 "--regenerate", "0.3-0.4", "--regenerate", "0.6-0.7", "--variations", "3", "--seed", "1"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"clip_var{i}{s}" for i in (1, 2, 3) for s in (".wav", "_maskvat.mp4")]
+    wavs = [read_audio(out / f"clip_var{i}.wav") for i in (1, 2, 3)]
+    kept = read_audio(take)
+    assert all(w.shape == kept.shape for w in wavs)
+    assert not np.array_equal(wavs[0], wavs[1]) and not np.array_equal(wavs[1], wavs[2])
+    head = slice(0, (F0 - W - 9) * HOP)  # before the first range's changed frames: the take's round trip
+    assert np.array_equal(wavs[0][head], wavs[1][head])
+    assert "generated anew: 0.3-0.4 s, 0.6-0.7 s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--keep", "{missing}", "--regenerate", "0.3-0.4"], "missing.wav: no such file"),
+    (["--keep", "{text}", "--regenerate", "0.3-0.4"], "notes.wav"),
+    (["--keep", "{take}", "--regenerate", "0.4-0.3"], "empty or reversed"),
+    (["--keep", "{take}", "--regenerate", "0.3_0.4"], "expected START-END"),
+    (["--keep", "{take}", "--regenerate", "0.3-0.5", "--regenerate", "0.4-0.6"], "overlap"),
+    (["--keep", "{take}", "--regenerate", "0.5-0.9"], "outside the span generated, 0.00-0.80 s"),
+    (["--keep", "{take}", "--regenerate", "0.5-0.6", "--start", "0.55"], "outside the span generated, 0.55-0.80 s"),
+    (["--keep", "{take}", "--regenerate", "0.3-0.4", "--duration", "0.5"],
+     "the kept sound is 0.800 s long but the span generated is 0.500 s"),
+    (["--keep", "{take}"], "go together"),
+    (["--regenerate", "0.3-0.4"], "go together"),
+    (["--keep", "{take}", "--regenerate", "0.3-0.4", "--variations", "0"], "--variations must be"),
+    (["--keep", "{take}", "--regenerate", "0.3-0.4", "{video}"], "one video at a time; 2 were given"),
+])
+def test_cli_edit_errors_are_one_line_before_the_model_loads(cli_clip, tmp_path, capsys, monkeypatch, extra,
+                                                             message):
+    from maskvat.cli.main import main
+
+    video, take = cli_clip
+    (tmp_path / "notes.wav").write_text("not a sound")
+    names = {"missing": tmp_path / "missing.wav", "text": tmp_path / "notes.wav", "take": take, "video": video}
+    loads = []
+    monkeypatch.setattr(Pipeline, "load", classmethod(lambda cls, *a, **k: loads.append(a)))
+    capsys.readouterr()
+    more = [str(video) for e in extra if e == "{video}"]  # a second video: positional, so up front
+    argv = ["generate", str(video), *more, "-o", str(tmp_path / "out"), "--model", "debug"]
+    assert main(argv + [e.format(**names) for e in extra if e != "{video}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("maskvat: error: ") and message in err, err
+    assert not loads and not (tmp_path / "out").exists()
+
+
+def test_cli_keep_one_frame_short_is_accepted(cli_clip, tmp_path):
+    from maskvat.cli.main import main
+    from maskvat.media import read_audio
+
+    video, take = cli_clip
+    short = tmp_path / "short.wav"
+    write_audio(short, read_audio(take)[:-500], 44100)  # 11.3 ms short: under one codegram frame
+    assert main(["generate", str(video), "-o", str(tmp_path / "out"), "--model", "debug", "--steps", "2",
+                 "--keep", str(short), "--regenerate", "0.3-0.4", "--no-video"]) == 0
+    assert read_audio(tmp_path / "out" / "clip.wav").shape == read_audio(take).shape
