@@ -4,6 +4,7 @@
     pipe = maskvat.load()                         # shipped lab model + codec + encoders
     result = pipe.generate("clip.mp4", seed=0)    # result.wav [T] at result.sample_rate
     # or in one call: maskvat.generate("clip.mp4")
+    fixed = pipe.generate("clip.mp4", keep="take1.wav", regenerate=[(2.0, 3.5)])   # redo 2.0-3.5 s only
 
 ``load`` and ``generate`` (and ``MaskVAT``, ``AudioTokenizer``) import torch on first use,
 so that ``import maskvat`` stays light.
@@ -24,7 +25,11 @@ def load(model="lab", **kwargs):
 
 
 def generate(video, *, model="lab", device="cpu", **kwargs):
-    """Sound for one video with a freshly loaded pipeline; kwargs go to ``Pipeline.generate``."""
+    """Sound for one video with a freshly loaded pipeline; kwargs go to ``Pipeline.generate``
+    (``settings``, ``seed``, ``start``, ``duration``, ``beams``; to edit a take: ``keep`` (a sound
+    or codes file, a waveform [T] at ``keep_rate`` Hz, codes [K, L] or a Generation),
+    ``regenerate`` [(t0, t1), ...] in seconds on the video's timeline, ``variations`` B for a
+    list of B candidates)."""
     return load(model, device=device).generate(video, **kwargs)
 
 

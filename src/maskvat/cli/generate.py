@@ -4,6 +4,12 @@ Every input is checked before the model loads (readable, decodable, the asked sp
 a container can hold the muxed copy); in a run of several inputs, a file that fails any
 check, or fails later, is reported in one line and skipped, the others go on, and the exit
 status is 1. A single input that fails is a one-line error with status 2.
+
+Editing one video: ``--keep TAKE --regenerate 2.0-3.5 [--regenerate 5-6]`` keeps TAKE (the
+sound of the span generated, e.g. an earlier run's wav, or a codes file) and generates only the
+ranges anew (``maskvat.pipeline.edit``); ``--variations N`` writes N candidates,
+NAME_var1.wav ... NAME_varN.wav (and their muxed copies). The keep file, the ranges and the
+keep's length against the span are checked before the model loads.
 """
 
 from __future__ import annotations
@@ -42,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "video, with the sound at its true time)")
     p.add_argument("--duration", type=float, default=None,
                    help=f"seconds to generate, {MIN_SECONDS:g} to {MAX_SECONDS:.0f} (default: to the end of the video)")
+    p.add_argument("--keep", default=None, metavar="TAKE",
+                   help="edit: keep this sound (the span generated, e.g. an earlier run's NAME.wav, or a .safetensors "
+                        "codes file) and generate only the --regenerate ranges anew; one video only")
+    p.add_argument("--regenerate", action="append", default=None, metavar="START-END",
+                   help="edit: seconds on the video's timeline to generate anew, e.g. 2.0-3.5 (repeat for more ranges)")
+    p.add_argument("--variations", type=int, default=None, metavar="N",
+                   help="write N candidates, NAME_var1.wav ... NAME_varN.wav, all kept (none selected); one video only")
     p.add_argument("--format", choices=["wav", "flac"], default="wav")
     p.add_argument("--no-video", action="store_true", help="write only the sound file")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -85,6 +98,16 @@ class Plan:
     video: Path
     sound: Path
     muxed: Path | None  # None with --no-video
+    duration: float = 0.0  # seconds of sound asked for
+
+
+@dataclass
+class Edit:
+    """What an edit run keeps and redoes, checked before the model loads."""
+
+    keep: object | None  # maskvat.pipeline.edit.Keep
+    ranges: list[tuple[float, float]] | None
+    variations: int | None
 
 
 def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
@@ -102,14 +125,54 @@ def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
     out_dir = Path(args.out)
     for video in videos:
         try:
-            requested_duration(video, args.start, args.duration)
+            duration = requested_duration(video, args.start, args.duration)
             suffix = None if args.no_video else muxed_suffix(video)
         except MaskvatError as exc:
             refused.append(str(exc))
             continue
         sound, muxed = output_paths(video, out_dir, args.format, suffix)
-        plans.append(Plan(video, sound, None if args.no_video else muxed))
+        plans.append(Plan(video, sound, None if args.no_video else muxed, duration))
     return plans, refused
+
+
+def plan_edit(videos: list[Path], plans: list[Plan], args) -> tuple[Edit | None, list[Plan]]:
+    """(the edit asked for, or None; the plans, one per variation with --variations: NAME_varI.wav).
+
+    Checks --keep, --regenerate and --variations before the model loads: one video only, the
+    keep file readable, the ranges well formed, inside the span and apart, and the keep as long
+    as the span to within one codegram frame. Any failure is a one-line MaskvatError."""
+    from maskvat.errors import MaskvatError
+    from maskvat.media import SAMPLE_RATE
+    from maskvat.pipeline.edit import check_keep_length, check_ranges, default_frame_seconds, parse_range, read_keep
+
+    if args.keep is None and args.regenerate is None and args.variations is None:
+        return None, plans
+    what = "--keep" if args.keep is not None else "--regenerate" if args.regenerate else "--variations"
+    if len(videos) != 1:
+        raise MaskvatError(f"{what} edits one video at a time; {len(videos)} were given")
+    if (args.keep is None) != (args.regenerate is None):
+        raise MaskvatError("--keep TAKE and --regenerate START-END go together: the take to keep and what to redo")
+    if args.variations is not None and not 1 <= args.variations <= 64:
+        raise MaskvatError(f"--variations must be between 1 and 64, not {args.variations}")
+    keep = ranges = None
+    if plans and args.keep is not None:
+        plan = plans[0]
+        ranges = check_ranges([parse_range(r) for r in args.regenerate], args.start, plan.duration, str(plan.video))
+        keep = read_keep(args.keep, SAMPLE_RATE)
+        frame = keep.hop_length / keep.sample_rate if keep.codes is not None else default_frame_seconds()
+        check_keep_length(keep, args.start, plan.duration, frame)
+    if args.variations is not None:
+        plans = [_variation(p, i + 1) for p in plans for i in range(args.variations)]
+    return Edit(keep, ranges, args.variations), plans
+
+
+def _variation(plan: Plan, i: int) -> Plan:
+    def named(path):
+        stem = path.stem[:-len("_maskvat")] if path.stem.endswith("_maskvat") else path.stem
+        tail = "_maskvat" if path.stem.endswith("_maskvat") else ""
+        return path.with_name(f"{stem}_var{i}{tail}{path.suffix}")
+
+    return Plan(plan.video, named(plan.sound), None if plan.muxed is None else named(plan.muxed), plan.duration)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,11 +182,14 @@ def run(args: argparse.Namespace) -> int:
     plans, refused = plan_outputs(videos, args)
     if len(videos) == 1 and refused:
         raise MaskvatError(refused[0])
+    edit, plans = plan_edit(videos, plans, args)
     for line in refused:
         print(f"maskvat: skipped: {line}")
     _refuse_clashes(plans, args.overwrite)
     failed = len(refused)
-    if plans:
+    if plans and edit is not None:
+        _generate_edit(plans, args, edit)
+    elif plans:
         failed += _generate(plans, args, len(videos))
     if failed:
         print(f"maskvat: {failed} of {len(videos)} videos failed (see above)")
@@ -146,13 +212,9 @@ def _refuse_clashes(plans: list[Plan], overwrite: bool) -> None:
                 raise MaskvatError(f"{path}: already exists (pass --overwrite to replace it)")
 
 
-def _generate(plans: list[Plan], args, n_inputs: int) -> int:
-    """Generate and write every plan; returns how many failed (each reported in one line)."""
-    from tqdm import tqdm
-
+def _load(args):
+    """(the pipeline the options ask for, the sampler settings)."""
     from maskvat.encoders.registry import parse_encoder_args
-    from maskvat.errors import MaskvatError
-    from maskvat.media import mux_audio, write_audio
     from maskvat.pipeline.generate import Pipeline
     from maskvat.sampling.sampler import SamplerSettings
 
@@ -161,6 +223,37 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
                          encoder_sources=sources)
+    return pipe, settings
+
+
+def _generate_edit(plans: list[Plan], args, edit: Edit) -> None:
+    """One video: keep ``edit.keep`` and redo its ranges (or, without a keep, the whole span),
+    once or ``edit.variations`` times; writes every plan (one per variation)."""
+    from maskvat.media import mux_audio, write_audio
+
+    pipe, settings = _load(args)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    out = pipe.generate(plans[0].video, settings=settings, seed=args.seed, start=args.start, duration=args.duration,
+                        beams=args.beams, progress=True, keep=edit.keep, regenerate=edit.ranges,
+                        variations=edit.variations)
+    for plan, result in zip(plans, out if isinstance(out, list) else [out]):
+        write_audio(plan.sound, result.wav, result.sample_rate)
+        if plan.muxed is not None:
+            mux_audio(plan.video, result.wav, result.sample_rate, plan.muxed, start=args.start)
+        line = _done_line(plan, args.start, result.duration)
+        if edit.ranges:
+            line += " (generated anew: " + ", ".join(f"{a:g}-{b:g} s" for a, b in edit.ranges) + ")"
+        print(line)
+
+
+def _generate(plans: list[Plan], args, n_inputs: int) -> int:
+    """Generate and write every plan; returns how many failed (each reported in one line)."""
+    from tqdm import tqdm
+
+    from maskvat.errors import MaskvatError
+    from maskvat.media import mux_audio, write_audio
+
+    pipe, settings = _load(args)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)

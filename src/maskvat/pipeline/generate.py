@@ -18,6 +18,10 @@ Three things put a thump where windows joined (BENCHMARKS.md, "Seams"); each is 
   picture on each side, so a temporal (3-D convolution) encoder sees the video around a
   window, not an edge at its first and last frame; at the video's own ends it sees the
   edge, as in training.
+
+Editing (``keep=``, ``regenerate=``; ``maskvat.pipeline.edit``) runs the same loop: the kept
+sound's tokens outside the ranges start as fixed tokens, the windows with nothing to sample
+are skipped, and ``variations=B`` samples B codegrams side by side, all returned.
 """
 
 from __future__ import annotations
@@ -38,6 +42,15 @@ from maskvat.errors import MaskvatError, MediaError
 from maskvat.media import FrameArray, MediaInfo, probe
 from maskvat.model.config import model_config
 from maskvat.model.maskvat import Conditioning, MaskVAT
+from maskvat.pipeline.edit import (
+    check_keep_length,
+    check_ranges,
+    kept_codes,
+    merge_spans,
+    range_frames,
+    read_keep,
+    spans_of,
+)
 from maskvat.pipeline.features import FeaturePipeline, encoder_roles
 from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
@@ -57,7 +70,13 @@ FEATURE_CONTEXT = 0.5  # seconds of picture read on each side of a window (cut o
 
 @dataclass
 class Generation:
-    """wav: [T] float32 at ``sample_rate``; codes: [K, L]; windows: (start frame, length) pairs."""
+    """wav: [T] float32 at ``sample_rate`` (T = round(duration * sample_rate)); codes: [K, L];
+    windows: (start frame, length) of each window sampled.
+
+    regenerated: codegram frame spans [(f0, f1), ...] (end exclusive) whose tokens were sampled,
+    [(0, L)] unless editing. changed: frame spans outside which the sound is exactly the kept
+    sound's codec round trip when editing (``regenerated`` widened by the codec decoder's
+    reach); sample s lies in frame s // hop_length. Both [(0, L)] for a plain generation."""
 
     wav: np.ndarray
     sample_rate: int
@@ -66,6 +85,8 @@ class Generation:
     windows: list[tuple[int, int]] = field(default_factory=list)
     beam_distances: list[list[float]] = field(default_factory=list)  # per window: SCAV distance of each beam
     chosen: list[int] = field(default_factory=list)  # per window: the beam kept
+    regenerated: list[tuple[int, int]] = field(default_factory=list)
+    changed: list[tuple[int, int]] = field(default_factory=list)
 
 
 def window_plan(total_frames: int, window: int, overlap: int, excess: int | None = None) -> list[tuple[int, int]]:
@@ -119,6 +140,25 @@ def codec_edge_frames(codec, seconds: float = 3.0) -> int:
     return int(max(int(head.max()) + 1 if len(head) else 0, m - int(tail.min()) if len(tail) else 0))
 
 
+def codec_decoder_reach(codec, frames: int = 64) -> int:
+    """How many codegram frames either side of a token the decoded samples it changes reach:
+    a sample in frame f depends on the tokens of frames f - reach ... f + reach (the codec
+    decoder's receptive field). Measured exactly (any change of a sample counts) on seeded
+    random codes of ``frames`` frames whose middle frame is changed at every level."""
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randint(0, codec.codebook_size, (1, codec.n_levels, frames), generator=g)
+    m = frames // 2
+    other = codes.clone()
+    other[0, :, m] = (codes[0, :, m] + 1 + codes.new_tensor(range(codec.n_levels))) % codec.codebook_size
+    with torch.no_grad():
+        a, b = codec.decode(torch.cat([codes, other]).to(codec.device)).cpu()
+    diff = (a != b).nonzero().flatten()
+    if not len(diff):
+        return 0
+    hop = codec.hop_length
+    return int(max(m - int(diff.min()) // hop, int(diff.max()) // hop - m))
+
+
 class Pipeline:
     """A MaskVAT model with its codec and feature encoders, ready to generate."""
 
@@ -130,6 +170,8 @@ class Pipeline:
         self.encoder_sources = dict(encoder_sources or {})  # role -> weights it was loaded with (non-default)
         self.feature_context = FEATURE_CONTEXT  # seconds of picture on each side of a window's features
         self.edge_trim: int | None = None  # frames a window does not keep at its end; None: the codec's edge
+        self.edit_widen: int | None = None  # frames sampled beyond each side of a regenerated range; None: edge_frames
+        self._decoder_reach: int | None = None
 
     @classmethod
     def debug(cls, variant: str = "adaln-b", *, seed: int = 0, device: str | torch.device = "cpu",
@@ -217,49 +259,116 @@ class Pipeline:
             self.edge_trim = codec_edge_frames(self.codec)
         return self.edge_trim
 
+    @property
+    def decoder_reach(self) -> int:
+        """Frames either side of a token that the decoded samples it changes reach
+        (``codec_decoder_reach``), measured once."""
+        if self._decoder_reach is None:
+            self._decoder_reach = codec_decoder_reach(self.codec)
+        return self._decoder_reach
+
     def generate(self, video, *, settings: SamplerSettings = SamplerSettings(),
                  seed: int = 0, generator: torch.Generator | None = None, start: float = 0.0,
                  duration: float | None = None, overlap: float = 1.0, beams: int = 1,
-                 fps: float | None = None, progress: bool = False) -> Generation:
+                 fps: float | None = None, progress: bool = False, keep=None,
+                 regenerate: list[tuple[float, float]] | None = None, keep_rate: int | None = None,
+                 variations: int | None = None) -> Generation | list[Generation]:
         """Sound for ``video`` from ``start`` for ``duration`` seconds (default: to the end of the video).
 
         video: a file path, a ``FrameArray``, or frames [N, H, W, 3] uint8 with their ``fps``.
         beams: B candidates per window, sampled as one batch; SCAV keeps the one nearest the
         video (paper 3.2.4). Their distances are in ``Generation.beam_distances``.
 
+        Editing (``maskvat.pipeline.edit``): ``keep`` is the sound of the span generated (a sound
+        or ``.safetensors`` codes file, a waveform [T] at ``keep_rate`` Hz (default 44100), codes
+        [K, L], or a previous Generation), lasting ``duration`` s to within one codegram frame;
+        ``regenerate`` [(t0, t1), ...] are seconds on the video's timeline inside [start, start +
+        duration]. Only the tokens of those ranges (widened by ``edit_widen``, default the codec's
+        ``edge_frames``, on each side) are sampled, with the same schedule, guidance and beams; the
+        others are the kept sound's, and the whole codegram is decoded once.
+        ``Generation.regenerated``/``changed`` say which frames were sampled / may sound different
+        from the kept sound's codec round trip.
+
+        variations: B > 0 returns a list of B Generations sampled side by side (each with its
+        own ``beams``, SCAV choosing only among those), none selected; None returns one.
+
         A file is probed once and decoded once, in one pass that serves every window and
         every encoder as sampling reaches it (``FeaturePipeline.visual_windows``); each beam is
         decoded once (for SCAV), and a one-window video's sound is its kept beam's."""
         video = as_video(video, fps)
         duration, total, info = self._check(video, start, duration, beams)
-        return self._generate(video, info, duration, total, settings, seed, generator, start, overlap, beams, progress)
+        if variations is not None and not 1 <= variations <= 64:
+            raise MaskvatError(f"variations must be between 1 and 64, not {variations}")
+        base = None
+        if keep is not None or regenerate is not None:
+            base = self._edit_base(keep, regenerate, keep_rate, start, duration, total, str(video))
+        out = self._generate(video, info, duration, total, settings, seed, generator, start, overlap, beams, progress,
+                             base, variations or 1)
+        return out if variations is not None else out[0]
+
+    def _edit_base(self, keep, regenerate, keep_rate, start: float, duration: float, total: int,
+                   name: str) -> torch.Tensor:
+        """The codegram [K, total] an edit starts from: the kept sound's tokens, [MASK] in the
+        (widened) ranges and in any frame the kept sound lacks. Checks everything first."""
+        if keep is None or regenerate is None:
+            raise MaskvatError("editing needs both keep= (the sound to keep) and regenerate= (the ranges to redo)")
+        ranges = check_ranges(regenerate, start, duration, name)
+        keep = read_keep(keep, self.codec.sample_rate, self.codec.hop_length, keep_rate)
+        check_keep_length(keep, start, duration, self.frame_seconds)
+        widen = self.edge_frames if self.edit_widen is None else self.edit_widen
+        codes, n = kept_codes(keep, self.codec, total)
+        base = torch.full((self.model.config.n_levels, total), self.model.config.mask_id, dtype=torch.long)
+        base[:, :n] = codes
+        for f0, f1 in range_frames(ranges, start, self.frame_seconds, total, widen):
+            base[:, f0:f1] = self.model.config.mask_id
+        return base
 
     def _generate(self, video, info, duration: float, total: int, settings, seed, generator, start: float,
-                  overlap: float, beams: int, progress: bool) -> Generation:
+                  overlap: float, beams: int, progress: bool, base: torch.Tensor | None = None,
+                  variations: int = 1) -> list[Generation]:
+        """``variations`` Generations. base: the codegram [K, total] to start from, [MASK] where
+        to sample (None: everywhere); windows with no [MASK] left when they come are skipped."""
         gen = generator or torch.Generator(device=self.device).manual_seed(seed)
         cfg = self.model.config
         frame_s = self.frame_seconds
         plan = window_plan(total, cfg.max_frames, min(max(1, round(overlap / frame_s)), cfg.max_frames // 2))
         ends = kept_ends(plan, self.edge_frames if len(plan) > 1 else 0)
-        codes = torch.full((cfg.n_levels, total), cfg.mask_id, dtype=torch.long)
-        distances, chosen, kept = [], [], None
-        spans = [(start + w_start * frame_s, w_len * frame_s) for w_start, w_len in plan]
+        if base is None:
+            base = torch.full((cfg.n_levels, total), cfg.mask_id, dtype=torch.long)
+        todo = (base == cfg.mask_id).any(0)  # frames to sample: a window takes those before its kept end
+        runs = []
+        for (w_start, w_len), end in zip(plan, ends):
+            if todo[w_start:w_start + w_len].any():
+                runs.append((w_start, w_len, end))
+                todo[w_start:end] = False
+        codes = base[None].repeat(variations, 1, 1)
+        distances, chosen, kept = [[] for _ in codes], [[] for _ in codes], [None] * variations
+        spans = [(start + w_start * frame_s, w_len * frame_s) for w_start, w_len, _ in runs]
         windows = self.features.visual_windows(video, spans, context=self.feature_context, edge="none", info=info)
         with closing(windows):
-            for (w_start, w_len), end, feats in zip(plan, ends, windows):
-                prompt = codes[:, w_start:w_start + w_len][None].repeat(beams, 1, 1)
+            for (w_start, w_len, end), feats in zip(runs, windows):
+                prompt = codes[:, :, w_start:w_start + w_len].repeat_interleave(beams, 0)  # rows v * beams + beam
                 fixed = prompt != cfg.mask_id
                 out = self._sample([feats], w_len, settings, gen, prompt if fixed.any() else None, fixed, progress,
-                                   beams)
-                best, dist, kept = self._select(feats, out)
-                if dist is not None:
-                    distances.append(dist)
-                    chosen.append(best)
-                codes[:, w_start:end] = out[best, :, :end - w_start].cpu()
+                                   beams * variations)
+                for v in range(variations):
+                    best, dist, kept[v] = self._select(feats, out[v * beams:(v + 1) * beams])
+                    if dist is not None:
+                        distances[v].append(dist)
+                        chosen[v].append(best)
+                    codes[v, :, w_start:end] = out[v * beams + best, :, :end - w_start].cpu()
         n = int(round(duration * self.codec.sample_rate))
-        # one window: its kept beam's sound, decoded for SCAV, is the sound; else the joined codegram, once
-        wav = kept[:n] if len(plan) == 1 and kept is not None else self._decode(codes[None], [duration])[0]
-        return Generation(wav, self.codec.sample_rate, codes, duration, plan, distances, chosen)
+        # one window: its kept beams' sound, decoded for SCAV, is the sound; else the joined codegrams, once
+        if len(plan) == 1 and len(runs) == 1 and all(k is not None for k in kept):
+            wavs = [k[:n] for k in kept]
+        else:
+            wavs = self._decode(codes, [duration] * variations)
+        sampled = spans_of((base == cfg.mask_id).any(0))
+        reach = self.decoder_reach if sampled != [(0, total)] else 0
+        changed = merge_spans([(max(0, a - reach), min(total, b + reach)) for a, b in sampled])
+        return [Generation(wav, self.codec.sample_rate, c, duration, [(s, w) for s, w, _ in runs], d, ch,
+                           sampled, changed)
+                for wav, c, d, ch in zip(wavs, codes, distances, chosen)]
 
     def generate_many(self, videos, *, batch_size: int = 8, settings: SamplerSettings = SamplerSettings(),
                       seed: int = 0, start: float = 0.0, duration: float | None = None, overlap: float = 1.0,
@@ -289,7 +398,7 @@ class Pipeline:
                 dur, total, info = self._check(video, start, duration, beams)
                 if total > cfg.max_frames:
                     done = self._generate(video, info, dur, total, settings, seed, None, start, overlap, beams,
-                                          progress)
+                                          progress)[0]
                 else:
                     feats = self.features.visual(video, start, total * self.frame_seconds,
                                                  context=self.feature_context, edge="none", info=info)
@@ -319,7 +428,8 @@ class Pipeline:
         wavs = kept
         for (i, video, _, dur), codes, wav, (best, dist) in zip(items, picks, wavs, scores):
             yield i, video, Generation(wav, self.codec.sample_rate, codes, dur, [(0, length)],
-                                       [] if dist is None else [dist], [] if dist is None else [best])
+                                       [] if dist is None else [dist], [] if dist is None else [best],
+                                       [(0, length)], [(0, length)])
 
     def _select(self, feats, candidates: torch.Tensor) -> tuple[int, list[float] | None, np.ndarray | None]:
         """(index of the kept beam, SCAV distances of all beams, the kept beam's waveform [L * hop]
