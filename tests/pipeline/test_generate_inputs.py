@@ -191,3 +191,25 @@ def test_stream_copied_cut_is_generated_for_what_a_player_shows(tiny_model, tmp_
     assert len(wav) == round(0.88 * sr)
     copy = probe(tmp_path / "out" / "cut_maskvat.mp4")
     assert copy.video.frame_count == 22 and copy.video.duration == pytest.approx(0.88)
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--duration", "-5", "--duration -5 s: must be positive"),
+    ("--duration", "0", "--duration 0 s: must be positive"),
+    ("--duration", "nan", "--duration nan s: must be positive"),
+    ("--duration", "0.1", "--duration 0.1 s is shorter than the 0.25 s minimum"),
+    ("--start", "-1", "--start -1 s: must be 0 or more"),
+])
+def test_a_span_option_out_of_range_is_one_line_naming_it_before_any_work(option, value, says, make_video,
+                                                                          tmp_path, capsys, no_model):
+    """Finding 2: `--duration -5` said the span was "shorter than the 0.25 s minimum"; with several
+    videos each was skipped (status 1). The option is refused once, with status 2, before any file
+    is probed or the model loaded."""
+    a, b = make_video("a.mp4", 10, 25), make_video("b.mp4", 10, 25)
+    assert run(a, b, "-o", tmp_path / "out", option, value) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.splitlines() == [captured.err.strip()]
+    assert captured.err.startswith(f"maskvat: error: {says}")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(MaskvatError, match=says.removeprefix("--").replace("(", r"\(")):
+        requested_duration(a, **{option[2:]: float(value)})  # the Python API says the same of the video

@@ -12,7 +12,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS, span_problem
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -115,6 +115,9 @@ def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
 def run(args: argparse.Namespace) -> int:
     from maskvat.errors import MaskvatError
 
+    problem = span_problem(args.start, args.duration)  # an option's error, whatever the videos
+    if problem:
+        raise MaskvatError(f"--{problem}")
     videos = expand_inputs(args.inputs)
     plans, refused = plan_outputs(videos, args)
     if len(videos) == 1 and refused:

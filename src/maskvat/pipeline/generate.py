@@ -39,7 +39,7 @@ from maskvat.media import FrameArray, MediaInfo, probe
 from maskvat.model.config import model_config
 from maskvat.model.maskvat import Conditioning, MaskVAT
 from maskvat.pipeline.features import FeaturePipeline, encoder_roles
-from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS, span_problem
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 from maskvat.scav.model import SCAV
 from maskvat.weights import (
@@ -381,6 +381,9 @@ def requested_duration(video, start: float = 0.0, duration: float | None = None,
     fit it or the limits (MIN_SECONDS to MAX_SECONDS). ``video``: a path or a FrameArray;
     ``info``: the file's ``probe``, to skip probing it again."""
 
+    problem = span_problem(start, duration)
+    if problem:
+        raise MediaError(video, problem)
     if isinstance(video, FrameArray):
         length = video.duration
     else:
