@@ -213,3 +213,21 @@ def test_a_span_option_out_of_range_is_one_line_naming_it_before_any_work(option
     assert not (tmp_path / "out").exists()
     with pytest.raises(MaskvatError, match=says.removeprefix("--").replace("(", r"\(")):
         requested_duration(a, **{option[2:]: float(value)})  # the Python API says the same of the video
+
+
+def test_a_long_video_states_its_windows_and_counts_them_while_sampling(tiny_model, make_video, tmp_path, capsys,
+                                                                         one_torch_thread):
+    """Finding 1: a long video's run said nothing of how long it would take. The tiny model's window
+    is 40 frames (0.46 s) with a 20-frame overlap: 2 s of video is 8 windows."""
+    video = make_video("long.mp4", 50, 25)
+    want = Pipeline.load(tiny_model).windows(2.0)
+    assert len(want) == 8
+    assert run(video, "-o", tmp_path / "out", "--model", tiny_model, "--steps", 1) == 0
+    captured = capsys.readouterr()
+    assert f"{video}: 2.0 s in 8 windows of 0.5 s (0.2 s overlap)" in captured.out.splitlines()
+    assert "window 1 of 8" in captured.err and "window 8 of 8" in captured.err and "window 9" not in captured.err
+    short = make_video("short.mp4", 10, 25)  # 0.4 s: one window, no plan line, the plain sampling bar
+    assert run(short, "-o", tmp_path / "out2", "--model", tiny_model, "--steps", 1) == 0
+    captured = capsys.readouterr()
+    assert "windows of" not in captured.out and "window 1 of" not in captured.err and "sampling" in captured.err
+

@@ -85,6 +85,7 @@ class Plan:
     video: Path
     sound: Path
     muxed: Path | None  # None with --no-video
+    duration: float = 0.0  # seconds of sound asked for (from --start)
 
 
 def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
@@ -102,13 +103,13 @@ def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
     out_dir = Path(args.out)
     for video in videos:
         try:
-            requested_duration(video, args.start, args.duration)
+            duration = requested_duration(video, args.start, args.duration)
             suffix = None if args.no_video else muxed_suffix(video)
         except MaskvatError as exc:
             refused.append(str(exc))
             continue
         sound, muxed = output_paths(video, out_dir, args.format, suffix)
-        plans.append(Plan(video, sound, None if args.no_video else muxed))
+        plans.append(Plan(video, sound, None if args.no_video else muxed, duration))
     return plans, refused
 
 
@@ -164,6 +165,10 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
                          encoder_sources=sources)
+    for plan in plans:
+        line = window_line(plan, pipe.windows(plan.duration), pipe.frame_seconds)
+        if line:
+            print(line, flush=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)
@@ -192,6 +197,17 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
         tqdm.write(_done_line(plan, args.start, result.duration))
     bar.close()
     return failed
+
+
+def window_line(plan: Plan, windows: list[tuple[int, int]], frame_seconds: float) -> str | None:
+    """How a video longer than the model's window is cut, e.g. "gh60.mp4: 60.0 s in 20 windows of
+    4 s (1 s overlap)"; None for one window. ``windows``: (start, length) in codegram frames of
+    ``frame_seconds`` (``Pipeline.windows``)."""
+    if len(windows) < 2:
+        return None
+    (s0, n0), (s1, _) = windows[:2]
+    return (f"{plan.video}: {plan.duration:.1f} s in {len(windows)} windows of {round(n0 * frame_seconds, 1):g} s "
+            f"({round((s0 + n0 - s1) * frame_seconds, 1):g} s overlap)")
 
 
 def _done_line(plan: Plan, start: float, duration: float) -> str:
