@@ -231,3 +231,43 @@ def test_a_long_video_states_its_windows_and_counts_them_while_sampling(tiny_mod
     captured = capsys.readouterr()
     assert "windows of" not in captured.out and "window 1 of" not in captured.err and "sampling" in captured.err
 
+
+def _write_lab_truth(video):
+    from maskvat.lab.truth import ClipTruth
+
+    truth = ClipTruth(clip_id=video.stem, fps=25.0, sample_rate=44100, duration=0.4, width=64, height=48, seed=[0],
+                      sources=[])
+    video.with_suffix(".json").write_text(truth.to_json())
+
+
+@pytest.fixture
+def load_stops(monkeypatch):
+    """Pipeline.load fails as bad input would (status 2): what was printed before it is the check."""
+    def stop(*args, **kwargs):
+        raise MaskvatError("stopped where the model would load")
+
+    monkeypatch.setattr(Pipeline, "load", stop)
+
+
+def test_the_lab_model_on_real_footage_warns_once_per_run(make_video, tmp_path, capsys, load_stops, tiny_model):
+    """Finding 3: the shipped lab model, trained on procedural lab scenes only, makes lab-like sounds
+    for real footage; a run says so once, before the model loads, and points to `maskvat fit`."""
+    real = [make_video(f"real{i}.mp4", 10, 25) for i in range(3)]
+    assert run(*real, "-o", tmp_path / "out") == 2  # --model lab, the default
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("maskvat: warning: the lab model was trained only on synthetic lab scenes")
+    assert "maskvat fit" in warnings[0] and "Your own footage" in warnings[0] and "and 2 more" in warnings[0]
+    from maskvat.weights import shipped
+
+    assert run(real[0], "-o", tmp_path / "out", "--model", shipped("pipeline")) == 2  # the shipped folder by path
+    assert "lab-like sounds" in capsys.readouterr().err
+    lab = make_video("lab_000000.mp4", 10, 25)  # a lab clip: its truth JSON is beside it
+    _write_lab_truth(lab)
+    (tmp_path / "real0.json").write_text("{\"captions\": \"not a lab truth\"}")  # ... not any JSON
+    assert run(lab, "-o", tmp_path / "out", "--model", "lab") == 2
+    assert "warning" not in capsys.readouterr().err
+    assert run(real[0], "-o", tmp_path / "out", "--model", "lab") == 2
+    assert "lab-like sounds" in capsys.readouterr().err
+    assert run(*real, "-o", tmp_path / "out", "--model", tiny_model) == 2  # another model: no warning
+    assert "warning" not in capsys.readouterr().err

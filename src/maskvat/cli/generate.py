@@ -9,6 +9,7 @@ status is 1. A single input that fails is a one-line error with status 2.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,12 +127,48 @@ def run(args: argparse.Namespace) -> int:
     for line in refused:
         print(f"maskvat: skipped: {line}")
     _refuse_clashes(plans, args.overwrite)
+    warning = lab_model_warning(args.model, [p.video for p in plans])
+    if warning:
+        print(f"maskvat: warning: {warning}", file=sys.stderr)
     failed = len(refused)
     if plans:
         failed += _generate(plans, args, len(videos))
     if failed:
         print(f"maskvat: {failed} of {len(videos)} videos failed (see above)")
     return 1 if failed else 0
+
+
+def lab_model_warning(model: str, videos: list[Path]) -> str | None:
+    """One line for a run of the shipped lab model on videos that are not lab clips (a lab clip
+    has its truth JSON beside it, as ``maskvat lab build`` writes it), else None. The lab model
+    is ``model`` "lab" (or "shipped") or the shipped pipeline folder itself."""
+    from maskvat.weights import is_shipped_name, shipped
+
+    shipped_folder = Path(model).is_dir() and Path(model).resolve() == shipped("pipeline").resolve()
+    if not (is_shipped_name(model) or shipped_folder):
+        return None
+    real = [v for v in videos if not _is_lab_clip(v)]
+    if not real:
+        return None
+    which = f"{real[0]}" + (f" and {len(real) - 1} more" if len(real) > 1 else "")
+    return (f"the lab model was trained only on synthetic lab scenes (balls, drums, bars, fans, taps) and will make "
+            f"lab-like sounds for real footage ({which}); for your own videos, train a model with `maskvat fit` "
+            "(README, \"Your own footage\") and pass it with --model")
+
+
+def _is_lab_clip(video: Path) -> bool:
+    """Whether ``video`` is a lab clip: its truth JSON (``VIDEO.json``) is beside it and reads as one."""
+    truth = video.with_suffix(".json")
+    if not truth.is_file():
+        return False
+    from maskvat.errors import MaskvatError
+    from maskvat.lab.truth import load_truth
+
+    try:
+        load_truth(truth)
+    except MaskvatError:
+        return False
+    return True
 
 
 def _refuse_clashes(plans: list[Plan], overwrite: bool) -> None:
