@@ -5,6 +5,9 @@
 - ``format_columns``: several columns (anchors and/or systems) on the same references, one metric
   per line; with anchors, a metric that failed them is shown as "fails anchors" in system columns.
 - ``write_csv``: one line per (column, clip) with every per-clip figure.
+
+Both tables end with a note when fewer than ``FEW_CLIPS`` clips were scored: means, FDs and
+ranks over a handful of clips move a lot with each clip.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import numpy as np
 
 from maskvat.atomic import atomic_path
 from maskvat.evaluation.evaluate import METRICS
+
+FEW_CLIPS = 10  # below this many scored clips, the tables say their figures are not reliable
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -54,6 +59,14 @@ def header_lines(result: dict) -> list[str]:
     return lines
 
 
+def few_clips_note(n: int) -> list[str]:
+    """[one note line] when ``n`` (clips scored) is under ``FEW_CLIPS``, else []."""
+    if n >= FEW_CLIPS:
+        return []
+    return [f"note: only {n} clip{'s' if n != 1 else ''} scored: figures on fewer than {FEW_CLIPS} clips are not "
+            "reliable (one clip more or less can move them a lot); score more clips before comparing."]
+
+
 def format_result(result: dict) -> str:
     """One system's results as text (see the module doc)."""
     lines = header_lines(result)
@@ -79,7 +92,7 @@ def format_result(result: dict) -> str:
     if result.get("class_accuracy") is not None:
         lines.append(f"class accuracy: {result['class_accuracy']:.3f}")
     lines.append(f"FAD embedding: {result['fad_embedding']}; FDD codec: {result['codec'] or 'none (no FDD)'}")
-    return "\n".join(lines)
+    return "\n".join(lines + few_clips_note(result["n_files"]))
 
 
 def format_columns(out: dict) -> str:
@@ -119,7 +132,8 @@ def format_columns(out: dict) -> str:
         lines.append(f"{spec.label + (' ↑' if spec.higher else ' ↓'):<28}" + "".join(f"{c:>{w}}" for c in cells) + verdict)
     if any(n not in anchors for n in names):
         lines.append("[lo,hi]: 95% bootstrap interval over clips; #k: rank among the systems.")
-    return "\n".join(lines)
+    scored = [c["n_files"] for c in cols.values() if "n_files" in c]
+    return "\n".join(lines + few_clips_note(min(scored) if scored else out["n_clips"]))
 
 
 def _ranks(cols: dict, systems: list[str]) -> dict[str, dict[str, int]]:
