@@ -17,6 +17,7 @@ from maskvat.data.sources import list_sources
 from maskvat.errors import MaskvatError
 from maskvat.media import VIDEO_SUFFIXES, FrameArray, probe, read_audio
 from maskvat.pipeline.generate import Pipeline, requested_duration
+from maskvat.pipeline.span import Span, read_span
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,10 @@ def test_sound_of_a_part_plays_at_its_true_time_in_the_muxed_copy(tiny_model, ma
     assert len(back) == 2 * sr
     np.testing.assert_allclose(back[a:b], wav, atol=1.5 / 32768)
     assert not back[:a].any() and not back[b:].any()
+    # each file records where its sound belongs, for `maskvat evaluate` (issue 23)
+    assert read_span(out / "v.wav") == Span(0.6, 0.5, offset=0.0)
+    assert read_span(out / "v_maskvat.mkv") == Span(0.6, 0.5, offset=0.6)
+    assert read_span(video) is None
 
 
 def test_excel_csv_and_path_column_read_as_extract_reads_them(make_video, tmp_path):

@@ -195,6 +195,7 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
     from maskvat.errors import MaskvatError
     from maskvat.media import mux_audio, write_audio
     from maskvat.pipeline.generate import Pipeline
+    from maskvat.pipeline.span import Span
     from maskvat.sampling.sampler import SamplerSettings
 
     chosen = parse_encoder_args(args.encoder_weights or [], "--encoder-weights", need_source=True)
@@ -219,10 +220,12 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
         try:
             if isinstance(result, BaseException):
                 raise result
-            write_audio(plan.sound, result.wav, result.sample_rate)
+            # each file records its span, for `maskvat evaluate` (maskvat.pipeline.span)
+            write_audio(plan.sound, result.wav, result.sample_rate, comment=Span(args.start, result.duration).tag())
             written.append(plan.sound)
             if plan.muxed is not None:
-                mux_audio(video, result.wav, result.sample_rate, plan.muxed, start=args.start)
+                mux_audio(video, result.wav, result.sample_rate, plan.muxed, start=args.start,
+                          comment=Span(args.start, result.duration, offset=args.start).tag())
         except Exception as exc:  # noqa: BLE001 - in a batch, one file's failure must not end the run
             if n_inputs == 1:
                 raise

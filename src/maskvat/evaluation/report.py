@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from maskvat.atomic import atomic_path
-from maskvat.evaluation.evaluate import METRICS
+from maskvat.evaluation.evaluate import FRAME_S, METRICS
 
 FEW_CLIPS = 10  # below this many scored clips, the tables say their figures are not reliable
 
@@ -48,6 +48,7 @@ def header_lines(result: dict) -> list[str]:
                     if result.get("unpaired_references") else ""))
     lines.append(f"spans: {sp['policy']}; {sp['min_s']:.2f}-{sp['max_s']:.2f} s (median {sp['median_s']:.2f} s); "
                  f"generated shorter than its reference: {sp['generated_shorter']}, longer: {sp['generated_longer']}")
+    lines += span_lines(sp)
     for s in result.get("skipped", []):
         lines.append(f"  skipped {s['file']}: {s['reason']}")
     for m, why in result.get("refused", {}).items():
@@ -65,6 +66,27 @@ def few_clips_note(n: int) -> list[str]:
         return []
     return [f"note: only {n} clip{'s' if n != 1 else ''} scored: figures on fewer than {FEW_CLIPS} clips are not "
             "reliable (one clip more or less can move them a lot); score more clips before comparing."]
+
+
+def span_lines(spans: dict, prefix: str = "") -> list[str]:
+    """Where the references were cut to the generated spans, and a warning for pairs of different
+    lengths that record no span (``spans``: a summary's ``spans``)."""
+    lines = []
+    cut = spans.get("reference_cut", [])
+    if cut:
+        how = {"recorded": "the span maskvat generate recorded in each file", "--start": "--start"}
+        shown = ", ".join(f"{c['clip']} {c['start_s']:.2f}-{c['end_s']:.2f} s" for c in cut[:3])
+        lines.append(f"{prefix}references cut to where the generated sound belongs "
+                     f"({how.get(cut[0]['source'], cut[0]['source'])}): {shown}"
+                     + (f" and {len(cut) - 3} more" if len(cut) > 3 else ""))
+    odd = spans.get("unknown_mismatch", [])
+    if odd:
+        e = odd[0]
+        lines.append(f"{prefix}warning: {len(odd)} generated file(s) differ in length from their reference by more "
+                     f"than a frame ({FRAME_S} s) and record no span (e.g. {e['clip']}: {e['generated_s']:.2f} s "
+                     f"against {e['reference_s']:.2f} s): each is scored from 0 s of its reference; if the sound "
+                     "was generated from later in the video, pass --start SECONDS")
+    return lines
 
 
 def format_result(result: dict) -> str:
@@ -103,6 +125,9 @@ def format_columns(out: dict) -> str:
     verdicts = out.get("verdicts", {})
     width = max(14, *(len(n) + 2 for n in names))
     lines = [f"{out['n_clips']} reference clips ({out['reference']}); scored on each pair's common span"]
+    for name, col in cols.items():
+        if name not in anchors:
+            lines += span_lines(col.get("spans", {}), f"{name}: ")
     for s in out.get("skipped", []):
         lines.append(f"  skipped {s['file']}: {s['reason']}")
     for m, why in out.get("refused", {}).items():
