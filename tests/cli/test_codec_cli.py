@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -132,3 +134,45 @@ def test_eval_reports_added_tones_per_file_and_in_json(tmp_path, codec_dir, caps
     assert f"added tones: {tones['files_with_added_tones']} of 2 files" in text and "per_file" not in text
     assert main(["codec", "eval", "--audio", str(audio / "a.wav"), "--no-anchors", "--json", "--codec", str(codec_dir)]) == 0
     assert [row["file"] for row in json.loads(capsys.readouterr().out)["added_tones"]["per_file"]] == ["a.wav"]
+
+
+def test_eval_takes_one_file_and_prints_a_table_that_says_what_each_figure_means(wav_file, codec_dir, capsys):
+    """Finding 4: --audio's help said folder though a file works, and the output was raw dicts with an
+    unexplained SI-SDR. --json keeps its keys."""
+    from maskvat.cli.main import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["codec", "eval", "--help"])
+    assert "an audio/video file or a folder" in " ".join(capsys.readouterr().out.split())
+    assert main(["codec", "eval", "--audio", str(wav_file), "--codec", str(codec_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if "mel distance (log10) ↓" in line)
+    assert "SI-SDR (dB) ↑" in lines[head]
+    rows = [line.split() for line in lines[head + 1:head + 5]]
+    assert [r[:2] for r in rows[1:]] == [["libopus", "6"], ["libopus", "8"], ["libopus", "12"]]
+    for r in rows:
+        float(r[-2]), float(r[-1])  # two numbers per system
+    text = "\n".join(lines)
+    assert "round trip of 1 file(s)" in text and "{" not in text
+    assert "lower is better" in text and "in dB" in text and "higher is better" in text
+    assert main(["codec", "eval", "--audio", str(wav_file), "--codec", str(codec_dir), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"codec", "files", "audio", "opus_6kbps", "opus_8kbps", "opus_12kbps", "codes_used_share",
+                           "perplexity", "added_tones"}
+    assert set(result["codec"]) == {"mel_distance", "si_sdr_db", "files_with_added_tones"} and result["files"] == 1
+    assert float(rows[0][-2]) == pytest.approx(result["codec"]["mel_distance"], abs=1e-3)
+
+
+def test_eval_of_nothing_to_code_is_one_line(tmp_path, codec_dir, capsys, monkeypatch):
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(20000, np.float32), 44100)
+    assert main(["codec", "eval", "--audio", str(silent), "--codec", str(codec_dir)]) == 2
+    err = capsys.readouterr().err  # (after the files' progress bar)
+    assert "Traceback" not in err and err.splitlines()[-1].startswith(f"maskvat: error: {silent}: every file is silent")
+
+    def no_codec(*args, **kwargs):
+        raise AssertionError("the codec was loaded")
+
+    monkeypatch.setattr(AudioTokenizer, "from_pretrained", no_codec)
+    assert main(["codec", "eval", "--audio", str(tmp_path / "missing"), "--codec", str(codec_dir)]) == 2
+    _one_line_error(capsys, "missing: no such file or folder")

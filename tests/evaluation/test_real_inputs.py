@@ -220,3 +220,55 @@ def test_a_metric_failing_its_anchors_is_not_printed_as_a_system_score():
     f1 = next(line for line in text.splitlines() if line.startswith("onset F1 ±50"))
     assert "0.871" not in wc and "fails anchors" in wc and "FAILS: not better than silence" in wc
     assert "0.456 [0.40,0.50]" in f1 and f1.rstrip().endswith("ok")
+
+
+def test_a_span_generated_from_later_in_the_video_is_scored_against_those_seconds(tmp_path, capsys, one_torch_thread):
+    """Issue 23: after `maskvat generate v.mp4 --start S --duration D`, evaluate scored the D seconds
+    against the reference's first D seconds (onset F1 0.205 where the true span scored 0.105). The
+    files generate writes record their span (pipeline.span); evaluate reads the reference from S."""
+    from maskvat.media import mux_audio, write_audio
+    from maskvat.pipeline.span import Span
+
+    start, dur = 2.5, 3.0
+    ref, gen, plain = tmp_path / "ref", tmp_path / "gen", tmp_path / "plain"
+    for d in (ref, gen, plain):
+        d.mkdir()
+    sounds = {f"c{i}": impacts(6.0, seed=20 + i) for i in range(3)}
+    a, b = round(start * SR), round((start + dur) * SR)
+    for stem, wav in sounds.items():
+        write_clip(ref / f"{stem}.mp4", wav)
+        write_audio(plain / f"{stem}.wav", wav[a:b], SR)  # the same sound, recording no span
+    # what `maskvat generate --start 2.5 --duration 3` writes (cli.generate: the same calls)
+    write_audio(gen / "c0.wav", sounds["c0"][a:b], SR, comment=Span(start, dur).tag())
+    mux_audio(ref / "c1.mp4", sounds["c1"][a:b], SR, gen / "c1_maskvat.mp4", start=start,
+              comment=Span(start, dur, offset=start).tag())
+    write_audio(gen / "c2.wav", sounds["c2"][a:b], SR, comment=Span(start, dur).tag())
+    r = evaluate_dirs(gen, ref, codec=None, judge=None, progress=False)
+    assert r["n_files"] == 3 and r["onset_f1_50"] == pytest.approx(1.0) and r["env_lag_ms"] == 0.0
+    for row in r["per_clip"]:
+        assert row["reference_start_s"] == start and row["span_s"] == pytest.approx(dur, abs=1e-3)
+        assert row["span_known"] == "recorded"
+    assert [c["clip"] for c in r["spans"]["reference_cut"]] == ["c0", "c1", "c2"] and not r["spans"]["unknown_mismatch"]
+    # files that record nothing: scored from 0 s, with a warning; --start puts them right
+    p = evaluate_dirs(plain, ref, codec=None, judge=None, progress=False)
+    assert p["onset_f1_50"] < 0.6 and [e["clip"] for e in p["spans"]["unknown_mismatch"]] == ["c0", "c1", "c2"]
+    assert main(["evaluate", "--generated", str(plain), "--reference", str(ref), "--codec", "none", "--judge", "none",
+                 "--start", str(start)]) == 0
+    out = capsys.readouterr().out
+    assert "references cut to where the generated sound belongs (--start): c0 2.50-5.50 s, c1" in out
+    assert "warning" not in out
+    f1 = next(line for line in out.splitlines() if line.startswith("onset F1 ±50"))
+    assert f1.split()[5] == "1.000"
+    assert main(["evaluate", "--generated", str(plain), "--reference", str(ref), "--codec", "none", "--judge", "none",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["spans"]["unknown_mismatch"]  # stdout stays JSON; the warning goes to stderr
+    assert "maskvat: warning: 3 generated file(s) differ in length" in captured.err and "--start" in captured.err
+    assert main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--codec", "none", "--judge", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "(the span maskvat generate recorded in each file): c0 2.50-5.50 s" in out
+    # --compare: systems whose sounds belong at different times of the references are refused by name
+    with pytest.raises(MaskvatError, match="clip c0: the systems' sounds belong at different times"):
+        evaluate_systems(ref, {"gen": gen, "plain": plain}, codec=None, judge=None, progress=False)
+    both = evaluate_systems(ref, {"gen": gen, "plain": plain}, codec=None, judge=None, progress=False, start=start)
+    assert both["columns"]["plain"]["onset_f1_50"] == pytest.approx(1.0) == both["columns"]["gen"]["onset_f1_50"]

@@ -17,6 +17,7 @@ from maskvat.data.sources import list_sources
 from maskvat.errors import MaskvatError
 from maskvat.media import VIDEO_SUFFIXES, FrameArray, probe, read_audio
 from maskvat.pipeline.generate import Pipeline, requested_duration
+from maskvat.pipeline.span import Span, read_span
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,10 @@ def test_sound_of_a_part_plays_at_its_true_time_in_the_muxed_copy(tiny_model, ma
     assert len(back) == 2 * sr
     np.testing.assert_allclose(back[a:b], wav, atol=1.5 / 32768)
     assert not back[:a].any() and not back[b:].any()
+    # each file records where its sound belongs, for `maskvat evaluate` (issue 23)
+    assert read_span(out / "v.wav") == Span(0.6, 0.5, offset=0.0)
+    assert read_span(out / "v_maskvat.mkv") == Span(0.6, 0.5, offset=0.6)
+    assert read_span(video) is None
 
 
 def test_excel_csv_and_path_column_read_as_extract_reads_them(make_video, tmp_path):
@@ -191,3 +196,83 @@ def test_stream_copied_cut_is_generated_for_what_a_player_shows(tiny_model, tmp_
     assert len(wav) == round(0.88 * sr)
     copy = probe(tmp_path / "out" / "cut_maskvat.mp4")
     assert copy.video.frame_count == 22 and copy.video.duration == pytest.approx(0.88)
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--duration", "-5", "--duration -5 s: must be positive"),
+    ("--duration", "0", "--duration 0 s: must be positive"),
+    ("--duration", "nan", "--duration nan s: must be positive"),
+    ("--duration", "0.1", "--duration 0.1 s is shorter than the 0.25 s minimum"),
+    ("--start", "-1", "--start -1 s: must be 0 or more"),
+])
+def test_a_span_option_out_of_range_is_one_line_naming_it_before_any_work(option, value, says, make_video,
+                                                                          tmp_path, capsys, no_model):
+    """Finding 2: `--duration -5` said the span was "shorter than the 0.25 s minimum"; with several
+    videos each was skipped (status 1). The option is refused once, with status 2, before any file
+    is probed or the model loaded."""
+    a, b = make_video("a.mp4", 10, 25), make_video("b.mp4", 10, 25)
+    assert run(a, b, "-o", tmp_path / "out", option, value) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.splitlines() == [captured.err.strip()]
+    assert captured.err.startswith(f"maskvat: error: {says}")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(MaskvatError, match=says.removeprefix("--").replace("(", r"\(")):
+        requested_duration(a, **{option[2:]: float(value)})  # the Python API says the same of the video
+
+
+def test_a_long_video_states_its_windows_and_counts_them_while_sampling(tiny_model, make_video, tmp_path, capsys,
+                                                                         one_torch_thread):
+    """Finding 1: a long video's run said nothing of how long it would take. The tiny model's window
+    is 40 frames (0.46 s) with a 20-frame overlap: 2 s of video is 8 windows."""
+    video = make_video("long.mp4", 50, 25)
+    want = Pipeline.load(tiny_model).windows(2.0)
+    assert len(want) == 8
+    assert run(video, "-o", tmp_path / "out", "--model", tiny_model, "--steps", 1) == 0
+    captured = capsys.readouterr()
+    assert f"{video}: 2.0 s in 8 windows of 0.5 s (0.2 s overlap)" in captured.out.splitlines()
+    assert "window 1 of 8" in captured.err and "window 8 of 8" in captured.err and "window 9" not in captured.err
+    short = make_video("short.mp4", 10, 25)  # 0.4 s: one window, no plan line, the plain sampling bar
+    assert run(short, "-o", tmp_path / "out2", "--model", tiny_model, "--steps", 1) == 0
+    captured = capsys.readouterr()
+    assert "windows of" not in captured.out and "window 1 of" not in captured.err and "sampling" in captured.err
+
+
+def _write_lab_truth(video):
+    from maskvat.lab.truth import ClipTruth
+
+    truth = ClipTruth(clip_id=video.stem, fps=25.0, sample_rate=44100, duration=0.4, width=64, height=48, seed=[0],
+                      sources=[])
+    video.with_suffix(".json").write_text(truth.to_json())
+
+
+@pytest.fixture
+def load_stops(monkeypatch):
+    """Pipeline.load fails as bad input would (status 2): what was printed before it is the check."""
+    def stop(*args, **kwargs):
+        raise MaskvatError("stopped where the model would load")
+
+    monkeypatch.setattr(Pipeline, "load", stop)
+
+
+def test_the_lab_model_on_real_footage_warns_once_per_run(make_video, tmp_path, capsys, load_stops, tiny_model):
+    """Finding 3: the shipped lab model, trained on procedural lab scenes only, makes lab-like sounds
+    for real footage; a run says so once, before the model loads, and points to `maskvat fit`."""
+    real = [make_video(f"real{i}.mp4", 10, 25) for i in range(3)]
+    assert run(*real, "-o", tmp_path / "out") == 2  # --model lab, the default
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("maskvat: warning: the lab model was trained only on synthetic lab scenes")
+    assert "maskvat fit" in warnings[0] and "Your own footage" in warnings[0] and "and 2 more" in warnings[0]
+    from maskvat.weights import shipped
+
+    assert run(real[0], "-o", tmp_path / "out", "--model", shipped("pipeline")) == 2  # the shipped folder by path
+    assert "lab-like sounds" in capsys.readouterr().err
+    lab = make_video("lab_000000.mp4", 10, 25)  # a lab clip: its truth JSON is beside it
+    _write_lab_truth(lab)
+    (tmp_path / "real0.json").write_text("{\"captions\": \"not a lab truth\"}")  # ... not any JSON
+    assert run(lab, "-o", tmp_path / "out", "--model", "lab") == 2
+    assert "warning" not in capsys.readouterr().err
+    assert run(real[0], "-o", tmp_path / "out", "--model", "lab") == 2
+    assert "lab-like sounds" in capsys.readouterr().err
+    assert run(*real, "-o", tmp_path / "out", "--model", tiny_model) == 2  # another model: no warning
+    assert "warning" not in capsys.readouterr().err

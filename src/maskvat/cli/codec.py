@@ -73,11 +73,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--half", action="store_true", help="fp16 weights (half the size; for shipping)")
     ex.set_defaults(func=run_export)
 
-    ev = csub.add_parser("eval", help="round-trip quality on a folder: mel distance, SI-SDR, added tones, code usage, opus anchors")
-    ev.add_argument("--audio", required=True, help="folder of sound/video files (a lab split adds onset F1)")
+    ev = csub.add_parser("eval", help="round-trip quality on a file or folder: mel distance, SI-SDR, added tones, "
+                                      "code usage, opus anchors")
+    ev.add_argument("--audio", required=True, metavar="FILE_OR_DIR",
+                    help="an audio/video file or a folder of them, searched recursively (a lab split adds onset F1)")
     ev.add_argument("--limit", type=int, default=None, help="first N files only")
     ev.add_argument("--no-anchors", action="store_true", help="skip the libopus anchors")
-    ev.add_argument("--json", action="store_true", help="print JSON")
+    ev.add_argument("--json", action="store_true", help="print JSON (the codec's scores under \"codec\")")
     _codec_options(ev, DEFAULT_CODEC)
     ev.set_defaults(func=run_eval)
 
@@ -196,16 +198,17 @@ def run_eval(args: argparse.Namespace) -> int:
     import json
 
     from maskvat.codec.tokenizer import AudioTokenizer
-    from maskvat.evaluation.codec import evaluate_codec
+    from maskvat.errors import MediaError
+    from maskvat.evaluation.codec import evaluate_codec, format_report
     from maskvat.evaluation.tones import format_tone_report
 
+    if not Path(args.audio).exists():
+        raise MediaError(args.audio, "no such file or folder")
     tok = AudioTokenizer.from_pretrained(args.codec, device=args.device)
     result = evaluate_codec(tok, args.audio, limit=args.limit, anchors=not args.no_anchors)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
-        for key, val in result.items():
-            if key != "added_tones":
-                print(f"{key}: {val}")
+        print(format_report(result, tok.name))
         print("\n".join(format_tone_report(result["added_tones"])))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge", default="lab", help="sync judge for SS on lab references ('lab' shipped, a folder, or 'none')")
     p.add_argument("--classifier", default="lab",
                    help="sound-class classifier for class accuracy on lab references ('lab' shipped, a folder, or 'none')")
+    p.add_argument("--start", type=float, default=None, metavar="SECONDS",
+                   help="seconds into each reference where the generated sound begins (what `maskvat generate "
+                        "--start` was given); default: the span each generated file records (maskvat generate "
+                        "writes it), else 0")
     p.add_argument("--csv", default=None, metavar="FILE", help="write the per-clip figures here")
     add_embedding_options(p)
     p.add_argument("--json", action="store_true")
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     from maskvat.errors import MaskvatError
     from maskvat.evaluation.evaluate import evaluate_dirs, evaluate_systems
-    from maskvat.evaluation.report import format_columns, format_result, write_csv
+    from maskvat.evaluation.report import format_columns, format_result, span_lines, write_csv
 
     systems = parse_pairs(args.compare, "--compare")
     if args.generated and systems:
@@ -67,21 +72,29 @@ def run(args: argparse.Namespace) -> int:
             raise MaskvatError(f"{folder}: no such folder")
     if args.csv and not Path(args.csv).resolve().parent.is_dir():
         raise MaskvatError(f"{args.csv}: its folder does not exist")
+    if args.start is not None and not args.start >= 0:
+        raise MaskvatError(f"--start {args.start:g}: must be 0 or more (seconds into each reference)")
     judge = None if args.judge == "none" else args.judge
-    common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic, vggish=args.vggish)
+    common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic,
+                  vggish=args.vggish, start=args.start)
     if systems or args.anchors:
         if args.generated:
             systems = {Path(args.generated).name or "generated": args.generated}
         out = evaluate_systems(args.reference, systems, anchors=args.anchors, **common)
         print(json.dumps(_jsonable(out), indent=1) if args.json else format_columns(out))
         columns = out["columns"]
+        warnings = [line for name in systems for line in span_lines(columns[name]["spans"], f"{name}: ")]
     elif args.generated:
         result = evaluate_dirs(args.generated, args.reference,
                                classifier=None if args.classifier == "none" else args.classifier, **common)
         print(json.dumps(_jsonable(result), indent=1) if args.json else format_result(result))
         columns = {"generated": result}
+        warnings = span_lines(result["spans"])
     else:
         raise MaskvatError("nothing to score: give --generated DIR, --compare NAME=DIR ..., or --anchors")
+    if args.json:  # the span notes the text report prints, kept off the JSON
+        for line in warnings:
+            print(f"maskvat: {line}", file=sys.stderr)
     if args.csv:
         write_csv(args.csv, columns)
         if not args.json:

@@ -15,10 +15,11 @@ keep's length against the span are checked before the model loads.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS, span_problem
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -178,6 +179,9 @@ def _variation(plan: Plan, i: int) -> Plan:
 def run(args: argparse.Namespace) -> int:
     from maskvat.errors import MaskvatError
 
+    problem = span_problem(args.start, args.duration)  # an option's error, whatever the videos
+    if problem:
+        raise MaskvatError(f"--{problem}")
     videos = expand_inputs(args.inputs)
     plans, refused = plan_outputs(videos, args)
     if len(videos) == 1 and refused:
@@ -186,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
     for line in refused:
         print(f"maskvat: skipped: {line}")
     _refuse_clashes(plans, args.overwrite)
+    warning = lab_model_warning(args.model, [p.video for p in plans])
+    if warning:
+        print(f"maskvat: warning: {warning}", file=sys.stderr)
     failed = len(refused)
     if plans and edit is not None:
         _generate_edit(plans, args, edit)
@@ -194,6 +201,39 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"maskvat: {failed} of {len(videos)} videos failed (see above)")
     return 1 if failed else 0
+
+
+def lab_model_warning(model: str, videos: list[Path]) -> str | None:
+    """One line for a run of the shipped lab model on videos that are not lab clips (a lab clip
+    has its truth JSON beside it, as ``maskvat lab build`` writes it), else None. The lab model
+    is ``model`` "lab" (or "shipped") or the shipped pipeline folder itself."""
+    from maskvat.weights import is_shipped_name, shipped
+
+    shipped_folder = Path(model).is_dir() and Path(model).resolve() == shipped("pipeline").resolve()
+    if not (is_shipped_name(model) or shipped_folder):
+        return None
+    real = [v for v in videos if not _is_lab_clip(v)]
+    if not real:
+        return None
+    which = f"{real[0]}" + (f" and {len(real) - 1} more" if len(real) > 1 else "")
+    return (f"the lab model was trained only on synthetic lab scenes (balls, drums, bars, fans, taps) and will make "
+            f"lab-like sounds for real footage ({which}); for your own videos, train a model with `maskvat fit` "
+            "(README, \"Your own footage\") and pass it with --model")
+
+
+def _is_lab_clip(video: Path) -> bool:
+    """Whether ``video`` is a lab clip: its truth JSON (``VIDEO.json``) is beside it and reads as one."""
+    truth = video.with_suffix(".json")
+    if not truth.is_file():
+        return False
+    from maskvat.errors import MaskvatError
+    from maskvat.lab.truth import load_truth
+
+    try:
+        load_truth(truth)
+    except MaskvatError:
+        return False
+    return True
 
 
 def _refuse_clashes(plans: list[Plan], overwrite: bool) -> None:
@@ -230,6 +270,7 @@ def _generate_edit(plans: list[Plan], args, edit: Edit) -> None:
     """One video: keep ``edit.keep`` and redo its ranges (or, without a keep, the whole span),
     once or ``edit.variations`` times; writes every plan (one per variation)."""
     from maskvat.media import mux_audio, write_audio
+    from maskvat.pipeline.span import Span
 
     pipe, settings = _load(args)
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -237,9 +278,10 @@ def _generate_edit(plans: list[Plan], args, edit: Edit) -> None:
                         beams=args.beams, progress=True, keep=edit.keep, regenerate=edit.ranges,
                         variations=edit.variations)
     for plan, result in zip(plans, out if isinstance(out, list) else [out]):
-        write_audio(plan.sound, result.wav, result.sample_rate)
+        write_audio(plan.sound, result.wav, result.sample_rate, comment=Span(args.start, result.duration).tag())
         if plan.muxed is not None:
-            mux_audio(plan.video, result.wav, result.sample_rate, plan.muxed, start=args.start)
+            mux_audio(plan.video, result.wav, result.sample_rate, plan.muxed, start=args.start,
+                      comment=Span(args.start, result.duration, offset=args.start).tag())
         line = _done_line(plan, args.start, result.duration)
         if edit.ranges:
             line += " (generated anew: " + ", ".join(f"{a:g}-{b:g} s" for a, b in edit.ranges) + ")"
@@ -252,8 +294,13 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
 
     from maskvat.errors import MaskvatError
     from maskvat.media import mux_audio, write_audio
+    from maskvat.pipeline.span import Span
 
     pipe, settings = _load(args)
+    for plan in plans:
+        line = window_line(plan, pipe.windows(plan.duration), pipe.frame_seconds)
+        if line:
+            print(line, flush=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)
@@ -267,10 +314,12 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
         try:
             if isinstance(result, BaseException):
                 raise result
-            write_audio(plan.sound, result.wav, result.sample_rate)
+            # each file records its span, for `maskvat evaluate` (maskvat.pipeline.span)
+            write_audio(plan.sound, result.wav, result.sample_rate, comment=Span(args.start, result.duration).tag())
             written.append(plan.sound)
             if plan.muxed is not None:
-                mux_audio(video, result.wav, result.sample_rate, plan.muxed, start=args.start)
+                mux_audio(video, result.wav, result.sample_rate, plan.muxed, start=args.start,
+                          comment=Span(args.start, result.duration, offset=args.start).tag())
         except Exception as exc:  # noqa: BLE001 - in a batch, one file's failure must not end the run
             if n_inputs == 1:
                 raise
@@ -282,6 +331,17 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
         tqdm.write(_done_line(plan, args.start, result.duration))
     bar.close()
     return failed
+
+
+def window_line(plan: Plan, windows: list[tuple[int, int]], frame_seconds: float) -> str | None:
+    """How a video longer than the model's window is cut, e.g. "gh60.mp4: 60.0 s in 20 windows of
+    4 s (1 s overlap)"; None for one window. ``windows``: (start, length) in codegram frames of
+    ``frame_seconds`` (``Pipeline.windows``)."""
+    if len(windows) < 2:
+        return None
+    (s0, n0), (s1, _) = windows[:2]
+    return (f"{plan.video}: {plan.duration:.1f} s in {len(windows)} windows of {round(n0 * frame_seconds, 1):g} s "
+            f"({round((s0 + n0 - s1) * frame_seconds, 1):g} s overlap)")
 
 
 def _done_line(plan: Plan, start: float, duration: float) -> str:

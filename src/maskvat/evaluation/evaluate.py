@@ -7,6 +7,13 @@ the first min(generated, reference) seconds of both; nothing is zero-padded. Pai
 under ``MIN_SECONDS`` are skipped with the reason, as are metrics whose window is longer than
 the span (listed per metric).
 
+Where the generated sound belongs in its reference: a file written by ``maskvat generate --start
+S`` records its span (``pipeline.span``), and its reference is read from S seconds on (the muxed
+copy, which holds the whole video, from S as well); ``start=`` (``--start``) says it for files
+that record nothing. Pairs of files that record no span and differ in length by more than
+``FRAME_S`` are listed (``spans["unknown_mismatch"]``): their sound may come from later in the
+reference.
+
 Model-free alignment (``evaluation.alignment``; any clips): onset P/R/F1 at +-50 and +-100 ms,
 median |offset| of matched onsets, envelope cross-correlation |lag|, each beside its chance
 controls (other clips' references; the reference shifted) and the gap.
@@ -59,11 +66,13 @@ from maskvat.lab.score import score_dirs
 from maskvat.lab.truth import load_truth
 from maskvat.media import decode_frames, probe, read_audio
 from maskvat.media.formats import VIDEO_SUFFIXES
+from maskvat.pipeline.span import read_span
 from maskvat.weights import ASSETS, resolve
 
 SR = 44100
 MIN_SECONDS = 1.0  # shortest common span scored at all (VGGish's example is 0.975 s)
 SPAN_POLICY = "common span: each pair is scored on the first min(generated, reference) seconds of both; no padding"
+FRAME_S = 0.04  # a video frame at 25 fps: lengths further apart than this differ (with no span recorded: a warning)
 
 
 @dataclass(frozen=True)
@@ -97,34 +106,64 @@ LAB_ONLY = {"ss_seconds": "the SS judge was", "cc": "CC's frame and audio encode
 LAB_ONLY_REASON = "{what} trained on lab clips only and measures nothing on other clips; refused (references are not a lab split)"
 
 
+@dataclass(frozen=True)
+class Cut:
+    """Where a generated file's sound belongs: from ``start`` seconds of its reference, read from
+    ``offset`` seconds into the generated file for ``duration`` seconds (None: to its end).
+    ``source``: "recorded" (the span ``maskvat generate`` wrote in the file) or "--start"."""
+
+    start: float
+    duration: float | None
+    offset: float
+    source: str
+
+
+def generated_cuts(files: dict[str, Path], start: float | None = None) -> dict[str, Cut]:
+    """{stem: Cut} of the generated files {stem: file} that record their span (``pipeline.span``),
+    or of all of them with ``start`` (seconds into the reference, over what a file records; a
+    recorded offset and duration still say where the sound is in the file)."""
+    out = {}
+    for stem, path in files.items():
+        span = read_span(path)
+        if start is not None:
+            out[stem] = Cut(start, span.duration if span else None, span.offset if span else 0.0, "--start")
+        elif span is not None:
+            out[stem] = Cut(span.start, span.duration, span.offset, "recorded")
+    return out
+
+
 @dataclass
 class Reference:
-    """One reference clip: ``wav`` [T] mono at 44.1 kHz; ``video``: the file when it has a picture;
-    ``truth``: its lab truth JSON, if any."""
+    """One reference clip: ``wav`` [T] mono at 44.1 kHz, from ``start`` seconds of the file on;
+    ``video``: the file when it has a picture; ``truth``: its lab truth JSON, if any."""
 
     stem: str
     path: Path
     wav: np.ndarray
     video: Path | None
     truth: Path | None
+    start: float = 0.0
 
     @property
     def seconds(self) -> float:
         return len(self.wav) / SR
 
 
-def load_references(paths: list[Path]) -> tuple[list[Reference], list[tuple[Path, str]]]:
-    """Read each reference's sound; unreadable ones are returned as (file, reason)."""
+def load_references(paths: list[Path], starts: dict[str, float] | None = None
+                    ) -> tuple[list[Reference], list[tuple[Path, str]]]:
+    """Read each reference's sound, from ``starts[stem]`` seconds on (default 0); unreadable ones
+    (or shorter than their start) are returned as (file, reason)."""
     refs, bad = [], []
     for p in paths:
+        start = (starts or {}).get(p.stem, 0.0)
         try:
-            wav = read_audio(p)
+            wav = read_audio(p, start=start)
         except MaskvatError as exc:
             bad.append((p, str(exc).removeprefix(f"{p}: ")))
             continue
         truth = p.with_suffix(".json")
         has_video = p.suffix.lower() in VIDEO_SUFFIXES and probe(p).video is not None
-        refs.append(Reference(p.stem, p, wav, p if has_video else None, truth if truth.is_file() else None))
+        refs.append(Reference(p.stem, p, wav, p if has_video else None, truth if truth.is_file() else None, start))
     return refs, bad
 
 
@@ -182,30 +221,38 @@ class Evaluator:
         if "cc" not in cache:
             v = probe(ref.video).video
             size = decode_size(*v.display_size, **frame_geometry(self.frame_enc.config))
-            frames = decode_frames(ref.video, self.frame_enc.config.fps, size=size).frames
+            frames = decode_frames(ref.video, self.frame_enc.config.fps, size=size, start=ref.start).frames
             cache["cc"] = self.frame_enc.encode_frames(frames[None])[0].mean(0)
         return cache["cc"]
 
     # ---- scoring ----------------------------------------------------------------------------
     @torch.no_grad()
     def score(self, generated: dict[str, np.ndarray | Path], *, name: str = "generated",
-              bootstrap: bool = False) -> dict:
+              bootstrap: bool = False, cuts: dict[str, Cut] | None = None) -> dict:
         """Score {stem: wav [T] at 44.1 kHz or a media file} against the references of the same
-        stems (see the module doc). Returns the summary dict (``per_clip`` rows included)."""
+        stems (see the module doc). ``cuts``: where in each file its sound is (``generated_cuts``;
+        the references were read from each cut's start). Returns the summary dict (``per_clip``
+        rows included)."""
         rows, sets, skipped, not_scored = [], {}, [], {}
         tracks: dict[str, alignment.OnsetTrack] = {}
         seconds: dict[str, float] = {}
         wavs: dict[str, np.ndarray] = {}
+        spans: dict[str, str] = {}  # stem -> how its span is known: "recorded", "--start", "unknown", "in memory"
         names = {stem: str(item) if isinstance(item, (str, os.PathLike)) else stem for stem, item in generated.items()}
         for stem, item in generated.items():
             if stem not in self.index:
                 raise MaskvatError(f"{stem}: no reference of that name")
+            spans[stem] = "in memory"
             if isinstance(item, (str, os.PathLike)):
+                cut = (cuts or {}).get(stem)
+                spans[stem] = cut.source if cut else "unknown"
                 try:
-                    item = read_audio(item)
+                    item = read_audio(item, start=cut.offset if cut else 0.0)
                 except MaskvatError as exc:
                     skipped.append((str(item), str(exc).removeprefix(f"{item}: ")))
                     continue
+                if cut is not None and cut.duration is not None:
+                    item = item[:int(round(cut.duration * SR))]
             wavs[stem] = np.asarray(item, np.float32)
         for stem, wav in tqdm(sorted(wavs.items()), desc=f"evaluate {name}", unit="file", disable=not self.progress):
             ref = self.refs[self.index[stem]]
@@ -215,7 +262,8 @@ class Evaluator:
                 skipped.append((names[stem], f"common span {span:.2f} s (generated {len(wav) / SR:.2f} s, reference "
                                       f"{ref.seconds:.2f} s) is shorter than {MIN_SECONDS} s"))
                 continue
-            row = {"clip": stem, "span_s": span, "generated_s": len(wav) / SR, "reference_s": ref.seconds}
+            row = {"clip": stem, "span_s": span, "generated_s": len(wav) / SR, "reference_s": ref.seconds,
+                   "reference_start_s": ref.start, "span_known": spans[stem]}
             g, r = self._features(wav[:n]), self._ref_features(ref, n)
             for k in ("lat", "mfcc", "fad") if self.tok is not None else ("mfcc", "fad"):
                 sets.setdefault(k, ([], []))
@@ -226,7 +274,7 @@ class Evaluator:
             if self.lab and ref.video is not None:
                 row["cc"] = torch.cosine_similarity(g["emb"], self._video_embedding(ref), dim=0).item()
             if self.judge is not None and ref.video is not None:
-                offset = _sync_offset(self.judge, ref.video, wav[:n])
+                offset = _sync_offset(self.judge, ref.video, wav[:n], ref.start)
                 if offset is None:
                     not_scored.setdefault("ss_seconds", []).append(
                         (stem, f"span {span:.2f} s is shorter than the judge's window"))
@@ -282,7 +330,14 @@ class Evaluator:
         ref_s = np.array([r["reference_s"] for r in rows])
         out["spans"] = {"policy": SPAN_POLICY, "min_s": float(spans.min()), "median_s": float(np.median(spans)),
                         "max_s": float(spans.max()), "generated_shorter": int((gen_s < ref_s - 0.01).sum()),
-                        "generated_longer": int((gen_s > ref_s + 0.01).sum())}
+                        "generated_longer": int((gen_s > ref_s + 0.01).sum()),
+                        "reference_cut": [{"clip": r["clip"], "start_s": r["reference_start_s"],
+                                           "end_s": r["reference_start_s"] + r["span_s"], "source": r["span_known"]}
+                                          for r in rows if r["reference_start_s"] > 0],
+                        "unknown_mismatch": [{"clip": r["clip"], "generated_s": r["generated_s"],
+                                              "reference_s": r["reference_s"]} for r in rows
+                                             if r["span_known"] == "unknown"
+                                             and abs(r["generated_s"] - r["reference_s"]) > FRAME_S]}
         out["skipped"] = [{"file": str(f), "reason": why} for f, why in skipped]
         out["not_scored"] = {m: [{"clip": c, "reason": why} for c, why in v] for m, v in not_scored.items()}
         if self.refused:
@@ -294,30 +349,36 @@ class Evaluator:
 def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str | None = "lab",
                   judge: str | None = "lab", classifier: str | None = "lab", semantic: str = "lab",
                   vggish: str | None = None, progress: bool = True,
-                  reference_cache: dict | None = None, bootstrap: bool = False) -> dict:
+                  reference_cache: dict | None = None, bootstrap: bool = False, start: float | None = None) -> dict:
     """Score the folder ``generated`` against the folder ``reference`` (see the module doc).
     ``reference_cache``: a dict kept across calls (the rows of one table) holding the Evaluator,
-    so that the models load once and each reference's features are computed once."""
+    so that the models load once and each reference's features are computed once. ``start``:
+    seconds into every reference where the generated sound begins (default: what each file
+    records, else 0)."""
     generated, reference = Path(generated), Path(reference)
     pairing = pair_files(generated, reference)
-    ev = _evaluator(pairing, reference_cache, codec=codec, judge=judge, semantic=semantic, vggish=vggish,
-                    progress=progress)
-    result = ev.score({r.stem: g for g, r in pairing.pairs if r.stem in ev.index}, bootstrap=bootstrap)
+    cuts = generated_cuts({r.stem: g for g, r in pairing.pairs}, start)
+    ev = _evaluator(pairing, reference_cache, {stem: c.start for stem, c in cuts.items()}, codec=codec, judge=judge,
+                    semantic=semantic, vggish=vggish, progress=progress)
+    result = ev.score({r.stem: g for g, r in pairing.pairs if r.stem in ev.index}, bootstrap=bootstrap, cuts=cuts)
     result["skipped"] = _pairing_skips(pairing, ev) + result["skipped"]
     result["unpaired_references"] = len(pairing.unpaired_references)
-    if ev.lab:
+    if ev.lab and any(c.start > 0 for c in cuts.values()):
+        result.setdefault("refused", {})["lab onsets and class accuracy"] = (
+            "the truth JSONs time each clip's events from 0 s, these sounds are spans from later in it")
+    elif ev.lab:
         result["onsets"] = score_dirs(reference, generated)["families"]
         if classifier is not None:
             result["class_accuracy"] = _class_accuracy(classifier, ev, result["per_clip"], generated)
     return result
 
 
-def _evaluator(pairing: Pairing, cache: dict | None, **kwargs) -> Evaluator:
-    key = (tuple(sorted(str(r) for _, r in pairing.pairs)),
+def _evaluator(pairing: Pairing, cache: dict | None, starts: dict[str, float], **kwargs) -> Evaluator:
+    key = (tuple(sorted(str(r) for _, r in pairing.pairs)), tuple(sorted(starts.items())),
            tuple(sorted((k, str(v)) for k, v in kwargs.items() if k != "progress")))
     if cache is not None and cache.get("key") == key:
         return cache["evaluator"]
-    refs, bad = load_references([r for _, r in pairing.pairs])
+    refs, bad = load_references([r for _, r in pairing.pairs], starts)
     ev = Evaluator(refs, **kwargs)
     ev.unreadable = bad
     if cache is not None:
@@ -351,11 +412,11 @@ def _class_accuracy(source: str, ev: Evaluator, rows: list[dict], generated: Pat
     return set_accuracy(predicted, truth) if truth else None
 
 
-def _sync_offset(judge, video: Path, wav: np.ndarray) -> float | None:
-    """Mean |offset| (s) the judge predicts between ``video``'s picture and ``wav``; None for a
-    clip shorter than the judge's window."""
+def _sync_offset(judge, video: Path, wav: np.ndarray, start: float = 0.0) -> float | None:
+    """Mean |offset| (s) the judge predicts between ``video``'s picture from ``start`` seconds on and
+    ``wav``; None for a clip shorter than the judge's window."""
     size = judge.cfg.size
-    frames = decode_frames(video, 25.0, size=(size, size)).frames
+    frames = decode_frames(video, 25.0, size=(size, size), start=start).frames
     n = min(len(frames), int(len(wav) / SR * 25))
     if n < judge.grid.window_frames:
         return None
@@ -365,9 +426,11 @@ def _sync_offset(judge, video: Path, wav: np.ndarray) -> float | None:
 def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.PathLike] | None = None, *,
                      anchors: bool = False, codec: str | None = "lab", judge: str | None = "lab", semantic: str = "lab",
                      vggish: str | None = None, progress: bool = True,
-                     seed: int = 0) -> dict:
+                     seed: int = 0, start: float | None = None) -> dict:
     """Several systems (``{name: folder}``) and/or the anchors (``evaluation.anchors``) on the
     same references: the clips every system has (all readable references for anchors alone).
+    ``start``: as for ``evaluate_dirs``; every system's file of a clip must belong at the same
+    start in its reference (a MaskvatError names the clip otherwise).
 
     Returns {"columns": {name: summary}, "verdicts": {metric: ...} (with anchors), "skipped": [...],
     "n_clips": int}; each summary has bootstrap intervals over clips (``ci``)."""
@@ -396,7 +459,10 @@ def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.P
                 skipped.append({"file": str(g), "reason": f"{name}: clip {r.stem} is not in every system"})
     if not pairings:
         ref_paths = found
-    refs, bad = load_references([ref_paths[s] for s in sorted(stems)])
+    cuts = {name: generated_cuts({r.stem: g for g, r in p.pairs if r.stem in stems}, start)
+            for name, p in pairings.items()}
+    starts = _common_starts(cuts, stems, start)
+    refs, bad = load_references([ref_paths[s] for s in sorted(stems)], starts)
     skipped += [{"file": str(f), "reason": f"reference unreadable: {why}"} for f, why in bad]
     ev = Evaluator(refs, codec=codec, judge=judge, semantic=semantic, vggish=vggish, progress=progress)
     columns: dict[str, dict] = {}
@@ -407,9 +473,25 @@ def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.P
         out["verdicts"] = verdicts(columns, METRICS)
         out["anchors"] = list(columns)
     for name, p in pairings.items():
-        columns[name] = ev.score({r.stem: g for g, r in p.pairs if r.stem in ev.index}, name=name, bootstrap=True)
+        columns[name] = ev.score({r.stem: g for g, r in p.pairs if r.stem in ev.index}, name=name, bootstrap=True,
+                                 cuts=cuts[name])
     out["columns"] = columns
     out["skipped"] = skipped
     if ev.refused:
         out["refused"] = dict(ev.refused)
+    return out
+
+
+def _common_starts(cuts: dict[str, dict[str, Cut]], stems: set[str], start: float | None) -> dict[str, float]:
+    """{stem: where its reference is read from}, the same for every system; a MaskvatError naming
+    the first clip whose systems' files belong at different starts."""
+    out = {}
+    for stem in sorted(stems):
+        found = {name: c[stem].start if stem in c else 0.0 for name, c in cuts.items()}
+        if len(set(found.values())) > 1:
+            said = ", ".join(f"{name}'s from {s:.2f} s" for name, s in found.items())
+            raise MaskvatError(f"clip {stem}: the systems' sounds belong at different times of the reference ({said}; "
+                               "a file of `maskvat generate` records its --start); compare sounds of the same span, "
+                               "or pass --start to say where all of them begin")
+        out[stem] = next(iter(found.values()), start or 0.0)
     return out

@@ -5,6 +5,9 @@
 - ``format_columns``: several columns (anchors and/or systems) on the same references, one metric
   per line; with anchors, a metric that failed them is shown as "fails anchors" in system columns.
 - ``write_csv``: one line per (column, clip) with every per-clip figure.
+
+Both tables end with a note when fewer than ``FEW_CLIPS`` clips were scored: means, FDs and
+ranks over a handful of clips move a lot with each clip.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import os
 import numpy as np
 
 from maskvat.atomic import atomic_path
-from maskvat.evaluation.evaluate import METRICS
+from maskvat.evaluation.evaluate import FRAME_S, METRICS
+
+FEW_CLIPS = 10  # below this many scored clips, the tables say their figures are not reliable
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -43,6 +48,7 @@ def header_lines(result: dict) -> list[str]:
                     if result.get("unpaired_references") else ""))
     lines.append(f"spans: {sp['policy']}; {sp['min_s']:.2f}-{sp['max_s']:.2f} s (median {sp['median_s']:.2f} s); "
                  f"generated shorter than its reference: {sp['generated_shorter']}, longer: {sp['generated_longer']}")
+    lines += span_lines(sp)
     for s in result.get("skipped", []):
         lines.append(f"  skipped {s['file']}: {s['reason']}")
     for m, why in result.get("refused", {}).items():
@@ -51,6 +57,35 @@ def header_lines(result: dict) -> list[str]:
         label = METRICS[m].label if m in METRICS else m
         lines.append(f"  {label}: {len(items)} clip(s) not scored ({items[0]['reason']}"
                      + (", ..." if len(items) > 1 else "") + ")")
+    return lines
+
+
+def few_clips_note(n: int) -> list[str]:
+    """[one note line] when ``n`` (clips scored) is under ``FEW_CLIPS``, else []."""
+    if n >= FEW_CLIPS:
+        return []
+    return [f"note: only {n} clip{'s' if n != 1 else ''} scored: figures on fewer than {FEW_CLIPS} clips are not "
+            "reliable (one clip more or less can move them a lot); score more clips before comparing."]
+
+
+def span_lines(spans: dict, prefix: str = "") -> list[str]:
+    """Where the references were cut to the generated spans, and a warning for pairs of different
+    lengths that record no span (``spans``: a summary's ``spans``)."""
+    lines = []
+    cut = spans.get("reference_cut", [])
+    if cut:
+        how = {"recorded": "the span maskvat generate recorded in each file", "--start": "--start"}
+        shown = ", ".join(f"{c['clip']} {c['start_s']:.2f}-{c['end_s']:.2f} s" for c in cut[:3])
+        lines.append(f"{prefix}references cut to where the generated sound belongs "
+                     f"({how.get(cut[0]['source'], cut[0]['source'])}): {shown}"
+                     + (f" and {len(cut) - 3} more" if len(cut) > 3 else ""))
+    odd = spans.get("unknown_mismatch", [])
+    if odd:
+        e = odd[0]
+        lines.append(f"{prefix}warning: {len(odd)} generated file(s) differ in length from their reference by more "
+                     f"than a frame ({FRAME_S} s) and record no span (e.g. {e['clip']}: {e['generated_s']:.2f} s "
+                     f"against {e['reference_s']:.2f} s): each is scored from 0 s of its reference; if the sound "
+                     "was generated from later in the video, pass --start SECONDS")
     return lines
 
 
@@ -79,7 +114,7 @@ def format_result(result: dict) -> str:
     if result.get("class_accuracy") is not None:
         lines.append(f"class accuracy: {result['class_accuracy']:.3f}")
     lines.append(f"FAD embedding: {result['fad_embedding']}; FDD codec: {result['codec'] or 'none (no FDD)'}")
-    return "\n".join(lines)
+    return "\n".join(lines + few_clips_note(result["n_files"]))
 
 
 def format_columns(out: dict) -> str:
@@ -90,6 +125,9 @@ def format_columns(out: dict) -> str:
     verdicts = out.get("verdicts", {})
     width = max(14, *(len(n) + 2 for n in names))
     lines = [f"{out['n_clips']} reference clips ({out['reference']}); scored on each pair's common span"]
+    for name, col in cols.items():
+        if name not in anchors:
+            lines += span_lines(col.get("spans", {}), f"{name}: ")
     for s in out.get("skipped", []):
         lines.append(f"  skipped {s['file']}: {s['reason']}")
     for m, why in out.get("refused", {}).items():
@@ -119,7 +157,8 @@ def format_columns(out: dict) -> str:
         lines.append(f"{spec.label + (' ↑' if spec.higher else ' ↓'):<28}" + "".join(f"{c:>{w}}" for c in cells) + verdict)
     if any(n not in anchors for n in names):
         lines.append("[lo,hi]: 95% bootstrap interval over clips; #k: rank among the systems.")
-    return "\n".join(lines)
+    scored = [c["n_files"] for c in cols.values() if "n_files" in c]
+    return "\n".join(lines + few_clips_note(min(scored) if scored else out["n_clips"]))
 
 
 def _ranks(cols: dict, systems: list[str]) -> dict[str, dict[str, int]]:

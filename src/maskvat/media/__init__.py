@@ -19,7 +19,7 @@ from maskvat.media.audio import (
 from maskvat.media.formats import AUDIO_SUFFIXES, VIDEO_SUFFIXES, is_video_file
 from maskvat.media.frame_array import FrameArray
 from maskvat.media.mux import mux_audio, muxed_suffix
-from maskvat.media.probe import AudioStreamInfo, MediaInfo, VideoStreamInfo, probe
+from maskvat.media.probe import AudioStreamInfo, MediaInfo, VideoStreamInfo, probe, read_comment
 from maskvat.media.video import Frames, Grid, decode_frames, decode_grids
 from maskvat.media.write import as_fraction, write_video
 
@@ -43,6 +43,7 @@ __all__ = [
     "muxed_suffix",
     "probe",
     "read_audio",
+    "read_comment",
     "resample",
     "write_audio",
     "write_video",

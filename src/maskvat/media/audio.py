@@ -188,11 +188,13 @@ def write_audio(
     sample_rate: int = SAMPLE_RATE,
     *,
     subtype: str = "PCM_16",
+    comment: str | None = None,
 ) -> None:
     """Write mono ``wav`` [T] to a .wav or .flac file (by suffix), atomically.
 
     subtype: "PCM_16" (default), "PCM_24", or "FLOAT" (wav only). PCM output is clipped
-    to [-1, 1); float output is written as it is.
+    to [-1, 1); float output is written as it is. comment: the file's comment tag (WAV's
+    INFO ICMT, FLAC's COMMENT), which :func:`maskvat.media.probe.read_comment` reads back.
     """
     suffix = os.path.splitext(str(path))[1].lower().lstrip(".")
     if suffix not in _WRITE_SUBTYPES:
@@ -207,8 +209,11 @@ def write_audio(
         data = to_pcm(wav, 24) << 8  # soundfile takes int32 samples left-aligned
     else:
         data = wav
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), data, sample_rate, subtype=subtype, format=suffix.upper())
+    with atomic_path(path) as tmp, sf.SoundFile(str(tmp), "w", sample_rate, 1, subtype=subtype,
+                                                format=suffix.upper()) as f:
+        if comment:
+            f.comment = comment  # (before the samples: WAV writes its INFO chunk ahead of them)
+        f.write(data)
 
 
 def to_pcm(wav: np.ndarray, bits: int) -> np.ndarray:

@@ -94,6 +94,7 @@ def mux_audio(
     *,
     audio_codec: str | None = None,
     start: float = 0.0,
+    comment: str | None = None,
 ) -> None:
     """Write a copy of ``video_path`` to ``out_path`` whose only audio track is ``audio`` [T].
 
@@ -104,8 +105,9 @@ def mux_audio(
     a sound generated for part of a video plays at its true time in the whole video.
     out_path's suffix picks the container (:data:`CONTAINERS`; :func:`muxed_suffix` says
     which one fits an input); audio_codec defaults to the container's (aac, flac for .mkv,
-    opus for .webm, 16-bit PCM for .avi). The input is never overwritten; the output is
-    written atomically.
+    opus for .webm, 16-bit PCM for .avi). comment: the output's comment tag (MPEG-TS has none;
+    :func:`maskvat.media.probe.read_comment` reads it back). The input is never overwritten; the
+    output is written atomically.
     """
     src, dst = Path(video_path), Path(out_path)
     _refuse_overwrite(src, dst)
@@ -122,6 +124,8 @@ def mux_audio(
     lead = int(round(start * sample_rate))
     wav = fit_length(np.concatenate([np.zeros(lead, np.float32), wav]), int(round(video.duration * sample_rate)))
     with open_input(src) as inp, atomic_path(dst) as tmp, open_output(dst, tmp) as out:
+        if comment:
+            out.metadata["comment"] = comment
         vin = inp.streams[video.index]
         try:  # opaque: the stream is copied, so no encoder is looked up (AV1 decodes with "libdav1d")
             vout = out.add_stream_from_template(vin, opaque=True)

@@ -116,6 +116,14 @@ def open_input(path: str | os.PathLike) -> Iterator[av.container.InputContainer]
         yield container
 
 
+def read_comment(path: str | os.PathLike) -> str | None:
+    """The comment tag of ``path``'s container (what ``write_audio`` and ``mux_audio`` write with
+    ``comment=``; the key in any case), or None. MediaError if the file cannot be opened."""
+    with open_input(path) as container:
+        tags = {k.lower(): v for k, v in container.metadata.items()}
+    return tags.get("comment") or None
+
+
 def video_stream(container: av.container.InputContainer) -> av.VideoStream | None:
     """The first real video stream: cover art (an "attached picture", as in music files) is skipped."""
     for stream in container.streams.video:

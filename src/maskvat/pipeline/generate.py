@@ -52,7 +52,7 @@ from maskvat.pipeline.edit import (
     spans_of,
 )
 from maskvat.pipeline.features import FeaturePipeline, encoder_roles
-from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS, span_problem
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 from maskvat.scav.model import SCAV
 from maskvat.weights import (
@@ -245,11 +245,26 @@ class Pipeline:
             raise MaskvatError(f"beams must be between 1 and 64, not {beams}")
         if beams > 1 and self.scav is None:
             raise MaskvatError("beams > 1 needs a SCAV beam selector (Pipeline.load(scav=FOLDER))")
-        return duration, math.ceil(duration * self.codec.sample_rate / self.codec.hop_length), info
+        return duration, self.frames(duration), info
 
     @property
     def frame_seconds(self) -> float:
         return self.codec.hop_length / self.codec.sample_rate
+
+    def frames(self, duration: float) -> int:
+        """Codegram frames (of ``frame_seconds`` each) that hold ``duration`` seconds of sound."""
+        return math.ceil(duration * self.codec.sample_rate / self.codec.hop_length)
+
+    def windows(self, duration: float, overlap: float = 1.0) -> list[tuple[int, int]]:
+        """(start frame, length in frames) of each window ``generate`` samples for ``duration``
+        seconds with windows overlapping by ``overlap`` seconds: ``window_plan`` at the model's
+        window (``max_frames``); one window when the sound fits in it. What ``Generation.windows``
+        will hold, known before any work."""
+        return self._window_plan(self.frames(duration), overlap)
+
+    def _window_plan(self, total: int, overlap: float) -> list[tuple[int, int]]:
+        cfg = self.model.config
+        return window_plan(total, cfg.max_frames, min(max(1, round(overlap / self.frame_seconds)), cfg.max_frames // 2))
 
     @property
     def edge_frames(self) -> int:
@@ -331,7 +346,7 @@ class Pipeline:
         gen = generator or torch.Generator(device=self.device).manual_seed(seed)
         cfg = self.model.config
         frame_s = self.frame_seconds
-        plan = window_plan(total, cfg.max_frames, min(max(1, round(overlap / frame_s)), cfg.max_frames // 2))
+        plan = self._window_plan(total, overlap)
         ends = kept_ends(plan, self.edge_frames if len(plan) > 1 else 0)
         if base is None:
             base = torch.full((cfg.n_levels, total), cfg.mask_id, dtype=torch.long)
@@ -346,11 +361,12 @@ class Pipeline:
         spans = [(start + w_start * frame_s, w_len * frame_s) for w_start, w_len, _ in runs]
         windows = self.features.visual_windows(video, spans, context=self.feature_context, edge="none", info=info)
         with closing(windows):
-            for (w_start, w_len, end), feats in zip(runs, windows):
+            for k, ((w_start, w_len, end), feats) in enumerate(zip(runs, windows), 1):
                 prompt = codes[:, :, w_start:w_start + w_len].repeat_interleave(beams, 0)  # rows v * beams + beam
                 fixed = prompt != cfg.mask_id
+                desc = f"window {k} of {len(runs)}" if len(runs) > 1 else "sampling"
                 out = self._sample([feats], w_len, settings, gen, prompt if fixed.any() else None, fixed, progress,
-                                   beams * variations)
+                                   beams * variations, desc)
                 for v in range(variations):
                     best, dist, kept[v] = self._select(feats, out[v * beams:(v + 1) * beams])
                     if dist is not None:
@@ -463,8 +479,10 @@ class Pipeline:
         return self.scav.distance(v, self.scav.audio(audio.to(dev)))[0].cpu(), wav
 
     @torch.no_grad()
-    def _sample(self, feats: list, length, settings, gen, prompt, fixed, progress, beams: int = 1) -> torch.Tensor:
-        """Codes [len(feats) * beams, K, length]; item j's beams are rows j * beams ... (j + 1) * beams - 1."""
+    def _sample(self, feats: list, length, settings, gen, prompt, fixed, progress, beams: int = 1,
+                desc: str = "sampling") -> torch.Tensor:
+        """Codes [len(feats) * beams, K, length]; item j's beams are rows j * beams ... (j + 1) * beams - 1.
+        ``desc``: the progress bar's label (with ``progress``)."""
 
         dev = self.device
         conds, unconds = [], []
@@ -481,7 +499,7 @@ class Pipeline:
             cond, uncond = cond.repeat(beams), uncond.repeat(beams)
         return sample_codes(self.model, cond, length, settings, gen, uncond=uncond if settings.guidance > 0 else None,
                             prompt=None if prompt is None else prompt.to(dev),
-                            prompt_mask=None if prompt is None else fixed.to(dev), progress=progress)
+                            prompt_mask=None if prompt is None else fixed.to(dev), progress=progress, desc=desc)
 
 
 def requested_duration(video, start: float = 0.0, duration: float | None = None, *,
@@ -491,6 +509,9 @@ def requested_duration(video, start: float = 0.0, duration: float | None = None,
     fit it or the limits (MIN_SECONDS to MAX_SECONDS). ``video``: a path or a FrameArray;
     ``info``: the file's ``probe``, to skip probing it again."""
 
+    problem = span_problem(start, duration)
+    if problem:
+        raise MediaError(video, problem)
     if isinstance(video, FrameArray):
         length = video.duration
     else:

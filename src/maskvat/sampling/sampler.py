@@ -56,12 +56,13 @@ class SamplerSettings:
 def sample_codes(model: MaskVAT, cond: Conditioning, length: int, settings: SamplerSettings = SamplerSettings(),
                  generator: torch.Generator | None = None, *, uncond: Conditioning | None = None,
                  prompt: torch.Tensor | None = None, prompt_mask: torch.Tensor | None = None,
-                 progress: bool = False) -> torch.Tensor:
+                 progress: bool = False, desc: str = "sampling") -> torch.Tensor:
     """Generate codes [B, K, L] for conditioning ``cond`` (batch B, already projected).
 
     uncond: the [NULL] conditioning of the same batch (``MaskVAT.condition_pair``), needed
     when guidance > 0. prompt: [B, K, L] codes, used where prompt_mask [B, K, L] is True;
-    with ``settings.guide_prompt`` the unconditional pass sees them masked.
+    with ``settings.guide_prompt`` the unconditional pass sees them masked. progress: a bar of
+    the steps, labelled ``desc`` (e.g. "window 3 of 20").
     """
     cfg = model.config
     b, k = cond.drop.shape[0], cfg.n_levels
@@ -78,7 +79,7 @@ def sample_codes(model: MaskVAT, cond: Conditioning, length: int, settings: Samp
     both = model.with_modulation(Conditioning.cat(cond, uncond) if guided else cond)  # fixed for all steps
     # prompt positions the unconditional pass sees masked (None: it sees every token)
     hidden = fixed if prompt is not None and settings.guide_prompt and fixed.any() else None
-    for n in tqdm(range(settings.steps), desc="sampling", unit="step", disable=not progress, leave=False):
+    for n in tqdm(range(settings.steps), desc=desc, unit="step", disable=not progress, leave=False):
         if not masked.any():
             break
         if guided:

@@ -1,0 +1,33 @@
+"""The text tables of ``maskvat evaluate`` (``evaluation.report``), on summaries written by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from maskvat.evaluation.report import FEW_CLIPS, format_columns, format_result
+
+
+def summary(n: int) -> dict:
+    """A one-system summary of ``n`` scored clips, as ``Evaluator.score`` returns it (the keys the tables read)."""
+    return {"n_files": n, "codec": None, "fad_embedding": "lab-audio", "onset_f1_50": 0.5, "fdm": 12.0,
+            "controls": {"other_clip": {"onset_f1_50": 0.25}, "shifted": {"onset_f1_50": 0.2}},
+            "spans": {"policy": "common span", "min_s": 4.0, "median_s": 4.0, "max_s": 4.0, "generated_shorter": 0,
+                      "generated_longer": 0}, "skipped": [], "per_clip": []}
+
+
+@pytest.mark.parametrize("n", [1, 3, FEW_CLIPS - 1])
+def test_a_table_of_few_clips_says_its_figures_are_not_reliable(n):
+    """Finding 5: a table of 3 clips read as firmly as one of 300."""
+    for text in (format_result(summary(n)), format_columns({"columns": {"mine": summary(n)}, "n_clips": n,
+                                                             "reference": "ref"})):
+        notes = [line for line in text.splitlines() if line.startswith("note:")]
+        assert len(notes) == 1 and f"only {n} clip{'s' if n > 1 else ''} scored" in notes[0]
+        assert "not reliable" in notes[0]
+
+
+def test_a_table_of_enough_clips_has_no_note():
+    assert "not reliable" not in format_result(summary(FEW_CLIPS))
+    many = {"columns": {"a": summary(FEW_CLIPS), "b": summary(40)}, "n_clips": 40, "reference": "ref"}
+    assert "not reliable" not in format_columns(many)
+    many["columns"]["b"] = summary(4)  # a column of fewer clips than the references
+    assert "only 4 clips scored" in format_columns(many)
