@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sound-class classifier for class accuracy on lab references ('lab' shipped, a folder, or 'none')")
     p.add_argument("--csv", default=None, metavar="FILE", help="write the per-clip figures here")
     add_embedding_options(p)
+    add_published_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -35,6 +36,20 @@ def add_embedding_options(p: argparse.ArgumentParser) -> None:
                    help="semantic encoder pair for WC, CC, NS and FAD ('lab' shipped, or a folder)")
     p.add_argument("--vggish", default=None, metavar="PTH",
                    help="VGGish state dict (torchvggish's vggish-10086976.pth) for FAD; default: the lab-audio encoder")
+
+
+def add_published_options(p: argparse.ArgumentParser) -> None:
+    """The field's published metrics, each from a local copy of its published weights."""
+    g = p.add_argument_group("published metrics (weights are not shipped; see the README)")
+    g.add_argument("--panns", default=None, metavar="PTH_OR_ID",
+                   help="PANNs CNN14 checkpoint (Cnn14_16k_mAP=0.438.pth as av-benchmark uses; a file, a folder "
+                        "holding one, or a hub id already in the local cache): adds FD_PANNs and KL_PANNs")
+    g.add_argument("--passt", default=None, metavar="PT_OR_ID",
+                   help="PaSST checkpoint (passt-s-f128-p16-s10-ap.476-swa.pt, the AudioSet model av-benchmark uses): "
+                        "adds FD_PaSST and KL_PaSST")
+    g.add_argument("--published-seconds", type=float, default=8.0, metavar="S",
+                   help="the published metrics read each clip's first S seconds, as av-benchmark does "
+                        "(default 8, its default; 0: the whole common span)")
 
 
 def parse_pairs(items: list[str], option: str) -> dict[str, str]:
@@ -68,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
     if args.csv and not Path(args.csv).resolve().parent.is_dir():
         raise MaskvatError(f"{args.csv}: its folder does not exist")
     judge = None if args.judge == "none" else args.judge
-    common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic, vggish=args.vggish)
+    if args.published_seconds < 0:
+        raise MaskvatError(f"--published-seconds {args.published_seconds:g}: give a length in seconds, or 0 for all")
+    common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic,
+                  vggish=args.vggish, panns=args.panns, passt=args.passt, published_seconds=args.published_seconds or None)
     if systems or args.anchors:
         if args.generated:
             systems = {Path(args.generated).name or "generated": args.generated}
