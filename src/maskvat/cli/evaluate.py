@@ -7,8 +7,9 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="alignment (onsets, envelope lag) with chance controls, FDs, and "
-                                        "the lab's metrics of generated sound against references")
+    p = sub.add_parser("evaluate", help="alignment (onsets, envelope lag) with chance controls, FDs, the lab's "
+                                        "metrics and, given their weights, the field's published FD/KL (PANNs, "
+                                        "PaSST) of generated sound against references")
     p.add_argument("--generated", default=None,
                    help="folder of generated sound: X.wav / X.flac / X.mp4 / X_maskvat.mp4 pairs with reference X.*")
     p.add_argument("--reference", required=True, help="folder of reference videos or audio (X.*); a lab split adds "
