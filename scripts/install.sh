@@ -10,4 +10,10 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
 .venv/bin/python -m pip install -q -e ".[test]"
+# The published-metrics tests' references that need torchaudio (av-benchmark's resampler; PaSST), without
+# their dependencies and off sys.path: torchaudio's PyPI build needs CUDA libraries to import as a package,
+# and hear21passt's timm would pull torchvision, so the tests read their pure-Python modules from here
+# (tests/evaluation/reference_packages.py).
+[ -d .venv/reference/hear21passt ] || .venv/bin/python -m pip install -q --no-deps --target .venv/reference \
+  "torchaudio==2.11.1" "hear21passt==0.0.26"
 .venv/bin/maskvat --version

@@ -58,3 +58,32 @@ def test_load_checkpoint_refuses_what_is_not_a_torch_file(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"\x00not a checkpoint" * 10)
     with pytest.raises(MaskvatError, match=r"junk.pt: not a PyTorch checkpoint .*expected a BEATs checkpoint"):
         hub.load_checkpoint(tmp_path / "junk.pt", "a BEATs checkpoint")
+
+
+def test_published_file_names_one_file_or_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "a.pth").write_bytes(b"")
+    assert hub.published_file(tmp_path / "a.pth", "X checkpoint") == tmp_path / "a.pth"
+    assert hub.published_file(tmp_path, "X checkpoint") == tmp_path / "a.pth"  # the folder's one .pth
+    (tmp_path / "b.pt").write_bytes(b"")
+    with pytest.raises(MaskvatError, match=r"expected one X checkpoint \(.pth/.pt/.ckpt\) in this folder, found 2 "
+                                           r"\(a.pth, b.pt\); name the one to use"):
+        hub.published_file(tmp_path, "X checkpoint")
+    with pytest.raises(MaskvatError, match=r"nope\.pth: no such file \(X checkpoint\); pass the path"):
+        hub.published_file(tmp_path / "nope.pth", "X checkpoint")
+    with pytest.raises(MaskvatError, match="'owner/x-weights': not in the local cache and offline mode is on"):
+        hub.published_file("owner/x-weights", "X checkpoint")
+
+
+def test_load_exact_is_strict_and_names_what_differs(tmp_path):
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    state = {k: torch.full_like(v, 0.5) for k, v in model.state_dict().items() if "num_batches" not in k}
+    hub.load_exact(model, {**state, "0.weight": state["0.weight"].double()}, tmp_path / "w.pth", "toy")
+    assert (model[0].weight == 0.5).all() and model[0].weight.dtype == torch.float32
+    bad = {**state, "0.weight": torch.zeros(3, 3), "extra": torch.zeros(1)}
+    del bad["1.bias"]
+    with pytest.raises(MaskvatError, match=r"w\.pth: not toy weights \(missing 1\.bias; unexpected extra; "
+                                           r"wrong shape 0\.weight \(3, 3\) \(expected \(3, 2\)\)\)"):
+        hub.load_exact(model, bad, tmp_path / "w.pth", "toy")

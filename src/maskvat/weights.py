@@ -8,6 +8,8 @@
     save_module(folder, model, "scav", config)            # config.json + model.safetensors (fp16)
     meta, state = load_module(folder, "scav", "a SCAV folder")
     ckpt = load_checkpoint("22-09-21T21-00-52.pt", "a SparseSync checkpoint")  # a published torch file
+    file = published_file("Cnn14_16k_mAP=0.438.pth", "PANNs CNN14 checkpoint")  # file, folder or hub id
+    load_exact(model, state, file, "PANNs CNN14")  # every key and shape, or one line naming the file
 
 The shipped components are named in ``assets/index.json`` (as diffusers' ``model_index.json``
 names a pipeline's parts): ``{"lab": {"generator": "lab/model", "codec": "lab/codec", ...}}``.
@@ -289,6 +291,48 @@ def load_checkpoint(path: str | os.PathLike, what: str):
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - anything else is a damaged or foreign file
         raise MaskvatError(f"{path}: not a PyTorch checkpoint ({_first_line(exc)}); expected {what}") from None
+
+
+PUBLISHED_SUFFIXES = (".pth", ".pt", ".ckpt")
+
+
+def published_file(source: str | os.PathLike, what: str, *, suffixes: tuple[str, ...] = PUBLISHED_SUFFIXES,
+                   hint: str = "pass the path of a local copy") -> Path:
+    """The one published weights file that ``source`` names: a file; a folder holding exactly one
+    file ending in one of ``suffixes``; or a hub id ('owner/name') whose snapshot (local cache
+    first, see :func:`snapshot`) holds exactly one. MaskvatError naming the path otherwise."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        if not looks_like_hub_id(str(source)):
+            raise MaskvatError(f"{source}: no such file ({what}); {hint}")
+        path = snapshot(str(source), what, hint=hint)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in suffixes)
+        if len(found) != 1:
+            listed = f" ({', '.join(p.name for p in found)}); name the one to use" if found else ""
+            raise MaskvatError(f"{path}: expected one {what} ({'/'.join(suffixes)}) in this folder, found "
+                               f"{len(found)}{listed}")
+        path = found[0]
+    return path
+
+
+def load_exact(model: torch.nn.Module, state: dict, file: str | os.PathLike, what: str) -> torch.nn.Module:
+    """Load a published ``state`` into ``model`` (``load_state_dict(strict=True)``) after checking
+    that its keys and shapes are exactly the model's (BatchNorm step counters may be absent); a
+    MaskvatError naming ``file`` and the first few offending keys otherwise."""
+    own = model.state_dict()
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    missing = [k for k in own if k not in tensors and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(tensors[k].shape)} (expected {tuple(own[k].shape)})" for k in own
+             if k in tensors and tuple(tensors[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        parts = [f"{label} {', '.join(keys[:3])}{f' and {len(keys) - 3} more' if len(keys) > 3 else ''}"
+                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise MaskvatError(f"{file}: not {what} weights ({'; '.join(parts)})")
+    full = {k: tensors[k].to(own[k].dtype) if k in tensors else own[k] for k in own}
+    model.load_state_dict(full, strict=True)
+    return model
 
 
 def _first_line(exc: BaseException) -> str:

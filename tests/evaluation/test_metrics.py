@@ -5,6 +5,7 @@ import pytest
 
 from maskvat.evaluation.metrics import (
     frechet_distance,
+    gaussian_frechet,
     mfcc_frames,
     novelty_curve,
     novelty_score,
@@ -85,3 +86,16 @@ def test_frechet_distance_of_a_set_with_itself_is_never_negative():
             x = np.random.default_rng(seed).standard_normal((n, d)) * np.linspace(0.01, scale, d)
             fd = frechet_distance(x, x)
             assert 0.0 <= fd < 1e-10 * np.trace(np.cov(x, rowvar=False))
+
+
+def test_frechet_distance_with_fewer_embeddings_than_dimensions_equals_the_covariance_route():
+    """Fewer clips than dimensions (FD_PANNs: one 2048-d embedding per clip) takes the sample-space
+    route (singular values of B A^T); it gives the Gaussians' FD as computed from their moments."""
+    rng = np.random.default_rng(3)
+    for na, nb, d in ((5, 7, 64), (30, 30, 48), (2, 40, 40)):
+        a = rng.standard_normal((na, d)) * np.linspace(0.1, 3.0, d)
+        b = rng.standard_normal((nb, d)) + 0.5
+        want = gaussian_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+        assert frechet_distance(a, b) == pytest.approx(want, rel=1e-7)  # (the eigen route rounds more)
+    x = rng.standard_normal((10, 2048))
+    assert 0.0 <= frechet_distance(x, x) < 1e-9 * np.trace(np.cov(x, rowvar=False))

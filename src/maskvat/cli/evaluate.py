@@ -8,8 +8,9 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="alignment (onsets, envelope lag) with chance controls, FDs, and "
-                                        "the lab's metrics of generated sound against references")
+    p = sub.add_parser("evaluate", help="alignment (onsets, envelope lag) with chance controls, FDs, the lab's "
+                                        "metrics and, given their weights, the field's published FD/KL (PANNs, "
+                                        "PaSST) of generated sound against references")
     p.add_argument("--generated", default=None,
                    help="folder of generated sound: X.wav / X.flac / X.mp4 / X_maskvat.mp4 pairs with reference X.*")
     p.add_argument("--reference", required=True, help="folder of reference videos or audio (X.*); a lab split adds "
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "writes it), else 0")
     p.add_argument("--csv", default=None, metavar="FILE", help="write the per-clip figures here")
     add_embedding_options(p)
+    add_published_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -40,6 +42,20 @@ def add_embedding_options(p: argparse.ArgumentParser) -> None:
                    help="semantic encoder pair for WC, CC, NS and FAD ('lab' shipped, or a folder)")
     p.add_argument("--vggish", default=None, metavar="PTH",
                    help="VGGish state dict (torchvggish's vggish-10086976.pth) for FAD; default: the lab-audio encoder")
+
+
+def add_published_options(p: argparse.ArgumentParser) -> None:
+    """The field's published metrics, each from a local copy of its published weights."""
+    g = p.add_argument_group("published metrics (weights are not shipped; see the README)")
+    g.add_argument("--panns", default=None, metavar="PTH_OR_ID",
+                   help="PANNs CNN14 checkpoint (Cnn14_16k_mAP=0.438.pth as av-benchmark uses; a file, a folder "
+                        "holding one, or a hub id already in the local cache): adds FD_PANNs and KL_PANNs")
+    g.add_argument("--passt", default=None, metavar="PT_OR_ID",
+                   help="PaSST checkpoint (passt-s-f128-p16-s10-ap.476-swa.pt, the AudioSet model av-benchmark uses): "
+                        "adds FD_PaSST and KL_PaSST")
+    g.add_argument("--published-seconds", type=float, default=8.0, metavar="S",
+                   help="the published metrics read each clip's first S seconds, as av-benchmark does "
+                        "(default 8, its default; 0: the whole common span)")
 
 
 def parse_pairs(items: list[str], option: str) -> dict[str, str]:
@@ -75,8 +91,11 @@ def run(args: argparse.Namespace) -> int:
     if args.start is not None and not args.start >= 0:
         raise MaskvatError(f"--start {args.start:g}: must be 0 or more (seconds into each reference)")
     judge = None if args.judge == "none" else args.judge
+    if args.published_seconds < 0:
+        raise MaskvatError(f"--published-seconds {args.published_seconds:g}: give a length in seconds, or 0 for all")
     common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic,
-                  vggish=args.vggish, start=args.start)
+                  vggish=args.vggish, panns=args.panns, passt=args.passt, published_seconds=args.published_seconds or None,
+                  start=args.start)
     if systems or args.anchors:
         if args.generated:
             systems = {Path(args.generated).name or "generated": args.generated}

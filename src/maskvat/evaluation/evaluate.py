@@ -34,8 +34,22 @@ With the shipped lab encoders (``semantic=``, ``codec=``):
   and the same sound shifted 200 ms alike), so they are refused there, with the reason.
 - lab onsets and class accuracy: against the truth JSONs of a lab split.
 
-Of the field's published metrics, only FAD with VGGish exists here (``vggish=``: a local copy of
-the published weights); DeSync (Synchformer), FD/KL with PANNs and PaSST are not written yet.
+The field's published metrics, each with a local copy of its published weights (nothing ships,
+nothing downloads at run time; see the README for where to get each file):
+
+- FAD with VGGish (``vggish=``).
+- FD_PANNs and KL_PANNs with PANNs CNN14 (``panns=``; ``evaluation.panns``), as MMAudio's
+  av-benchmark computes them: each clip's first ``published_seconds`` (8 s, av-benchmark's
+  default) minus its mean, resampled with torchaudio's sinc resampler to the checkpoint's rate;
+  FD_PANNs between the clips' 2048-d embeddings (one per clip, pooled over files); KL_PANNs the
+  mean over clips of KL(softmax(reference logits) || softmax(generated logits)), nats.
+
+- FD_PaSST and KL_PaSST with PaSST (``passt=``; ``evaluation.passt``), likewise: at 32 kHz, the
+  first ``published_seconds`` zero-padded to the model's 10 s window; 768-d embeddings.
+
+DeSync (Synchformer) is not written yet. The clips reach the published
+metrics as every metric here reads them: mono at 44.1 kHz (soxr from the file's own rate), then
+resampled as the metric's reference does.
 """
 
 from __future__ import annotations
@@ -57,8 +71,11 @@ from maskvat.encoders.sync import load_judge
 from maskvat.errors import MaskvatError
 from maskvat.evaluation import alignment
 from maskvat.evaluation.anchors import anchor_sounds, verdicts
-from maskvat.evaluation.metrics import frechet_distance, mfcc_frames, novelty_score
+from maskvat.evaluation.metrics import frechet_distance, kl_softmax, mfcc_frames, novelty_score
 from maskvat.evaluation.pairing import Pairing, media_files, pair_files
+from maskvat.evaluation.panns import SECONDS as PUBLISHED_SECONDS
+from maskvat.evaluation.panns import PANNsEmbedder
+from maskvat.evaluation.passt import PaSSTEmbedder
 from maskvat.evaluation.sound_class import class_set, load_classifier, set_accuracy
 from maskvat.evaluation.stats import bootstrap_mean
 from maskvat.evaluation.vggish import VGGishEmbedder
@@ -101,7 +118,14 @@ METRICS: dict[str, Metric] = {
     "fdd": Metric("FDD (lab codec)", False, "set"),
     "fdm": Metric("FDM (MFCC)", False, "set"),
     "fad": Metric("FAD", False, "set"),
+    "fd_panns": Metric("FD_PANNs", False, "set"),
+    "kl_panns": Metric("KL_PANNs", False, "pair"),
+    "fd_passt": Metric("FD_PaSST", False, "set"),
+    "kl_passt": Metric("KL_PaSST", False, "pair"),
 }
+# feature -> its Frechet distance
+SET_FEATURES = {"lat": "fdd", "mfcc": "fdm", "fad": "fad", "panns": "fd_panns", "passt": "fd_passt"}
+PUBLISHED = {"panns": PANNsEmbedder, "passt": PaSSTEmbedder}  # the published classifiers: FD_X and KL_X
 LAB_ONLY = {"ss_seconds": "the SS judge was", "cc": "CC's frame and audio encoders were"}
 LAB_ONLY_REASON = "{what} trained on lab clips only and measures nothing on other clips; refused (references are not a lab split)"
 
@@ -172,12 +196,15 @@ class Evaluator:
     once and each reference's features computed once per span (so that the rows of a table, the
     anchors and ``--compare`` systems share them).
 
-        ev = Evaluator(references, codec="lab", vggish="vggish-10086976.pth")
+        ev = Evaluator(references, codec="lab", vggish="vggish-10086976.pth", panns="Cnn14_16k_mAP=0.438.pth",
+                       passt="passt-s-f128-p16-s10-ap.476-swa.pt")
         result = ev.score({"clip1": wav1, "clip2": path2})     # {stem: wav [T] at 44.1 kHz, or a file}
     """
 
     def __init__(self, references: list[Reference], *, codec: str | None = "lab", judge: str | None = "lab",
-                 semantic: str = "lab", vggish: str | None = None, progress: bool = True):
+                 semantic: str = "lab", vggish: str | None = None, panns: str | None = None,
+                 passt: str | None = None, published_seconds: float | None = PUBLISHED_SECONDS,
+                 progress: bool = True):
         if not references:
             raise MaskvatError("no readable reference to score against")
         self.refs = references
@@ -188,6 +215,9 @@ class Evaluator:
         self.audio_enc = SemanticAudioEncoder.from_pretrained("shipped" if semantic == "lab" else semantic)
         self.frame_enc = SemanticFrameEncoder(self.audio_enc.pair, self.audio_enc.config.source)
         self.vggish = VGGishEmbedder.from_pretrained(vggish) if vggish else None
+        self.published = {name: PUBLISHED[name].from_pretrained(source, seconds=published_seconds)
+                          for name, source in (("panns", panns), ("passt", passt)) if source}
+        self.published_seconds = published_seconds
         self.refused: dict[str, str] = {}
         self.judge = None
         if judge and self.lab:
@@ -201,13 +231,18 @@ class Evaluator:
     # ---- features ---------------------------------------------------------------------------
     def _features(self, wav: np.ndarray) -> dict:
         """FDD latents [L, 8K], MFCC frames, FAD window embeddings [W, E], the lab-audio sequence
-        [N, C] and clip embedding [C] of one waveform [T] at 44.1 kHz (no FDD latents without a codec)."""
+        [N, C] and clip embedding [C] of one waveform [T] at 44.1 kHz (no FDD latents without a codec);
+        with PANNs / PaSST, its clip embedding [1, D] ("panns", "passt") and logits [527]
+        ("panns_logits", "passt_logits")."""
         mel = self.audio_enc.mel(wav)  # [64, M] at 100 Hz
         seq, emb = self.audio_enc.encode_mel(mel[None])
         out = {"mfcc": mfcc_frames(wav), "sem": seq[0].numpy(), "emb": emb[0],
                "fad": self.vggish.embed(wav, SR) if self.vggish else self.audio_enc.embed_mel_windows(mel, 1.0).numpy()}
         if self.tok is not None:
             out["lat"] = self.tok.latents(self.tok.encode(torch.from_numpy(wav)[None]))[0].T.numpy()
+        for name, model in self.published.items():
+            p = model.embed(wav, SR)
+            out[name], out[f"{name}_logits"] = p.embedding[None], p.logits
         return out
 
     def _ref_features(self, ref: Reference, n: int) -> dict:
@@ -265,12 +300,14 @@ class Evaluator:
             row = {"clip": stem, "span_s": span, "generated_s": len(wav) / SR, "reference_s": ref.seconds,
                    "reference_start_s": ref.start, "span_known": spans[stem]}
             g, r = self._features(wav[:n]), self._ref_features(ref, n)
-            for k in ("lat", "mfcc", "fad") if self.tok is not None else ("mfcc", "fad"):
+            for k in (k for k in SET_FEATURES if k in g):
                 sets.setdefault(k, ([], []))
                 sets[k][0].append(np.atleast_2d(g[k]))
                 sets[k][1].append(np.atleast_2d(r[k]))
             row["ns"] = novelty_score(g["sem"], r["sem"])
             row["wc"] = torch.cosine_similarity(g["emb"], r["emb"], dim=0).item()
+            for name in self.published:
+                row[f"kl_{name}"] = float(kl_softmax(g[f"{name}_logits"], r[f"{name}_logits"]))
             if self.lab and ref.video is not None:
                 row["cc"] = torch.cosine_similarity(g["emb"], self._video_embedding(ref), dim=0).item()
             if self.judge is not None and ref.video is not None:
@@ -300,7 +337,10 @@ class Evaluator:
     def _summary(self, rows, sets, skipped, not_scored, bootstrap: bool) -> dict:
         out: dict = {"n_files": len(rows), "codec": self.tok.name if self.tok is not None else None, "fad_embedding": "vggish" if self.vggish else "lab-audio",
                      "lab_references": self.lab}
-        names = {"lat": "fdd", "mfcc": "fdm", "fad": "fad"}
+        if self.published:
+            out["published"] = {name: {"weights": m.source, "sample_rate": m.sample_rate, "seconds": self.published_seconds}
+                                for name, m in self.published.items()}
+        names = SET_FEATURES
         out["frames"] = {names[k]: int(sum(len(x) for x in v[0])) for k, v in sets.items()}
         ci = {}
         for k, (gen, ref) in sets.items():
@@ -348,7 +388,8 @@ class Evaluator:
 
 def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str | None = "lab",
                   judge: str | None = "lab", classifier: str | None = "lab", semantic: str = "lab",
-                  vggish: str | None = None, progress: bool = True,
+                  vggish: str | None = None, panns: str | None = None, passt: str | None = None,
+                  published_seconds: float | None = PUBLISHED_SECONDS, progress: bool = True,
                   reference_cache: dict | None = None, bootstrap: bool = False, start: float | None = None) -> dict:
     """Score the folder ``generated`` against the folder ``reference`` (see the module doc).
     ``reference_cache``: a dict kept across calls (the rows of one table) holding the Evaluator,
@@ -359,7 +400,8 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
     pairing = pair_files(generated, reference)
     cuts = generated_cuts({r.stem: g for g, r in pairing.pairs}, start)
     ev = _evaluator(pairing, reference_cache, {stem: c.start for stem, c in cuts.items()}, codec=codec, judge=judge,
-                    semantic=semantic, vggish=vggish, progress=progress)
+                    semantic=semantic, vggish=vggish, panns=panns, passt=passt, published_seconds=published_seconds,
+                    progress=progress)
     result = ev.score({r.stem: g for g, r in pairing.pairs if r.stem in ev.index}, bootstrap=bootstrap, cuts=cuts)
     result["skipped"] = _pairing_skips(pairing, ev) + result["skipped"]
     result["unpaired_references"] = len(pairing.unpaired_references)
@@ -425,7 +467,8 @@ def _sync_offset(judge, video: Path, wav: np.ndarray, start: float = 0.0) -> flo
 
 def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.PathLike] | None = None, *,
                      anchors: bool = False, codec: str | None = "lab", judge: str | None = "lab", semantic: str = "lab",
-                     vggish: str | None = None, progress: bool = True,
+                     vggish: str | None = None, panns: str | None = None, passt: str | None = None,
+                     published_seconds: float | None = PUBLISHED_SECONDS, progress: bool = True,
                      seed: int = 0, start: float | None = None) -> dict:
     """Several systems (``{name: folder}``) and/or the anchors (``evaluation.anchors``) on the
     same references: the clips every system has (all readable references for anchors alone).
@@ -464,7 +507,8 @@ def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.P
     starts = _common_starts(cuts, stems, start)
     refs, bad = load_references([ref_paths[s] for s in sorted(stems)], starts)
     skipped += [{"file": str(f), "reason": f"reference unreadable: {why}"} for f, why in bad]
-    ev = Evaluator(refs, codec=codec, judge=judge, semantic=semantic, vggish=vggish, progress=progress)
+    ev = Evaluator(refs, codec=codec, judge=judge, semantic=semantic, vggish=vggish, panns=panns, passt=passt,
+                   published_seconds=published_seconds, progress=progress)
     columns: dict[str, dict] = {}
     out: dict = {"reference": str(reference), "n_clips": len(refs), "lab_references": ev.lab}
     if anchors:

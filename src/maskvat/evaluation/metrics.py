@@ -8,6 +8,8 @@
   not sit 20 nats apart and dominate the distance.
 - ``novelty_curve`` / ``novelty_score`` (NS): Foote novelty of the self-similarity matrix of
   an embedding sequence; NS = Pearson correlation of the generated and reference curves.
+- ``kl_softmax``: the published metrics' KL_PANNs / KL_PaSST of one clip, from two classifiers'
+  logits (MMAudio's av-benchmark, ``av_bench/metrics.py`` ``compute_kl``, "kl_softmax").
 """
 
 from __future__ import annotations
@@ -16,19 +18,33 @@ import functools
 
 import numpy as np
 import scipy.fft
+import scipy.special
 
 from maskvat.dsp import mel_filterbank
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """FD between N(mu_a, S_a) and N(mu_b, S_b) fitted to a [Na, D] and b [Nb, D]:
-    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^(1/2)) (``gaussian_frechet``)."""
+    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^(1/2)).
+
+    With fewer embeddings than dimensions in both sets (one 2048-d PANNs embedding per clip, a
+    few hundred clips), the covariances are never formed: with A, B the centred sets and
+    S_a = A^T A / (Na - 1), S_b = B^T B / (Nb - 1), the nonzero eigenvalues of S_a S_b are those of
+    (B A^T)(B A^T)^T / ((Na - 1)(Nb - 1)), so tr((S_a S_b)^(1/2)) is the sum of the singular values
+    of B A^T / sqrt((Na - 1)(Nb - 1)) (an [Nb, Na] matrix instead of two D x D eigenproblems; the
+    same value). Otherwise ``gaussian_frechet`` of the fitted moments."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"need two [N, D] sets of the same D, got {a.shape} and {b.shape}")
     if min(len(a), len(b)) < 2:
         raise ValueError("each set needs at least 2 embeddings")
-    return gaussian_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    if max(len(a), len(b)) > a.shape[1]:
+        return gaussian_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    ca, cb = a - a.mean(0), b - b.mean(0)
+    na, nb = len(a) - 1, len(b) - 1
+    tr_covmean = np.linalg.svd(cb @ ca.T, compute_uv=False).sum() / np.sqrt(na * nb)
+    fd = ((a.mean(0) - b.mean(0)) ** 2).sum() + (ca ** 2).sum() / na + (cb ** 2).sum() / nb - 2.0 * tr_covmean
+    return float(max(fd, 0.0))
 
 
 def gaussian_frechet(mu_a: np.ndarray, s_a: np.ndarray, mu_b: np.ndarray, s_b: np.ndarray) -> float:
@@ -114,3 +130,11 @@ def novelty_score(generated: np.ndarray, reference: np.ndarray, kernel: int = 8)
     if a.std() < 1e-9 or b.std() < 1e-9:
         return 0.0
     return float(np.corrcoef(a, b)[0, 1])
+
+
+def kl_softmax(generated_logits: np.ndarray, reference_logits: np.ndarray) -> np.ndarray:
+    """Per clip KL(softmax(reference) || softmax(generated)) in nats: logits [N, C] (or [C]) ->
+    [N] (or a scalar), each summed over the C classes; av-benchmark's ``kl_softmax`` is its mean."""
+    log_p = scipy.special.log_softmax(np.asarray(reference_logits, np.float64), axis=-1)
+    log_q = scipy.special.log_softmax(np.asarray(generated_logits, np.float64), axis=-1)
+    return (np.exp(log_p) * (log_p - log_q)).sum(-1)

@@ -114,7 +114,20 @@ def format_result(result: dict) -> str:
     if result.get("class_accuracy") is not None:
         lines.append(f"class accuracy: {result['class_accuracy']:.3f}")
     lines.append(f"FAD embedding: {result['fad_embedding']}; FDD codec: {result['codec'] or 'none (no FDD)'}")
+    lines += published_lines(result)
     return "\n".join(lines + few_clips_note(result["n_files"]))
+
+
+def published_lines(result: dict) -> list[str]:
+    """Which published weights and how much of each clip the published metrics read."""
+    out = []
+    for name, p in result.get("published", {}).items():
+        span = f"each clip's first {p['seconds']:g} s" if p.get("seconds") else "each clip's whole common span"
+        if name == "panns":
+            out.append(f"FD_PANNs / KL_PANNs: CNN14 at {p['sample_rate'] // 1000} kHz from {p['weights']}; {span}")
+        elif name == "passt":
+            out.append(f"FD_PaSST / KL_PaSST: PaSST at 32 kHz from {p['weights']}; {span}, zero-padded to 10 s")
+    return out
 
 
 def format_columns(out: dict) -> str:
@@ -157,6 +170,7 @@ def format_columns(out: dict) -> str:
         lines.append(f"{spec.label + (' ↑' if spec.higher else ' ↓'):<28}" + "".join(f"{c:>{w}}" for c in cells) + verdict)
     if any(n not in anchors for n in names):
         lines.append("[lo,hi]: 95% bootstrap interval over clips; #k: rank among the systems.")
+    lines += published_lines(next(iter(cols.values()), {}))
     scored = [c["n_files"] for c in cols.values() if "n_files" in c]
     return "\n".join(lines + few_clips_note(min(scored) if scored else out["n_clips"]))
 
