@@ -99,11 +99,11 @@ def test_limits_are_stated_and_the_message_says_what_to_do(make_video, capsys):
     with pytest.raises(SystemExit):
         run("--help")
     text = " ".join(capsys.readouterr().out.split())
-    assert "0.25 to 600" in text and "--start/--duration" in text
-    long = FrameArray(np.zeros((601, 8, 8, 3), np.uint8), fps=1.0)  # 601 s
-    with pytest.raises(MaskvatError, match="longer than the 600 s .* --start 0 --duration 600"):
+    assert "0.25 to 14400" in text and "--start/--duration" in text
+    long = FrameArray(np.zeros((14401, 2, 2, 3), np.uint8), fps=1.0)  # 4 h and 1 s
+    with pytest.raises(MaskvatError, match="longer than the 14400 s .* --start 0 --duration 14400"):
         requested_duration(long)
-    assert requested_duration(long, start=500.0) == pytest.approx(101.0)
+    assert requested_duration(long, start=14300.0) == pytest.approx(101.0)
     clip = make_video("short.mp4", 10, 25)  # 0.4 s
     with pytest.raises(MaskvatError, match="shorter than the 0.25 s minimum"):
         requested_duration(clip, duration=0.2)

@@ -15,6 +15,7 @@ keep's length against the span are checked before the model loads.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +121,7 @@ def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
     """
     from maskvat.errors import MaskvatError
     from maskvat.media import muxed_suffix
-    from maskvat.pipeline.generate import output_paths, requested_duration
+    from maskvat.pipeline.limits import requested_duration
 
     plans, refused = [], []
     out_dir = Path(args.out)
@@ -134,6 +135,14 @@ def plan_outputs(videos: list[Path], args) -> tuple[list[Plan], list[str]]:
         sound, muxed = output_paths(video, out_dir, args.format, suffix)
         plans.append(Plan(video, sound, None if args.no_video else muxed, duration))
     return plans, refused
+
+
+def output_paths(video: Path, out_dir: Path, audio_format: str, video_suffix: str | None = None) -> tuple[Path, Path]:
+    """(sound file, muxed video) for one input. The video takes ``video_suffix`` (what
+    :func:`maskvat.media.muxed_suffix` chose for it), by default the input's own."""
+    stem = video.stem
+    suffix = video_suffix or video.suffix.lower() or ".mp4"
+    return out_dir / f"{stem}.{audio_format}", out_dir / f"{stem}_maskvat{suffix}"
 
 
 def plan_edit(videos: list[Path], plans: list[Plan], args) -> tuple[Edit | None, list[Plan]]:
@@ -221,19 +230,21 @@ def lab_model_warning(model: str, videos: list[Path]) -> str | None:
             "(README, \"Your own footage\") and pass it with --model")
 
 
-def _is_lab_clip(video: Path) -> bool:
-    """Whether ``video`` is a lab clip: its truth JSON (``VIDEO.json``) is beside it and reads as one."""
-    truth = video.with_suffix(".json")
-    if not truth.is_file():
-        return False
-    from maskvat.errors import MaskvatError
-    from maskvat.lab.truth import load_truth
+LAB_TRUTH_KEYS = frozenset({"clip_id", "fps", "sample_rate", "sources", "events"})  # of a lab clip's VIDEO.json
 
+
+def _is_lab_clip(video: Path) -> bool:
+    """Whether ``video`` is a lab clip: its truth JSON (``VIDEO.json``, as ``maskvat lab build``
+    writes it: ``maskvat.lab.truth.ClipTruth``) is beside it. Read as plain JSON by its keys, so
+    that generating never imports the lab."""
+    import json
+
+    truth = video.with_suffix(".json")
     try:
-        load_truth(truth)
-    except MaskvatError:
+        data = json.loads(truth.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
-    return True
+    return isinstance(data, dict) and LAB_TRUTH_KEYS <= data.keys()
 
 
 def _refuse_clashes(plans: list[Plan], overwrite: bool) -> None:
@@ -253,7 +264,9 @@ def _refuse_clashes(plans: list[Plan], overwrite: bool) -> None:
 
 
 def _load(args):
-    """(the pipeline the options ask for, the sampler settings)."""
+    """(the pipeline the options ask for, the sampler settings). Says so first: importing torch
+    and loading the model take a while (1-2 min on a busy 2-core machine)."""
+    print(f"maskvat: loading the {args.model} model ...", file=sys.stderr, flush=True)
     from maskvat.encoders.registry import parse_encoder_args
     from maskvat.pipeline.generate import Pipeline
     from maskvat.sampling.sampler import SamplerSettings
@@ -289,7 +302,11 @@ def _generate_edit(plans: list[Plan], args, edit: Edit) -> None:
 
 
 def _generate(plans: list[Plan], args, n_inputs: int) -> int:
-    """Generate and write every plan; returns how many failed (each reported in one line)."""
+    """Generate and write every plan; returns how many failed (each reported in one line).
+
+    Videos of one window are sampled in batches (``Pipeline.generate_many``); longer ones one at
+    a time, their sound written to its file as it is made (``Pipeline.generate_to``: memory
+    bounded by the window, not the video) and muxed from that file."""
     from tqdm import tqdm
 
     from maskvat.errors import MaskvatError
@@ -297,34 +314,48 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
     from maskvat.pipeline.span import Span
 
     pipe, settings = _load(args)
+    windows = {id(p): pipe.windows(p.duration) for p in plans}
     for plan in plans:
-        line = window_line(plan, pipe.windows(plan.duration), pipe.frame_seconds)
+        line = window_line(plan, windows[id(plan)], pipe.frame_seconds)
         if line:
             print(line, flush=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
+    short = [p for p in plans if len(windows[id(p)]) == 1]
+    long = [p for p in plans if len(windows[id(p)]) > 1]
     failed = 0
     bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)
-    results = pipe.generate_many([p.video for p in plans], batch_size=args.batch, settings=settings, seed=args.seed,
-                                 start=args.start, duration=args.duration, beams=args.beams,
-                                 progress=len(plans) == 1)
-    for i, video, result in results:
-        plan = plans[i]
+    common = dict(settings=settings, seed=args.seed, start=args.start, duration=args.duration, beams=args.beams)
+    results = pipe.generate_many([p.video for p in short], batch_size=args.batch, progress=len(plans) == 1, **common)
+
+    def streamed():
+        for plan in long:
+            try:
+                yield plan, pipe.generate_to(plan.video, plan.sound, progress=True, **common,
+                                             comment=Span(args.start, plan.duration).tag())
+            except Exception as exc:  # noqa: BLE001 - reported below, as a batched file's failure is
+                yield plan, exc
+
+    done = ((short[i], result) for i, _, result in results)
+    for plan, result in itertools.chain(done, streamed()):
         bar.update(1)
         written = []
         try:
             if isinstance(result, BaseException):
                 raise result
-            # each file records its span, for `maskvat evaluate` (maskvat.pipeline.span)
-            write_audio(plan.sound, result.wav, result.sample_rate, comment=Span(args.start, result.duration).tag())
+            sound = result.wav
+            if sound is None:  # streamed into its file
+                sound = plan.sound
+            else:  # each file records its span, for `maskvat evaluate` (maskvat.pipeline.span)
+                write_audio(plan.sound, sound, result.sample_rate, comment=Span(args.start, result.duration).tag())
             written.append(plan.sound)
             if plan.muxed is not None:
-                mux_audio(video, result.wav, result.sample_rate, plan.muxed, start=args.start,
+                mux_audio(plan.video, sound, result.sample_rate, plan.muxed, start=args.start,
                           comment=Span(args.start, result.duration, offset=args.start).tag())
         except Exception as exc:  # noqa: BLE001 - in a batch, one file's failure must not end the run
             if n_inputs == 1:
                 raise
             failed += 1
-            why = str(exc) if isinstance(exc, MaskvatError) else f"{video}: {type(exc).__name__}: {exc}"
+            why = str(exc) if isinstance(exc, MaskvatError) else f"{plan.video}: {type(exc).__name__}: {exc}"
             kept = f" (kept {written[0]})" if written else ""
             tqdm.write(f"maskvat: skipped: {why}{kept}")
             continue

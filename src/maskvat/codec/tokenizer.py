@@ -129,6 +129,25 @@ class AudioTokenizer(torch.nn.Module):
                          for part in self._cpu_parts(codes)])
         return wav[:, :num_samples] if num_samples is not None else wav
 
+    @torch.no_grad()
+    def decode_frames(self, codes: torch.Tensor, first: int, end: int, context: int) -> torch.Tensor:
+        """The samples of codegram frames [first, end) of codes [B, K, L], decoded from those
+        frames and ``context`` frames either side (fewer at the codegram's ends) ->
+        wav [B, (end - first) * hop] float32.
+
+        With ``context`` at least the decoder's reach (``maskvat.pipeline.generate.
+        codec_decoder_reach``: 9 frames for the shipped lab codec), the result equals those
+        samples of ``decode(codes)`` (to float rounding), so a long codegram can be decoded in
+        pieces of bounded memory: the decoder is all convolutions (DAC), each sample sees only
+        the tokens within its reach."""
+        length = codes.shape[-1]
+        if not 0 <= first < end <= length or context < 0:
+            raise MaskvatError(f"cannot decode frames [{first}, {end}) of a {length}-frame codegram "
+                               f"with context {context}")
+        a, b = max(0, first - context), min(length, end + context)
+        wav = self.decode(codes[..., a:b])
+        return wav[:, (first - a) * self.hop_length:(end - a) * self.hop_length]
+
     def quantized(self, codes: torch.Tensor) -> torch.Tensor:
         """codes [B, K, L] -> the decoder's input, summed over levels: [B, H, L] (differentiable)."""
         return self.model.quantizer.from_codes(self._check_codes(codes))[0]

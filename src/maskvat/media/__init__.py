@@ -11,6 +11,7 @@ naming the file and the problem. Nothing here imports the rest of maskvat but it
 from maskvat.atomic import atomic_path
 from maskvat.media.audio import (
     SAMPLE_RATE,
+    SoundWriter,
     fit_length,
     read_audio,
     resample,
@@ -26,6 +27,7 @@ from maskvat.media.write import as_fraction, write_video
 __all__ = [
     "AUDIO_SUFFIXES",
     "SAMPLE_RATE",
+    "SoundWriter",
     "VIDEO_SUFFIXES",
     "AudioStreamInfo",
     "FrameArray",

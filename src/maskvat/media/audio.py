@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from fractions import Fraction
 from typing import Iterator
 
@@ -196,24 +197,68 @@ def write_audio(
     to [-1, 1); float output is written as it is. comment: the file's comment tag (WAV's
     INFO ICMT, FLAC's COMMENT), which :func:`maskvat.media.probe.read_comment` reads back.
     """
-    suffix = os.path.splitext(str(path))[1].lower().lstrip(".")
-    if suffix not in _WRITE_SUBTYPES:
-        raise MediaError(path, "audio output must end in .wav or .flac")
-    if subtype not in _WRITE_SUBTYPES[suffix]:
-        raise MediaError(path, f"cannot write {subtype} samples to .{suffix} (choose from {_WRITE_SUBTYPES[suffix]})")
-    check_sample_rate(path, sample_rate)
     wav = checked_mono(path, wav)
-    if subtype == "PCM_16":
-        data = to_pcm(wav, 16)
-    elif subtype == "PCM_24":
-        data = to_pcm(wav, 24) << 8  # soundfile takes int32 samples left-aligned
-    else:
-        data = wav
-    with atomic_path(path) as tmp, sf.SoundFile(str(tmp), "w", sample_rate, 1, subtype=subtype,
-                                                format=suffix.upper()) as f:
-        if comment:
-            f.comment = comment  # (before the samples: WAV writes its INFO chunk ahead of them)
-        f.write(data)
+    with SoundWriter(path, sample_rate, subtype=subtype, comment=comment) as out:
+        out.write(wav)
+
+
+class SoundWriter:
+    """A mono .wav or .flac file written piece by piece, atomically: the file appears, complete,
+    when the ``with`` block ends without an exception; on any exception (Ctrl-C included) the
+    partial file is removed and a file already at ``path`` is left as it was.
+
+        with SoundWriter("out/clip.wav", 44100, comment=tag) as out:
+            for piece in pieces:          # float32 [t] each
+                out.write(piece)
+
+    subtype and comment as for :func:`write_audio`; ``frames`` counts the samples written.
+    Bad arguments are MediaErrors raised before anything is written."""
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, *, subtype: str = "PCM_16",
+                 comment: str | None = None):
+        suffix = os.path.splitext(str(path))[1].lower().lstrip(".")
+        if suffix not in _WRITE_SUBTYPES:
+            raise MediaError(path, "audio output must end in .wav or .flac")
+        if subtype not in _WRITE_SUBTYPES[suffix]:
+            raise MediaError(path, f"cannot write {subtype} samples to .{suffix} (choose from {_WRITE_SUBTYPES[suffix]})")
+        check_sample_rate(path, sample_rate)
+        self.path, self.sample_rate, self.subtype, self.comment = path, sample_rate, subtype, comment
+        self.format = suffix.upper()
+        self.frames = 0
+        self._atomic = self._file = None
+
+    def __enter__(self) -> "SoundWriter":
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        try:
+            self._file = sf.SoundFile(str(tmp), "w", self.sample_rate, 1, subtype=self.subtype, format=self.format)
+            if self.comment:
+                self._file.comment = self.comment  # (before the samples: WAV writes its INFO chunk ahead of them)
+        except BaseException:
+            self._atomic.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def write(self, wav: np.ndarray) -> None:
+        """Append mono samples [t] (float; PCM subtypes are clipped to [-1, 1))."""
+        wav = checked_mono(self.path, wav)
+        if self.subtype == "PCM_16":
+            data = to_pcm(wav, 16)
+        elif self.subtype == "PCM_24":
+            data = to_pcm(wav, 24) << 8  # soundfile takes int32 samples left-aligned
+        else:
+            data = wav
+        self._file.write(data)
+        self.frames += len(wav)
+
+    def __exit__(self, *exc) -> bool:
+        try:
+            self._file.close()
+        except BaseException:
+            if exc[0] is None:  # the file could not be finished: remove it, report why
+                self._atomic.__exit__(*sys.exc_info())
+                raise
+        return bool(self._atomic.__exit__(*exc))
 
 
 def to_pcm(wav: np.ndarray, bits: int) -> np.ndarray:

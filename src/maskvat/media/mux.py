@@ -12,17 +12,19 @@ MPEG-TS, AVI); otherwise it is Matroska (.mkv, which holds almost any codec), or
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from pathlib import Path
 from typing import Iterator
 
 import av
 import numpy as np
+import soundfile as sf
 
 from maskvat.atomic import atomic_path
 from maskvat.errors import MediaError
 from maskvat.media._open import corrupt
-from maskvat.media.audio import checked_mono, fit_length
+from maskvat.media.audio import checked_mono
 from maskvat.media.probe import open_input, probe, video_stream
 from maskvat.media.write import (
     AudioTrack,
@@ -88,7 +90,7 @@ def _can_hold(suffix: str, stream) -> bool:
 
 def mux_audio(
     video_path: str | os.PathLike,
-    audio: np.ndarray,
+    audio: np.ndarray | str | os.PathLike,
     sample_rate: int,
     out_path: str | os.PathLike,
     *,
@@ -96,18 +98,20 @@ def mux_audio(
     start: float = 0.0,
     comment: str | None = None,
 ) -> None:
-    """Write a copy of ``video_path`` to ``out_path`` whose only audio track is ``audio`` [T].
+    """Write a copy of ``video_path`` to ``out_path`` whose only audio track is ``audio``.
 
-    The video stream's packets are copied as they are (same bytes, same timestamps, the
-    display rotation kept); any audio, subtitle or data stream the input had is dropped.
-    ``audio`` sample 0 plays at ``start`` seconds of the video (0: with its first frame);
-    the track is silent before it, and trimmed or zero-padded to the video's duration, so
-    a sound generated for part of a video plays at its true time in the whole video.
-    out_path's suffix picks the container (:data:`CONTAINERS`; :func:`muxed_suffix` says
-    which one fits an input); audio_codec defaults to the container's (aac, flac for .mkv,
-    opus for .webm, 16-bit PCM for .avi). comment: the output's comment tag (MPEG-TS has none;
-    :func:`maskvat.media.probe.read_comment` reads it back). The input is never overwritten; the
-    output is written atomically.
+    audio: samples [T] at ``sample_rate``, or the path of a mono .wav/.flac file at
+    ``sample_rate`` (read block by block as the muxing reaches it, so that an hour of sound
+    never needs to be in memory). The video stream's packets are copied as they are (same
+    bytes, same timestamps, the display rotation kept); any audio, subtitle or data stream
+    the input had is dropped. Sample 0 plays at ``start`` seconds of the video (0: with its
+    first frame); the track is silent before it, and trimmed or zero-padded to the video's
+    duration, so a sound generated for part of a video plays at its true time in the whole
+    video. out_path's suffix picks the container (:data:`CONTAINERS`; :func:`muxed_suffix`
+    says which one fits an input); audio_codec defaults to the container's (aac, flac for
+    .mkv, opus for .webm, 16-bit PCM for .avi). comment: the output's comment tag (MPEG-TS
+    has none; :func:`maskvat.media.probe.read_comment` reads it back). The input is never
+    overwritten; the output is written atomically (an interrupted mux leaves no file).
     """
     src, dst = Path(video_path), Path(out_path)
     _refuse_overwrite(src, dst)
@@ -115,14 +119,16 @@ def mux_audio(
     if codec is None:
         raise MediaError(dst, f"unsupported output container {dst.suffix!r} (use {', '.join(CONTAINERS)})")
     check_audio_codec(dst, codec, sample_rate)
-    wav = checked_mono(dst, audio)
+    from_file = isinstance(audio, (str, os.PathLike))
+    pieces = _file_pieces(Path(audio), sample_rate) if from_file else iter([checked_mono(dst, audio)])
     video = probe(src).video
     if video is None:
         raise MediaError(src, "has no video stream")
     if not 0 <= start < video.duration:
         raise MediaError(src, f"sound start {start:.3f} s is outside the video (0 to {video.duration:.3f} s)")
     lead = int(round(start * sample_rate))
-    wav = fit_length(np.concatenate([np.zeros(lead, np.float32), wav]), int(round(video.duration * sample_rate)))
+    placed = _placed(pieces, lead, int(round(video.duration * sample_rate)))
+    track_audio = placed if from_file else np.concatenate(list(placed))  # an array: resampled whole, as before
     with open_input(src) as inp, atomic_path(dst) as tmp, open_output(dst, tmp) as out:
         if comment:
             out.metadata["comment"] = comment
@@ -132,7 +138,7 @@ def mux_audio(
         except ValueError as exc:
             raise MediaError(dst, f"cannot hold the input's {video.codec} video ({exc}); "
                                   f"write {muxed_suffix(src)} instead") from None
-        track = AudioTrack(out, add_audio_stream(dst, out, codec, sample_rate), wav, sample_rate,
+        track = AudioTrack(out, add_audio_stream(dst, out, codec, sample_rate), track_audio, sample_rate,
                            start=video.start_time)
         for packet in _demux(src, inp, vin):
             packet.stream = vout
@@ -142,6 +148,38 @@ def mux_audio(
         track.close()
 
 
+_BLOCK = 1 << 16  # samples read from a sound file at a time
+
+
+def _file_pieces(path: Path, sample_rate: int) -> Iterator[np.ndarray]:
+    """A mono sound file's samples as float32 pieces [t]; a MediaError naming it if it cannot be
+    read, is not mono or is not at ``sample_rate`` (checked before the first piece)."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise MediaError(path, f"cannot read the sound to mux ({exc})") from None
+    if info.channels != 1 or info.samplerate != sample_rate:
+        raise MediaError(path, f"the sound to mux must be mono at {sample_rate} Hz, not {info.channels} channels "
+                               f"at {info.samplerate} Hz")
+
+    def pieces():
+        yield from sf.blocks(str(path), blocksize=_BLOCK, dtype="float32", always_2d=False)
+
+    return pieces()
+
+
+def _placed(pieces: Iterator[np.ndarray], lead: int, total: int) -> Iterator[np.ndarray]:
+    """``lead`` zeros, then the pieces, trimmed or zero-padded to ``total`` samples in all."""
+    left = total
+    for piece in itertools.chain([np.zeros(min(lead, total), np.float32)], pieces):
+        if left <= 0:
+            return
+        piece = np.asarray(piece, np.float32)[:left]
+        left -= len(piece)
+        yield piece
+    while left > 0:
+        yield np.zeros(min(left, _BLOCK), np.float32)
+        left -= _BLOCK
 def _refuse_overwrite(src: Path, dst: Path) -> None:
     """Writing the output over the input (same path, link or hard link) would destroy it."""
     if dst.exists() and src.exists() and os.path.samefile(src, dst):

@@ -11,6 +11,7 @@ from typing import Iterable, Iterator
 
 import av
 import numpy as np
+import soxr
 
 from maskvat.atomic import atomic_path
 from maskvat.errors import MediaError
@@ -165,39 +166,65 @@ def _add_stream(path, out, codec: str, kind: str, rate):
 
 
 class AudioTrack:
-    """Feeds a mono track [T] at ``sample_rate`` to an audio stream in encoder-sized frames, as far
+    """Feeds a mono track at ``sample_rate`` to an audio stream in encoder-sized frames, as far
     in time as asked, so that audio packets can be interleaved with video ones.
 
-    start: the time of sample 0 in seconds on the output's clock. A stream at another rate
-    (opus: 48 kHz) gets the track resampled to its rate.
+    wav: the track [T], or an iterator of float32 pieces [t] that are read only as far as the
+    muxing has reached (a long track never needs to be in memory whole). start: the time of
+    sample 0 in seconds on the output's clock. A stream at another rate (opus: 48 kHz) gets
+    the track resampled to its rate (soxr; piece by piece for an iterator).
     """
 
-    def __init__(self, out, stream: av.AudioStream, wav: np.ndarray, sample_rate: int, start: float = 0.0):
+    def __init__(self, out, stream: av.AudioStream, wav: np.ndarray | Iterator[np.ndarray], sample_rate: int,
+                 start: float = 0.0):
         rate = stream.codec_context.sample_rate or sample_rate
-        wav = np.asarray(wav, dtype=np.float32)
-        if rate != sample_rate:
-            wav = resample(wav, sample_rate, rate)
+        if not isinstance(wav, Iterator):  # an array (or anything np.asarray takes)
+            wav = np.asarray(wav, dtype=np.float32)
+            pieces = iter([resample(wav, sample_rate, rate) if rate != sample_rate else wav])
+        else:
+            pieces = iter(wav) if rate == sample_rate else _resampled(wav, sample_rate, rate)
         self.out, self.stream, self.sample_rate = out, stream, rate
         self.first_pts = int(round(start * rate))
         self.format = stream.format.name
-        clipped = np.clip(wav, -1.0, 1.0)
-        self.data = to_pcm(clipped, 16) if self.format.startswith("s16") else clipped
         self.size = stream.codec_context.frame_size or _DEFAULT_FRAME
         self.done = 0  # samples handed to the encoder so far
+        self._pieces, self._held = pieces, np.zeros(0, np.float32)
+
+    def _take(self, n: int) -> np.ndarray:
+        """The next ``n`` samples of the track (fewer at its end)."""
+        while len(self._held) < n:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._held = np.concatenate([self._held, np.asarray(piece, np.float32)])
+        chunk, self._held = self._held[:n], self._held[n:]
+        return chunk
 
     def write_until(self, seconds: float | None) -> None:
         """Encode and mux every frame that starts before ``seconds`` on the output clock (None: all)."""
-        end = len(self.data) if seconds is None else round(seconds * self.sample_rate) - self.first_pts
-        while self.done < min(end, len(self.data)):
-            chunk = self.data[None, self.done : self.done + self.size]
-            frame = av.AudioFrame.from_ndarray(chunk, format=self.format, layout="mono")
+        end = None if seconds is None else round(seconds * self.sample_rate) - self.first_pts
+        while end is None or self.done < end:
+            chunk = self._take(self.size)
+            if not len(chunk):
+                break
+            clipped = np.clip(chunk, -1.0, 1.0)
+            data = to_pcm(clipped, 16) if self.format.startswith("s16") else clipped
+            frame = av.AudioFrame.from_ndarray(data[None], format=self.format, layout="mono")
             frame.sample_rate = self.sample_rate
             frame.pts = self.first_pts + self.done
             frame.time_base = Fraction(1, self.sample_rate)
             self.out.mux(self.stream.encode(frame))
-            self.done += chunk.shape[1]
+            self.done += len(chunk)
 
     def close(self) -> None:
         """Encode what is left and flush the encoder."""
         self.write_until(None)
         self.out.mux(self.stream.encode(None))
+
+
+def _resampled(pieces: Iterable[np.ndarray], orig_sr: int, target_sr: int) -> Iterator[np.ndarray]:
+    """Float32 pieces [t] at ``orig_sr`` -> the same sound at ``target_sr``, piece by piece (soxr HQ)."""
+    stream = soxr.ResampleStream(orig_sr, target_sr, 1, dtype="float32", quality="HQ")
+    for piece in pieces:
+        yield stream.resample_chunk(np.asarray(piece, np.float32))
+    yield stream.resample_chunk(np.zeros(0, np.float32), last=True)

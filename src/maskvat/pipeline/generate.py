@@ -35,11 +35,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from maskvat.atomic import atomic_path
 from maskvat.codec.tokenizer import AudioTokenizer
-from maskvat.errors import MaskvatError, MediaError
-from maskvat.media import FrameArray, MediaInfo, probe
+from maskvat.errors import MaskvatError
+from maskvat.media import FrameArray, MediaInfo, SoundWriter, probe
 from maskvat.model.config import model_config
 from maskvat.model.maskvat import Conditioning, MaskVAT
 from maskvat.pipeline.edit import (
@@ -52,7 +53,8 @@ from maskvat.pipeline.edit import (
     spans_of,
 )
 from maskvat.pipeline.features import FeaturePipeline, encoder_roles
-from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS, span_problem
+from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS, requested_duration  # noqa: F401 (re-exported)
+from maskvat.pipeline.stream import SoundStream
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 from maskvat.scav.model import SCAV
 from maskvat.weights import (
@@ -65,12 +67,14 @@ from maskvat.weights import (
 )
 
 DEFAULT_MODEL = "lab"
+DECODE_PIECE = 2048  # codegram frames (24 s) decoded at a time in a long in-memory decode
 FEATURE_CONTEXT = 0.5  # seconds of picture read on each side of a window (cut off its features again)
 
 
 @dataclass
 class Generation:
-    """wav: [T] float32 at ``sample_rate`` (T = round(duration * sample_rate)); codes: [K, L];
+    """wav: [T] float32 at ``sample_rate`` (T = round(duration * sample_rate)), None when
+    ``Pipeline.generate_to`` wrote it to a file; codes: [K, L];
     windows: (start frame, length) of each window sampled.
 
     regenerated: codegram frame spans [(f0, f1), ...] (end exclusive) whose tokens were sampled,
@@ -78,7 +82,7 @@ class Generation:
     sound's codec round trip when editing (``regenerated`` widened by the codec decoder's
     reach); sample s lies in frame s // hop_length. Both [(0, L)] for a plain generation."""
 
-    wav: np.ndarray
+    wav: np.ndarray | None
     sample_rate: int
     codes: torch.Tensor
     duration: float
@@ -321,6 +325,28 @@ class Pipeline:
                              base, variations or 1)
         return out if variations is not None else out[0]
 
+    def generate_to(self, video, sound_path: str | os.PathLike, *, comment: str | None = None,
+                    settings: SamplerSettings = SamplerSettings(), seed: int = 0, start: float = 0.0,
+                    duration: float | None = None, overlap: float = 1.0, beams: int = 1, fps: float | None = None,
+                    progress: bool = False, keep=None, regenerate: list[tuple[float, float]] | None = None,
+                    keep_rate: int | None = None) -> Generation:
+        """``generate``, writing the sound to ``sound_path`` (.wav or .flac, 16-bit) as it is made:
+        after each window, the samples whose tokens are final are decoded and appended
+        (``maskvat.pipeline.stream``), so memory stays bounded by the window however long the
+        video (BENCHMARKS.md, "Long videos"). The file appears complete at the end; an exception
+        or Ctrl-C leaves no partial file (and a file already there as it was). ``comment``: the
+        file's comment tag. Returns the Generation with ``wav`` None (the sound is in the file);
+        its ``codes`` equal ``generate``'s with the same arguments, and the written samples those of
+        ``generate``'s ``wav`` to float rounding. Options as for ``generate``, one variation."""
+        video = as_video(video, fps)
+        duration, total, info = self._check(video, start, duration, beams)
+        base = None
+        if keep is not None or regenerate is not None:
+            base = self._edit_base(keep, regenerate, keep_rate, start, duration, total, str(video))
+        with SoundWriter(sound_path, self.codec.sample_rate, comment=comment) as out:
+            return self._generate(video, info, duration, total, settings, seed, None, start, overlap, beams, progress,
+                                  base, 1, sinks=[out.write])[0]
+
     def _edit_base(self, keep, regenerate, keep_rate, start: float, duration: float, total: int,
                    name: str) -> torch.Tensor:
         """The codegram [K, total] an edit starts from: the kept sound's tokens, [MASK] in the
@@ -340,9 +366,12 @@ class Pipeline:
 
     def _generate(self, video, info, duration: float, total: int, settings, seed, generator, start: float,
                   overlap: float, beams: int, progress: bool, base: torch.Tensor | None = None,
-                  variations: int = 1) -> list[Generation]:
+                  variations: int = 1, sinks=None) -> list[Generation]:
         """``variations`` Generations. base: the codegram [K, total] to start from, [MASK] where
-        to sample (None: everywhere); windows with no [MASK] left when they come are skipped."""
+        to sample (None: everywhere); windows with no [MASK] left when they come are skipped.
+        sinks: one callable per variation, handed the sound in order as float32 pieces [t] as
+        soon as their tokens are final (decoded piecewise: memory bounded by the window, not the
+        video); the Generations' ``wav`` are then None."""
         gen = generator or torch.Generator(device=self.device).manual_seed(seed)
         cfg = self.model.config
         frame_s = self.frame_seconds
@@ -359,8 +388,13 @@ class Pipeline:
         codes = base[None].repeat(variations, 1, 1)
         distances, chosen, kept = [[] for _ in codes], [[] for _ in codes], [None] * variations
         spans = [(start + w_start * frame_s, w_len * frame_s) for w_start, w_len, _ in runs]
+        n = int(round(duration * self.codec.sample_rate))
+        stream = None if sinks is None else SoundStream(self.codec, codes, n, self.decoder_reach, sinks)
         windows = self.features.visual_windows(video, spans, context=self.feature_context, edge="none", info=info)
-        with closing(windows):
+        seconds = tqdm(total=round(duration, 1), desc="video", unit="s", disable=not progress or len(runs) < 2,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of video "
+                                  "[{elapsed}<{remaining}]")
+        with closing(windows), seconds:
             for k, ((w_start, w_len, end), feats) in enumerate(zip(runs, windows), 1):
                 prompt = codes[:, :, w_start:w_start + w_len].repeat_interleave(beams, 0)  # rows v * beams + beam
                 fixed = prompt != cfg.mask_id
@@ -373,9 +407,15 @@ class Pipeline:
                         distances[v].append(dist)
                         chosen[v].append(best)
                     codes[v, :, w_start:end] = out[v * beams + best, :, :end - w_start].cpu()
-        n = int(round(duration * self.codec.sample_rate))
+                if stream is not None and k < len(runs):
+                    stream.final_until(end)  # every token before this window's kept end is final
+                seconds.update(round(min(end * frame_s, duration), 1) - seconds.n)
         # one window: its kept beams' sound, decoded for SCAV, is the sound; else the joined codegrams, once
-        if len(plan) == 1 and len(runs) == 1 and all(k is not None for k in kept):
+        one = len(plan) == 1 and len(runs) == 1 and all(k is not None for k in kept)
+        if stream is not None:
+            stream.finish([k[:n] for k in kept] if one else None)
+            wavs = [None] * variations
+        elif one:
             wavs = [k[:n] for k in kept]
         else:
             wavs = self._decode(codes, [duration] * variations)
@@ -458,10 +498,20 @@ class Pipeline:
 
     @torch.no_grad()
     def _decode(self, codes: torch.Tensor, durations: list[float]) -> list[np.ndarray]:
-        """codes [B, K, L] -> one float32 waveform per item, cut to its duration."""
+        """codes [B, K, L] -> one float32 waveform per item, cut to its duration. A codegram
+        longer than ``DECODE_PIECE`` frames is decoded in pieces of that many frames (with the
+        decoder's reach as context: the same samples, the activations of one piece in memory)."""
         n = [int(round(d * self.codec.sample_rate)) for d in durations]
-        wav = self.codec.decode(codes.to(self.codec.device), num_samples=max(n))
-        return [w[:m].float().cpu().numpy().reshape(-1) for w, m in zip(wav, n)]
+        if codes.shape[-1] <= DECODE_PIECE:
+            wav = self.codec.decode(codes.to(self.codec.device), num_samples=max(n))
+            return [w[:m].float().cpu().numpy().reshape(-1) for w, m in zip(wav, n)]
+        out = [np.empty(m, np.float32) for m in n]
+        stream = SoundStream(self.codec, codes, max(n), self.decoder_reach,
+                             [_Filler(o) for o in out])
+        for end in range(DECODE_PIECE, codes.shape[-1], DECODE_PIECE):
+            stream.final_until(end + self.decoder_reach)
+        stream.finish()
+        return out
 
     def scav_distances(self, feats, candidates: torch.Tensor) -> torch.Tensor:
         """SCAV distance between the window's video and each candidate codegram [B, K, L] -> [B]."""
@@ -502,36 +552,16 @@ class Pipeline:
                             prompt_mask=None if prompt is None else fixed.to(dev), progress=progress, desc=desc)
 
 
-def requested_duration(video, start: float = 0.0, duration: float | None = None, *,
-                       info: MediaInfo | None = None) -> float:
-    """Seconds of sound one request asks for (``duration``, default: from ``start`` to the end of
-    the video); a MediaError naming the video if the video cannot be read or the span does not
-    fit it or the limits (MIN_SECONDS to MAX_SECONDS). ``video``: a path or a FrameArray;
-    ``info``: the file's ``probe``, to skip probing it again."""
+class _Filler:
+    """A sink that fills a preallocated array [T] in order (longer input is cut at T)."""
 
-    problem = span_problem(start, duration)
-    if problem:
-        raise MediaError(video, problem)
-    if isinstance(video, FrameArray):
-        length = video.duration
-    else:
-        info = info or probe(video)
-        if info.video is None:
-            raise MediaError(video, "has no video stream")
-        length = info.video.duration
-    if not 0 <= start < length:
-        raise MediaError(video, f"start {start:.2f} s is outside the video (0 to {length:.2f} s)")
-    avail = length - start
-    duration = avail if duration is None else duration
-    if duration > avail + 1e-6:
-        raise MediaError(video, f"asks for {duration:.2f} s from {start:.2f} s, the video has {avail:.2f} s")
-    if duration < MIN_SECONDS:
-        raise MediaError(video, f"{duration:.2f} s of video from {start:.2f} s is shorter than the "
-                                f"{MIN_SECONDS} s minimum")
-    if duration > MAX_SECONDS:
-        raise MediaError(video, f"{duration:.1f} s from {start:.2f} s is longer than the {MAX_SECONDS:.0f} s one run "
-                                f"generates: generate it in parts, e.g. --start {start:g} --duration {MAX_SECONDS:.0f}")
-    return duration
+    def __init__(self, out: np.ndarray):
+        self.out, self.at = out, 0
+
+    def __call__(self, piece: np.ndarray) -> None:
+        piece = piece[:len(self.out) - self.at]
+        self.out[self.at:self.at + len(piece)] = piece
+        self.at += len(piece)
 
 
 def as_video(video, fps: float | None = None):
@@ -544,14 +574,6 @@ def as_video(video, fps: float | None = None):
     if fps is not None and not isinstance(video, FrameArray):
         raise MaskvatError(f"{video}: fps applies to frame arrays; a file brings its own frame rate")
     return video
-
-
-def output_paths(video: Path, out_dir: Path, audio_format: str, video_suffix: str | None = None) -> tuple[Path, Path]:
-    """(sound file, muxed video) for one input. The video takes ``video_suffix`` (what
-    :func:`maskvat.media.muxed_suffix` chose for it), by default the input's own."""
-    stem = video.stem
-    suffix = video_suffix or video.suffix.lower() or ".mp4"
-    return out_dir / f"{stem}.{audio_format}", out_dir / f"{stem}_maskvat{suffix}"
 
 
 def _check_scav_fits(scav_cfg, model_cfg, where) -> None:
