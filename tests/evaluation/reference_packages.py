@@ -6,7 +6,7 @@
   imported on its own.
 - torchaudio (av-benchmark's resampler; PaSST's mel bank) is not a dependency: its PyPI wheel is
   built for CUDA and its compiled extension does not load here. ``hear21passt`` (PaSST) needs
-  torchaudio and timm (which needs torchvision). ``scripts/install.sh`` unpacks both
+  torchaudio and timm (which needs torchvision). ``scripts/test.sh`` unpacks both
   (``--no-deps``) into ``.venv/reference``, off ``sys.path``, and the pure-Python modules the
   references use are imported from there on their own: torchaudio's extension stubbed as
   unavailable, its SpecAugment masks (training only) as identities, and timm's download helper
@@ -53,13 +53,13 @@ def _isolated(root: str, root_dir: Path, module: str, extra: dict[str, types.Mod
 def panns_models():
     """``panns_inference.models`` (its ``Cnn14``), without the package's label download."""
     spec = importlib.util.find_spec("panns_inference")
-    assert spec is not None, "panns_inference is missing: run scripts/install.sh (it is in the test extra)"
+    assert spec is not None, "panns_inference is missing: run scripts/test.sh (it installs the test extra)"
     return _isolated("panns_inference", Path(spec.submodule_search_locations[0]), "models")
 
 
 def _torchaudio_dir() -> Path:
     path = REFERENCE_DIR / "torchaudio"
-    assert path.is_dir(), f"{path} is missing: run scripts/install.sh (it unpacks the reference torchaudio there)"
+    assert path.is_dir(), f"{path} is missing: run scripts/test.sh (it unpacks the reference torchaudio there)"
     return path
 
 
@@ -100,7 +100,7 @@ def passt_modules():
     import torch
 
     root = REFERENCE_DIR / "hear21passt"
-    assert root.is_dir(), f"{root} is missing: run scripts/install.sh (it unpacks the reference hear21passt there)"
+    assert root.is_dir(), f"{root} is missing: run scripts/test.sh (it unpacks the reference hear21passt there)"
     torchaudio = types.ModuleType("torchaudio")
     torchaudio.compliance = types.ModuleType("torchaudio.compliance")
     torchaudio.compliance.kaldi = torchaudio_kaldi()

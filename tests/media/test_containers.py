@@ -34,6 +34,9 @@ INPUTS = [
     ("h264_10bit.mp4", "libx264", None, "yuv420p10le", 25, 2, ".mp4"),  # 10-bit H.264 (High 10)
     ("prores.mov", "prores_ks", None, "yuv422p10le", 25, None, ".mov"),  # an editor's intermediate
     ("clip29.mp4", "libx264", None, "yuv420p", Fraction(30000, 1001), 2, ".mp4"),  # NTSC 29.97
+    ("hevc.ts", "libx265", "mpegts", "yuv420p", 25, None, ".ts"),
+    ("mpeg2.ts", "mpeg2video", "mpegts", "yuv420p", 25, 2, ".ts"),  # broadcast
+    ("vp8.webm", "libvpx", None, "yuv420p", 25, None, ".webm"),
 ]
 
 
