@@ -1,6 +1,7 @@
 """Where weights come from, in one place: shipped assets by name, local folders, model-hub ids.
 
     shipped("codec")                         # Path of the shipped lab codec folder
+    shipped_pipeline("hits")                 # a shipped pipeline by the name users type (--model hits)
     resolve("lab", "scav")                   # the same for any name a user may pass: "lab" / "shipped"
                                              # -> shipped; an existing path -> Path; else a hub id (str)
     model = load_pretrained(DacModel, "descript/dac_44khz", "codec")   # folder or hub id, fails fast offline
@@ -66,6 +67,19 @@ def shipped(component: str, model: str = "lab") -> Path:
 
 def is_shipped_name(source) -> bool:
     return isinstance(source, str) and source in SHIPPED_NAMES
+
+
+def shipped_pipeline(name) -> Path | None:
+    """The folder of a shipped pipeline a user names with ``--model`` / ``maskvat.load``: "lab"
+    (or "shipped"), or another model of ``assets/index.json`` ("hits"); None for any other name
+    (a folder or hub id). A shipped name wins over a folder of the same name (write ./hits)."""
+    if not isinstance(name, str):
+        return None
+    if name in SHIPPED_NAMES:
+        return shipped("pipeline")
+    if name in shipped_index():
+        return shipped("pipeline", name)
+    return None
 
 
 def resolve(source: str | os.PathLike, component: str) -> Path | str:

@@ -63,6 +63,7 @@ from maskvat.weights import (
     pipeline_index,
     resolve,
     shipped,
+    shipped_pipeline,
     snapshot,
 )
 
@@ -211,7 +212,8 @@ class Pipeline:
     def load(cls, model: str | os.PathLike = DEFAULT_MODEL, *, codec: str | None = None,
              device: str = "cpu", encoder_sources: dict[str, str] | None = None,
              scav: str | os.PathLike | None = "lab") -> "Pipeline":
-        """``model``: "lab" (the shipped pipeline), a pipeline folder (``model_index.json`` naming
+        """``model``: "lab" (the shipped pipeline), "hits" (the shipped real-footage demonstration
+        pipeline), a pipeline folder (``model_index.json`` naming
         its generator, codec, SCAV and encoder weights), a generator folder written by
         ``save_pretrained``, or a hub id of either. ``codec`` overrides the codec the model
         names ("lab" = shipped, or a folder / hub id). ``scav``: the beam selector ("lab" = the
@@ -221,7 +223,7 @@ class Pipeline:
 
         if str(model) == "debug":
             return cls.debug(device=device)
-        root = shipped("pipeline") if is_shipped_name(model) else snapshot(resolve(model, "generator"), "model")
+        root = shipped_pipeline(model) or snapshot(resolve(model, "generator"), "model")
         index = pipeline_index(root) or {}
         net = MaskVAT.from_pretrained(index.get("generator", root), device=device)
         tok = AudioTokenizer.from_pretrained(codec or index.get("codec") or net.config.codec, device=device)
