@@ -309,6 +309,13 @@ def choose_split(names: list[str], cfg: FitConfig) -> dict[str, list[str]]:
                                                                             ("test", test))}
 
 
+# Trainer options added after fit's first release, with the default that leaves a stage as it was:
+# a stage's fingerprint includes them only when set otherwise.
+_LOOP_ADDED = {"keep_best": ""}
+ADDED_LATER = {"codec": _LOOP_ADDED, "sync": {**_LOOP_ADDED, "init_from": None},
+               "semantic": {**_LOOP_ADDED, "init_from": None}, "generator": _LOOP_ADDED, "scav": _LOOP_ADDED}
+
+
 # ---- the run ---------------------------------------------------------------------------------------
 class FitRun:
     """One ``maskvat fit`` run folder: stage folders, their fingerprints and done markers."""
@@ -325,8 +332,14 @@ class FitRun:
         return self.root / stage
 
     def stage_settings(self, stage: str) -> dict:
-        """What a stage's result depends on besides the earlier stages: its part of the config."""
+        """What a stage's result depends on besides the earlier stages: its part of the config.
+        Options added since fit began (``ADDED_LATER``) count only where they differ from their
+        default, so that a run folder made before them is still taken as it is."""
         c, d = self.cfg, self.cfg.to_dict()
+        for section, added in ADDED_LATER.items():
+            for key, default in added.items():
+                if d[section].get(key, default) == default:
+                    d[section].pop(key, None)
         if stage == "split":
             return {"seed": c.seed, "val_files": c.val_files, "test_files": c.test_files, "held_out": list(c.held_out),
                     "group_pattern": c.group_pattern, "files": sorted([f.name, f.size] for f in self.footage.values())}

@@ -58,7 +58,12 @@ class LoopConfig:
     Schedule: linear warm-up over ``warmup`` steps to ``lr``, then ``schedule`` down to ``lr_end``
     at ``steps``: "poly" (power ``power``: the paper's polynomial decay, 3.2.2), "cosine", or
     "constant". Optimiser: AdamW(``betas``, ``weight_decay``); ``grad_clip`` > 0 clips the
-    gradient norm."""
+    gradient norm.
+
+    keep_best: "max:NAME" or "min:NAME" makes the trained artefact the module as it was at the
+    validation with the best figure NAME (early stopping's choice, for small data that a long
+    run overfits), not at the last step; the state is kept in OUT/best.pt (the checkpoint stays
+    the last step's, for resuming). Empty: the last step's module."""
 
     steps: int = 1000
     lr: float = 1e-3
@@ -74,6 +79,7 @@ class LoopConfig:
     eval_every: int = 250
     checkpoint_every: int = 250
     seed: int = 0
+    keep_best: str = ""  # "max:NAME" / "min:NAME": the artefact is the module at its best validation NAME
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -83,6 +89,10 @@ class LoopConfig:
             raise MaskvatError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.steps < 0 or self.warmup < 0 or self.accumulate < 1 or self.eval_every < 1 or self.checkpoint_every < 1:
             raise MaskvatError("steps and warmup must be >= 0; accumulate, eval_every and checkpoint_every >= 1")
+        if self.keep_best and (self.keep_best.partition(":")[0] not in ("max", "min")
+                               or not self.keep_best.partition(":")[2]):
+            raise MaskvatError(f"keep_best must be 'max:NAME' or 'min:NAME' (a validation figure), not "
+                               f"{self.keep_best!r}")
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "training option"):
@@ -234,6 +244,10 @@ class Trainer:
         self.module = self.build()
         opt = torch.optim.AdamW(self.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         step, log = self._resume(opt)
+        if step == 0 and (self.out / "best.pt").is_file():
+            (self.out / "best.pt").unlink()  # a fresh run: nothing of an earlier one counts
+        record = self._best_record()
+        self._best_value = None if record is None else record["value"]
         self.module.to(self.device)
         objective, opt = acc.prepare(_Objective(self, self.module), opt)
         bar = tqdm(total=cfg.steps, initial=step, desc=self.desc, unit="step",
@@ -270,6 +284,7 @@ class Trainer:
                     objective.eval()
                     with torch.no_grad():
                         row.update(self.validate())
+                    self._keep_if_best(step, row)
                 shown = row.get(self.show, shown)
                 log.append(row)
                 if (evaluate or step % cfg.checkpoint_every == 0) and acc.is_main_process:
@@ -285,10 +300,48 @@ class Trainer:
         if acc.is_main_process:
             self._checkpoint(opt, step, log)
             self.step, self.log = step, log
+            self.best = self._restore_best()
             self.module.eval()
             self.finish()
         acc.wait_for_everyone()
         return next((r for r in reversed(log) if self.show in r), log[-1] if log else {})
+
+    # ---- the best validation (``keep_best``) ------------------------------------------------------
+    def _keep_if_best(self, step: int, row: dict) -> None:
+        """OUT/best.pt holds the module at the best validation so far (written atomically)."""
+        if not self.cfg.keep_best:
+            return
+        mode, _, name = self.cfg.keep_best.partition(":")
+        if name not in row:
+            raise MaskvatError(f"{self.desc}: keep_best {self.cfg.keep_best!r}: validation gives no {name!r} "
+                               f"(it gives {', '.join(k for k in row if k not in ('step', 'lr', 'loss'))})")
+        value = float(row[name])
+        if not math.isfinite(value):  # no figure this time (e.g. nothing to retrieve): not a best
+            return
+        best = self._best_value
+        if best is not None and not (value > best if mode == "max" else value < best):
+            return
+        self._best_value = value
+        module = self.accelerator.unwrap_model(self.module) if self.accelerator else self.module
+        with atomic_path(self.out / "best.pt") as tmp:
+            torch.save({"module": module.state_dict(), "step": step, "value": value, "name": name}, tmp)
+
+    def _best_record(self) -> dict | None:
+        path = self.out / "best.pt"
+        if not self.cfg.keep_best or not path.is_file():
+            return None
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+    def _restore_best(self) -> dict | None:
+        """Load OUT/best.pt into the module (with ``keep_best``); returns {"step", "value", "name"}."""
+        if not self.cfg.keep_best:
+            return None
+        best = self._best_record()
+        if best is None:
+            return None
+        module = self.accelerator.unwrap_model(self.module) if self.accelerator else self.module
+        module.load_state_dict(best["module"])
+        return {k: best[k] for k in ("step", "value", "name")}
 
     # ---- persistence ---------------------------------------------------------------------------
     def _check_config(self) -> None:

@@ -24,11 +24,12 @@ import numpy as np
 import torch
 
 from maskvat.data.lab_clips import FPS, MEL_RATE, LabClips, load_lab_split, log_mel
-from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss
+from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss, load_semantic
 from maskvat.errors import MaskvatError
 from maskvat.lab.round_trip import codec_round_trips
 from maskvat.train.loop import LoopConfig, Trainer
 from maskvat.train.runlog import plot_curves
+from maskvat.weights import resolve
 
 
 @dataclass
@@ -46,6 +47,7 @@ class SemanticTrainConfig(LoopConfig):
     window_s: float = 2.0
     codec: str | None = "lab"  # also pair frames with the codec round trip of their sound (None: true sound only)
     codec_share: float = 0.5  # share of pairs whose sound is the codec round trip
+    init_from: str | None = None  # start from these weights ("lab": the shipped pair, or a folder) instead of random
 
 
 def sample_semantic_batch(clips: LabClips, batch: int, window_frames: int, frames_per_window: int,
@@ -155,7 +157,14 @@ class SemanticTrainer(Trainer):
                                                                 self.train_clips.mels.shape[-1], self.progress)
         self.window = int(round(cfg.window_s * FPS))
         torch.manual_seed(cfg.seed)
-        return SemanticPair(model_cfg)
+        pair = SemanticPair(model_cfg)
+        if cfg.init_from:
+            start = load_semantic(resolve(cfg.init_from, "semantic"))
+            if start.cfg != model_cfg:
+                raise MaskvatError(f"semantic init_from {cfg.init_from}: its config {asdict(start.cfg)} is not this "
+                                   f"run's model {cfg.model}")
+            pair.load_state_dict(start.state_dict())
+        return pair
 
     def batch(self, step: int) -> dict:
         frames, mel = sample_semantic_batch(self.train_clips, self.cfg.batch, self.window, self.cfg.frames_per_window,

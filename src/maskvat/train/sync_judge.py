@@ -29,11 +29,13 @@ from maskvat.encoders.sync import (
     OffsetGrid,
     SyncConfig,
     SyncJudge,
+    load_judge,
     save_judge,
 )
 from maskvat.errors import MaskvatError
 from maskvat.train.loop import LoopConfig, Trainer
 from maskvat.train.runlog import plot_curves
+from maskvat.weights import resolve
 
 LEVEL_SPAN = 5  # frames either side for the level-change targets (0.2 s at 25 fps)
 
@@ -50,6 +52,7 @@ class SyncTrainConfig(LoopConfig):
     batch: int = 32
     eval_windows: int = 630  # 30 per offset class
     level_loss: float = 0.0  # weight of the level probes' loss (0: offsets only)
+    init_from: str | None = None  # start from these weights ("lab": the shipped judge, or a folder) instead of random
     model: dict = field(default_factory=lambda: asdict(SyncConfig()))
 
 
@@ -122,6 +125,11 @@ class SyncJudgeTrainer(Trainer):
                                                               progress=self.progress) for s in ("train", "val"))
         torch.manual_seed(cfg.seed)
         self.judge = SyncJudge(model_cfg)
+        if cfg.init_from:
+            start = load_judge(resolve(cfg.init_from, "sync_judge"))
+            if not isinstance(start, SyncJudge) or start.cfg != model_cfg:
+                raise MaskvatError(f"sync init_from {cfg.init_from}: not a single judge of this run's model {cfg.model}")
+            self.judge.load_state_dict(start.state_dict())
         self.val_windows = fixed_windows(val, self.judge.grid, cfg.eval_windows, seed=1234)
         if cfg.level_loss <= 0:
             return self.judge
