@@ -244,9 +244,9 @@ def stage_sheets(work: Path, row: str = "b10") -> None:
 
 
 def stage_table(model: Path, work: Path) -> None:
-    rows = [r for r in ("b10", "lab", "codec", "retrieval", "shifted", "chance") if (work / "rows" / r).is_dir()]
+    rows = [r for r in ("b1", "b10", "lab", "codec", "retrieval", "shifted", "chance") if (work / "rows" / r).is_dir()]
     cmd = [sys.executable, "-m", "maskvat", "evaluate", "--reference", str(work / "refs"),
-           "--generated", str(work / "rows" / "b1"), "--compare", *[f"{r}={work / 'rows' / r}" for r in rows],
+           "--compare", *[f"{r}={work / 'rows' / r}" for r in rows],
            "--codec", "none", "--judge", "none", "--classifier", "none", "--csv", str(work / "show.csv")]
     table = subprocess.run(cmd, capture_output=True, text=True)
     if table.returncode:
