@@ -85,12 +85,15 @@ def main() -> None:
     own = {"_class_name": "maskvat.Pipeline", "_note": args.note}
     entry = {"pipeline": args.name}
     out.mkdir(parents=True)
+    copied: dict[Path, str] = {}  # one folder serving two roles (a fit's semantic pair is also its audio encoder)
     try:
         for role, where in index.items():
             if role.startswith("_") or not isinstance(where, Path):
                 continue
-            sub = COMPONENT_DIRS.get(role, role)
-            copy_component(role, where, out / sub)
+            sub = copied.get(where.resolve()) or COMPONENT_DIRS.get(role, role)
+            if where.resolve() not in copied:
+                copy_component(role, where, out / sub)
+                copied[where.resolve()] = sub
             own[role] = sub
             entry[INDEX_KEYS.get(role, role)] = f"{args.name}/{sub}"
         (out / "model_index.json").write_text(json.dumps(own, indent=1) + "\n")

@@ -316,13 +316,10 @@ class Pipeline:
         A file is probed once and decoded once, in one pass that serves every window and
         every encoder as sampling reaches it (``FeaturePipeline.visual_windows``); each beam is
         decoded once (for SCAV), and a one-window video's sound is its kept beam's."""
-        video = as_video(video, fps)
-        duration, total, info = self._check(video, start, duration, beams)
         if variations is not None and not 1 <= variations <= 64:
             raise MaskvatError(f"variations must be between 1 and 64, not {variations}")
-        base = None
-        if keep is not None or regenerate is not None:
-            base = self._edit_base(keep, regenerate, keep_rate, start, duration, total, str(video))
+        video, info, duration, total, base = self._request(video, fps, start, duration, beams, keep, regenerate,
+                                                           keep_rate)
         out = self._generate(video, info, duration, total, settings, seed, generator, start, overlap, beams, progress,
                              base, variations or 1)
         return out if variations is not None else out[0]
@@ -340,14 +337,21 @@ class Pipeline:
         file's comment tag. Returns the Generation with ``wav`` None (the sound is in the file);
         its ``codes`` equal ``generate``'s with the same arguments, and the written samples those of
         ``generate``'s ``wav`` to float rounding. Options as for ``generate``, one variation."""
+        video, info, duration, total, base = self._request(video, fps, start, duration, beams, keep, regenerate,
+                                                           keep_rate)
+        with SoundWriter(sound_path, self.codec.sample_rate, comment=comment) as out:
+            return self._generate(video, info, duration, total, settings, seed, None, start, overlap, beams, progress,
+                                  base, 1, sinks=[out.write])[0]
+
+    def _request(self, video, fps, start, duration, beams, keep, regenerate, keep_rate):
+        """One call's checked request: (video, its probe, seconds, codegram frames, the codegram to
+        start from or None). Everything is checked here, before any work."""
         video = as_video(video, fps)
         duration, total, info = self._check(video, start, duration, beams)
         base = None
         if keep is not None or regenerate is not None:
             base = self._edit_base(keep, regenerate, keep_rate, start, duration, total, str(video))
-        with SoundWriter(sound_path, self.codec.sample_rate, comment=comment) as out:
-            return self._generate(video, info, duration, total, settings, seed, None, start, overlap, beams, progress,
-                                  base, 1, sinks=[out.write])[0]
+        return video, info, duration, total, base
 
     def _edit_base(self, keep, regenerate, keep_rate, start: float, duration: float, total: int,
                    name: str) -> torch.Tensor:

@@ -4,8 +4,12 @@ limits and refuses a bad file in the first seconds, before the model's imports."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from maskvat.errors import MediaError
-from maskvat.media import FrameArray, MediaInfo, probe
+
+if TYPE_CHECKING:
+    from maskvat.media import MediaInfo
 
 # Shorter spans are refused: the lab model's semantic encoder reads 8 frames a second, so
 # under 0.125 s it gets no frame at all; 0.25 s gives it two.
@@ -34,11 +38,13 @@ def span_problem(start: float, duration: float | None) -> str | None:
 
 
 def requested_duration(video, start: float = 0.0, duration: float | None = None, *,
-                       info: MediaInfo | None = None) -> float:
+                       info: "MediaInfo | None" = None) -> float:
     """Seconds of sound one request asks for (``duration``, default: from ``start`` to the end of
     the video); a MediaError naming the video if the video cannot be read or the span does not
     fit it or the limits (MIN_SECONDS to MAX_SECONDS). ``video``: a path or a FrameArray;
     ``info``: the file's ``probe``, to skip probing it again."""
+
+    from maskvat.media import FrameArray, probe  # (here: the limits alone are read by every command's --help)
 
     problem = span_problem(start, duration)
     if problem:
