@@ -19,7 +19,7 @@ from maskvat.errors import MaskvatError
 # Order is the order shown in --help: the pipeline's order.
 SUBCOMMANDS = ["maskvat.cli.probe", "maskvat.cli.codec", "maskvat.cli.lab", "maskvat.cli.encoders", "maskvat.cli.extract",
                "maskvat.cli.train", "maskvat.cli.scav", "maskvat.cli.fit", "maskvat.cli.pipeline", "maskvat.cli.generate",
-               "maskvat.cli.evaluate", "maskvat.cli.bench"]
+               "maskvat.cli.ui", "maskvat.cli.evaluate", "maskvat.cli.bench"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
