@@ -101,6 +101,8 @@ def test_a_foley_round_candidates_a_range_redone_and_the_files_saved(station, pi
         ours = torch.zeros(c.generation.codes.shape[-1], dtype=torch.bool)
         ours[30:56] = True
         assert torch.equal(c.generation.codes[:, ~ours], chosen.generation.codes[:, ~ours])
+        assert (c.generation.codes[:, ours] != chosen.generation.codes[:, ours]).float().mean() > 0.5
+    assert not np.allclose(cands[0].generation.wav, cands[1].generation.wav, atol=100 * LSB)  # tell-apart sounds
 
     # save take 2's candidate 1 as flac with the muxed copy: the video stream untouched
     sound, muxed = station.export(work, 1, "flac")

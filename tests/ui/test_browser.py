@@ -28,6 +28,7 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
                 "apt-get install -y chromium chromium-driver", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -92,7 +93,9 @@ def shots(tmp_path):
 
 
 def wait_for(driver, what, timeout=WAIT):
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: what(d))
+    """what(driver), once truthy; the page re-renders as it updates, so a vanished element is retried."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                         ignored_exceptions=[StaleElementReferenceException]).until(lambda d: what(d))
 
 
 def visible(driver, css):
@@ -116,12 +119,13 @@ def toasts(driver) -> list[str]:
 def save_chosen(driver, downloads: Path, want: set[str]) -> dict[str, Path]:
     """Press 'Save chosen', click each download link, wait for the files named ``want``."""
     driver.find_element(By.CSS_SELECTOR, "#save").click()
-    links = wait_for(driver, lambda d: [a for a in visible(d, "#downloads a[download]")
-                                        if a.get_attribute("download") in want] or None)
-    for a in driver.find_elements(By.CSS_SELECTOR, "#downloads a[download]"):
-        if a.get_attribute("download") in want and a.is_displayed():
-            a.click()
-    assert links
+
+    def links(d):
+        found = {a.get_attribute("download"): a for a in visible(d, "#downloads a[download]")}
+        return found if want <= found.keys() else None
+
+    for name in sorted(want):
+        wait_for(driver, lambda d: links(d) and (links(d)[name].click() or True))
     done = wait_for(driver, lambda d: all((downloads / n).is_file() for n in want)
                     and not list(downloads.glob("*.crdownload")) or None)
     assert done
@@ -201,4 +205,5 @@ def test_a_bad_file_is_a_message_on_the_page_not_a_traceback(server, browser, sh
     shown = wait_for(d, lambda d: [t for t in toasts(d) if "notes.mp4" in t] or None)
     d.save_screenshot(str(shots / "5-error.png"))
     assert "Traceback" not in d.page_source and "File \"" not in shown[0]
+    assert "notes.mp4: is not a media file" in shown[0] and "/gradio/" not in shown[0]  # named as the user knows it
     assert not visible(d, "#candidate1")

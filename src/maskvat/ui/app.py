@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import threading
 import traceback
 from pathlib import Path
 
@@ -47,7 +49,7 @@ def shown(fn):
         except gr.Error:
             raise
         except MaskvatError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise gr.Error(plain_names(str(exc)), print_exception=False) from None
         except Exception as exc:  # noqa: BLE001 - a bug: one line on the page, the details in the terminal
             traceback.print_exc()
             line = str(exc).splitlines()[0] if str(exc) else ""
@@ -55,6 +57,15 @@ def shown(fn):
                            "has the details)", print_exception=False) from None
 
     return wrapped
+
+
+_UPLOADED = re.compile(r"(?:[^\s:]*/)?gradio/[0-9a-f]{16,}/")
+
+
+def plain_names(message: str) -> str:
+    """``message`` with the folders gradio keeps uploads in (TMP/gradio/HASH/) left out: the
+    user knows the file by its name."""
+    return _UPLOADED.sub("", message)
 
 
 def build(station: Workstation) -> gr.Blocks:
@@ -93,8 +104,8 @@ def build(station: Workstation) -> gr.Blocks:
         try:
             duration = work.open(video)
         except MaskvatError as exc:
-            gr.Warning(str(exc))
-            return work, f"**{Path(video).name}**: {exc}", *_flat(slots(None)), choice(None)
+            gr.Warning(plain_names(str(exc)))
+            return work, f"**{Path(video).name}**: {plain_names(str(exc))}", *_flat(slots(None)), choice(None)
         line = f"**{Path(video).name}**: {duration:.2f} s. Press Generate."
         return work, line, *_flat(slots(work)), choice(work)
 
@@ -110,7 +121,7 @@ def build(station: Workstation) -> gr.Blocks:
         cands = station.generate(work, video, settings, model, progress=True)
         line = (f"**{work.video.name}**: take {work.takes}, {len(cands)} candidate{'s' if len(cands) > 1 else ''} "
                 f"(seed {settings.seed}, {settings.steps} steps). Choose one; regenerate a range or save it.")
-        return work, line, *_flat(slots(work)), choice(work)
+        return work, line, *_flat(slots(work)), choice(work), None, None
 
     @shown
     def on_regenerate(work, chosen, ranges, model, n, steps, guidance, diversity, beams, seed,
@@ -125,7 +136,7 @@ def build(station: Workstation) -> gr.Blocks:
         line = (f"**{work.video.name}**: take {work.takes}, {len(cands)} variation{'s' if len(cands) > 1 else ''} of "
                 f"{spans} in {cands[0].parent} (seed {take_seed(settings.seed, work.takes)}); the rest of that "
                 "candidate is kept.")
-        return work, line, *_flat(slots(work)), choice(work)
+        return work, line, *_flat(slots(work)), choice(work), None, None
 
     @shown
     def on_pictures(work):
@@ -208,9 +219,10 @@ def build(station: Workstation) -> gr.Blocks:
         files.change(on_upload, [files, work], [clip])
         clip.change(on_clip, [clip, work], [work, status, *shown_slots, chosen])
         settings = [model, n, steps, guidance, diversity, beams, seed]
-        generate.click(on_generate, [work, clip, *settings], [work, status, *shown_slots, chosen],
+        take_outputs = [work, status, *shown_slots, chosen, downloads, muxed]  # a new take clears the saved files
+        generate.click(on_generate, [work, clip, *settings], take_outputs,
                        concurrency_id=MODEL_EVENTS, concurrency_limit=1).then(on_pictures, [work], pics)
-        regenerate.click(on_regenerate, [work, chosen, ranges, *settings], [work, status, *shown_slots, chosen],
+        regenerate.click(on_regenerate, [work, chosen, ranges, *settings], take_outputs,
                          concurrency_id=MODEL_EVENTS, concurrency_limit=1).then(on_pictures, [work], pics)
         save.click(on_export, [work, chosen, audio_format], [downloads, muxed])
         run_all.click(on_queue, [files, model, steps, guidance, diversity, beams, seed, audio_format],
@@ -222,10 +234,44 @@ def _flat(parts):
     return [x for part in parts for x in part]
 
 
+def warm_up() -> None:
+    """Import the pictures' onset detector and compile its JIT code once (about 15 s of CPU), in the
+    background while the page waits for its first clip, so the first pictures do not wait for it."""
+    try:
+        import numpy as np
+
+        from maskvat.evaluation.alignment import onset_track
+
+        onset_track((np.random.default_rng(0).standard_normal(22050) * 0.1).astype(np.float32), 44100)
+    except Exception:  # noqa: BLE001 - only a head start: drawing does the same work when asked
+        pass
+
+
+def keep_page_local() -> None:
+    """Drop the one thing gradio's page fetches from another host: the iframe-resizer script it
+    loads from a CDN (for pages embedded in iframes on hosted sites; of no use here). Gradio 5's
+    page template is served from this dictionary instead of its file, without that tag."""
+    import re
+
+    import jinja2
+    from gradio import routes
+
+    env = routes.templates.env
+    name = "frontend/index.html"
+    source = env.loader.get_source(env, name)[0]
+    cleaned = re.sub(r"<script\s+src=\"https?://[^\"]+\"[^>]*>\s*</script>", "", source)
+    if cleaned != source:
+        env.loader = jinja2.ChoiceLoader([jinja2.DictLoader({name: cleaned}), env.loader])
+        if env.cache is not None:
+            env.cache.clear()
+
+
 def serve(station: Workstation, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True):
     """Start the page at http://HOST:PORT/ (never shared or tunnelled); returns the gradio app
     (``block=False``: at once, the server running in a thread; ``page.close()`` stops it)."""
     page = build(station)
+    keep_page_local()
+    threading.Thread(target=warm_up, daemon=True, name="maskvat-ui-warm-up").start()
     page.queue(default_concurrency_limit=1)
     page.launch(server_name=host, server_port=port, share=False, inbrowser=False, show_api=False, quiet=True,
                 allowed_paths=[str(station.out_dir)], prevent_thread_lock=not block, show_error=False,
