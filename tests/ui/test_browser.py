@@ -206,4 +206,5 @@ def test_a_bad_file_is_a_message_on_the_page_not_a_traceback(server, browser, sh
     d.save_screenshot(str(shots / "5-error.png"))
     assert "Traceback" not in d.page_source and "File \"" not in shown[0]
     assert "notes.mp4: is not a media file" in shown[0] and "/gradio/" not in shown[0]  # named as the user knows it
+    assert "Not done: notes.mp4: is not a media file" in status(d)
     assert not visible(d, "#candidate1")

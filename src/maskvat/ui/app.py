@@ -68,6 +68,26 @@ def plain_names(message: str) -> str:
     return _UPLOADED.sub("", message)
 
 
+def refused_on_the_status_line(n_other: int):
+    """For the take events (outputs: the state, the status line, then ``n_other`` more): a
+    MaskvatError (a user's mistake) becomes a warning and the status line, leaving the rest of
+    the page as it was (an error event would mark every output of the event "Error")."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapped(work, *args, **kwargs):
+            try:
+                return fn(work, *args, **kwargs)
+            except MaskvatError as exc:
+                message = plain_names(str(exc))
+                gr.Warning(message)
+                return (work, f"**Not done:** {message}", *[gr.update() for _ in range(n_other)])
+
+        return shown(wrapped)
+
+    return deco
+
+
 def build(station: Workstation) -> gr.Blocks:
     """The page, for the models and output folder of ``station``."""
 
@@ -109,7 +129,9 @@ def build(station: Workstation) -> gr.Blocks:
         line = f"**{Path(video).name}**: {duration:.2f} s. Press Generate."
         return work, line, *_flat(slots(work)), choice(work)
 
-    @shown
+    take_event = refused_on_the_status_line(3 * MAX_CANDIDATES + 3)  # the slots, the choice, the saved files
+
+    @take_event
     def on_generate(work, video, model, n, steps, guidance, diversity, beams, seed,
                     progress=gr.Progress(track_tqdm=True)):
         work = work_of(work)
@@ -123,7 +145,7 @@ def build(station: Workstation) -> gr.Blocks:
                 f"(seed {settings.seed}, {settings.steps} steps). Choose one; regenerate a range or save it.")
         return work, line, *_flat(slots(work)), choice(work), None, None
 
-    @shown
+    @take_event
     def on_regenerate(work, chosen, ranges, model, n, steps, guidance, diversity, beams, seed,
                       progress=gr.Progress(track_tqdm=True)):
         work = work_of(work)
