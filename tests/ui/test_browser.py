@@ -208,3 +208,40 @@ def test_a_bad_file_is_a_message_on_the_page_not_a_traceback(server, browser, sh
     assert "notes.mp4: is not a media file" in shown[0] and "/gradio/" not in shown[0]  # named as the user knows it
     assert "Not done: notes.mp4: is not a media file" in status(d)
     assert not visible(d, "#candidate1")
+
+
+def test_a_taken_port_is_one_line_and_status_2(capsys):
+    from maskvat.cli.main import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["ui", "--model", "debug", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (f"maskvat: error: cannot listen on 127.0.0.1:{port}: the port is taken or the "
+                                    "address is not this machine's (pass another --port or --host)")
+    assert "workstation is at" not in err
+
+
+def test_the_queue_does_every_uploaded_clip_and_reports_the_bad_one(server, browser, shots, tmp_path):
+    url, _ = server
+    clip = write_clip(tmp_path / "clip.mp4")
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video")
+    d = browser
+    d.get(url)
+    wait_for(d, lambda d: visible(d, "#generate"))
+    d.find_element(By.CSS_SELECTOR, "#videos input[type=file]").send_keys(f"{clip}\n{bad}")
+    wait_for(d, lambda d: "clip.mp4: 1.00 s" in status(d))
+    set_field(d, "steps", 2)
+    d.execute_script("arguments[0].click()", d.find_element(By.CSS_SELECTOR, "#queue-panel .label-wrap"))
+    d.execute_script("arguments[0].click()", wait_for(d, lambda d: visible(d, "#queue"))[0])
+    wait_for(d, lambda d: "clip_maskvat.mp4" in d.find_element(By.CSS_SELECTOR, "#table").text)
+    table = d.find_element(By.CSS_SELECTOR, "#table").text
+    assert "clip.wav" in table and "notes.mp4: is not a media file" in table and "/gradio/" not in table
+    names = wait_for(d, lambda d: {a.get_attribute("download") for a in visible(d, "#queue-downloads a[download]")}
+                     >= {"clip.wav", "clip_maskvat.mp4"})
+    assert names
+    d.execute_script("document.querySelector('#table').scrollIntoView()")
+    d.save_screenshot(str(shots / "6-queue.png"))

@@ -41,12 +41,14 @@ def run(args: argparse.Namespace) -> int:
     station.pipeline()
     from maskvat.ui.app import serve
 
-    where = "this machine only" if args.host in ("127.0.0.1", "localhost", "::1") else f"open to the network on {args.host}"
-    print(f"maskvat: the workstation is at http://{'localhost' if args.host == '127.0.0.1' else args.host}:"
-          f"{args.port}/ ({where}; outputs in {station.out_dir}; Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
-        serve(station, args.host, args.port)
-    except OSError as exc:  # the port is taken, or the address is not this machine's
-        raise MaskvatError(f"cannot listen on {args.host}:{args.port}: {str(exc).splitlines()[0]} "
-                           "(pass another --port)") from None
+        page = serve(station, args.host, args.port, block=False)
+    except OSError:  # the port is taken, or the address is not this machine's
+        raise MaskvatError(f"cannot listen on {args.host}:{args.port}: the port is taken or the address is not "
+                           "this machine's (pass another --port or --host)") from None
+    local = args.host in ("127.0.0.1", "localhost", "::1")
+    where = "this machine only" if local else f"open to the network on {args.host}"
+    print(f"maskvat: the workstation is at http://{'localhost' if local else args.host}:{args.port}/ ({where}; "
+          f"outputs in {station.out_dir}; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    page.block_thread()  # until Ctrl-C; then the server closes
     return 0

@@ -20,6 +20,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: i
 import gradio as gr  # noqa: E402
 
 from maskvat.errors import MaskvatError  # noqa: E402
+from maskvat.media.formats import VIDEO_SUFFIXES  # noqa: E402
 from maskvat.ui.actions import (  # noqa: E402
     MAX_CANDIDATES,
     SOUND_FORMATS,
@@ -181,7 +182,7 @@ def build(station: Workstation) -> gr.Blocks:
         settings = Settings.from_page(steps, guidance, diversity, beams, seed, 1)
         rows = station.generate_all([str(f) for f in files or []], settings, model, audio_format,
                                     on_each=lambda i, n, name: progress(i / n, desc=f"{name} ({i + 1} of {n})"))
-        table = [[clip, sound.name if sound else "", muxed.name if muxed else "", problem]
+        table = [[clip, sound.name if sound else "", muxed.name if muxed else "", plain_names(problem)]
                  for clip, sound, muxed, problem in rows]
         paths = [str(p) for _, sound, muxed, _ in rows for p in (sound, muxed) if p]
         return table, paths or None
@@ -195,7 +196,8 @@ def build(station: Workstation) -> gr.Blocks:
                     f"regenerate only the seconds that need it.{lab}")
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                files = gr.File(label="Videos", file_count="multiple", file_types=["video"], elem_id="videos")
+                files = gr.File(label="Videos", file_count="multiple", file_types=sorted(VIDEO_SUFFIXES),
+                                elem_id="videos")
                 clip = gr.Dropdown(label="Clip", choices=[], elem_id="clip", interactive=True)
                 with gr.Accordion("Settings (the paper's defaults)", open=True):
                     model = gr.Textbox(value=station.model, label="Model: 'lab' or a model folder", elem_id="model")
@@ -231,9 +233,10 @@ def build(station: Workstation) -> gr.Blocks:
                     save = gr.Button("Save chosen (sound + video)", elem_id="save", scale=1)
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
                 muxed = gr.Video(label="The clip with the chosen sound", interactive=False, elem_id="muxed")
-        with gr.Accordion("Queue: one candidate for every uploaded clip, saved", open=False):
+        with gr.Accordion("Queue: one candidate for every uploaded clip, saved", open=False, elem_id="queue-panel"):
             run_all = gr.Button("Generate every clip", elem_id="queue")
-            table = gr.Dataframe(headers=["clip", "sound", "video", "problem"], interactive=False, elem_id="table")
+            table = gr.Dataframe(headers=["clip", "sound", "video", "problem"], interactive=False, wrap=True,
+                                 column_widths=["18%", "18%", "22%", "42%"], elem_id="table")
             queue_files = gr.File(label="Queue downloads", file_count="multiple", interactive=False,
                                   elem_id="queue-downloads")
 
