@@ -6,9 +6,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "test: $*" >&2; }
 [ -x .venv/bin/python ] || { say "no .venv: run scripts/install.sh (or scripts/quickstart.sh) first"; exit 2; }
-if ! .venv/bin/python -c "import pytest, kaldi_native_fbank, importlinter, panns_inference, torchlibrosa" 2>/dev/null; then
-  say "installing the test tools (pytest, the reference implementations the tests compare against)"
-  .venv/bin/python -m pip install -q -e ".[test]"
+if ! .venv/bin/python -c "import pytest, kaldi_native_fbank, importlinter, panns_inference, torchlibrosa, selenium, gradio" 2>/dev/null; then
+  say "installing the test tools (pytest, the reference implementations the tests compare against, selenium) and the workstation's extra (gradio)"
+  .venv/bin/python -m pip install -q -e ".[test,ui]"
+fi
+# The workstation's browser tests drive Debian's headless Chromium (tests/ui/test_browser.py; they skip, saying
+# why, where it is missing). As root on Debian (CI), install it; elsewhere say how.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian's chromium and chromium-driver for the browser tests"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+      || say "could not install chromium: the browser tests will skip"
+  else
+    say "no /usr/bin/chromium: the browser tests will skip (apt-get install chromium chromium-driver)"
+  fi
 fi
 # The published-metrics tests' references that need torchaudio (av-benchmark's resampler; PaSST), without
 # their dependencies and off sys.path: torchaudio's PyPI build needs CUDA libraries to import as a package,
