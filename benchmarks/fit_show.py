@@ -180,10 +180,10 @@ def _chance_row(work: Path) -> None:
         shutil.copyfile(src / f"{other[k]}.wav", out / f"{stem}.wav")
 
 
-def stage_rows(model: Path, work: Path, rows: list[str]) -> None:
+def stage_rows(model: Path, work: Path, rows: list[str], generate_model: str | None = None) -> None:
     for row in rows:
         if row in ("b1", "b10"):
-            _generate_row(work, row, str(model), 1 if row == "b1" else 10)
+            _generate_row(work, row, generate_model or str(model), 1 if row == "b1" else 10)
         elif row == "lab":
             _generate_row(work, row, "lab", 1)
         elif row == "codec":
@@ -279,13 +279,15 @@ def main() -> None:
     ap.add_argument("--stage", nargs="+", default=["refs", "rows", "sheets", "table"],
                     choices=["refs", "rows", "sheets", "table"])
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
+    ap.add_argument("--generate-model", default=None,
+                    help="what the b1/b10 rows generate with, if not MODEL (e.g. the shipped fp16 copy: hits)")
     args = ap.parse_args()
     model, work = Path(args.model), Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     if "refs" in args.stage:
         stage_refs(model, work)
     if "rows" in args.stage:
-        stage_rows(model, work, args.rows)
+        stage_rows(model, work, args.rows, args.generate_model)
     if "sheets" in args.stage:
         stage_sheets(work)
     if "table" in args.stage:

@@ -112,7 +112,8 @@ def main() -> None:
         for kind, wav in sounds.items():
             ev, on = onsets_in(events, detect_onsets(wav, sr), t0, t1)
             tallies[kind].add_clip(ev, on)
-            row[f"{kind}_f1"] = round(score_onsets(ev, on)["all"]["f1"], 3) if ev or len(on) else None
+            scored = score_onsets(ev, on).get("all")  # absent when the range holds no onset event and none is heard
+            row[f"{kind}_f1"] = round(scored["f1"], 3) if scored else None
         edges = [int(round(t0 * sr)), int(round(t1 * sr))]
         row["edit_edges"] = edge_percentiles(edit.wav, edges, zone)
         row["round_trip_edges"] = edge_percentiles(trip, edges, zone)

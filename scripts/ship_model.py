@@ -1,7 +1,8 @@
 """Ship a pipeline folder (what `maskvat fit` or `Pipeline.save_pretrained` writes) as a named
 model of the package: `maskvat generate --model NAME`, `maskvat.load("NAME")`.
 
-    python scripts/ship_model.py MODEL NAME --note "what these weights are" [--assets DIR] [--budget-mb 60]
+    python scripts/ship_model.py MODEL NAME --note "what these weights are" [--summary "one line"] \
+        [--assets DIR] [--budget-mb 60] [--replace]
 
 Copies every component MODEL/model_index.json names (generator, codec, scav, encoders) into
 ASSETS/NAME/ (default: the package's src/maskvat/assets), floating weights as fp16 (the codec
@@ -62,6 +63,8 @@ def main() -> None:
     ap.add_argument("model")
     ap.add_argument("name")
     ap.add_argument("--note", required=True, help="what these weights are (stored in model_index.json)")
+    ap.add_argument("--summary", default=None,
+                    help="one line `maskvat generate --model NAME` prints as it loads them (Pipeline.summary)")
     ap.add_argument("--assets", default=str(ROOT / "src" / "maskvat" / "assets"))
     ap.add_argument("--budget-mb", type=float, default=60.0)
     ap.add_argument("--replace", action="store_true")
@@ -83,6 +86,8 @@ def main() -> None:
     shipped = json.loads((assets / "index.json").read_text())
     shipped.pop(args.name, None)
     own = {"_class_name": "maskvat.Pipeline", "_note": args.note}
+    if args.summary:
+        own["_summary"] = args.summary
     entry = {"pipeline": args.name}
     out.mkdir(parents=True)
     copied: dict[Path, str] = {}  # one folder serving two roles (a fit's semantic pair is also its audio encoder)

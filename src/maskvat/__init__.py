@@ -18,7 +18,7 @@ __all__ = ["__version__", "MaskvatError", "MediaError", "load", "generate", "Mas
 
 
 def load(model="lab", **kwargs):
-    """The generation pipeline for ``model`` ("lab", a folder or a hub id); see ``Pipeline.load``."""
+    """The generation pipeline for ``model`` ("lab", "hits", a folder or a hub id); see ``Pipeline.load``."""
     from maskvat.pipeline.generate import Pipeline
 
     return Pipeline.load(model, **kwargs)

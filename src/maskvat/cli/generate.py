@@ -276,6 +276,8 @@ def _load(args):
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
                          encoder_sources=sources)
+    if pipe.summary:
+        print(f"maskvat: {args.model}: {pipe.summary}", file=sys.stderr, flush=True)
     return pipe, settings
 
 

@@ -177,6 +177,7 @@ class Pipeline:
         self.edge_trim: int | None = None  # frames a window does not keep at its end; None: the codec's edge
         self.edit_widen: int | None = None  # frames sampled beyond each side of a regenerated range; None: edge_frames
         self._decoder_reach: int | None = None
+        self.summary: str | None = None  # the pipeline folder's one-line "_summary" (what its weights are for)
 
     @classmethod
     def debug(cls, variant: str = "adaln-b", *, seed: int = 0, device: str | torch.device = "cpu",
@@ -239,7 +240,9 @@ class Pipeline:
         roles = {name: role for role, name in encoder_roles(net.config).items() if name}
         sources.update({roles.get(key, key): src for key, src in (encoder_sources or {}).items()})  # names -> roles
         features = FeaturePipeline.for_model(net.config, sources, audio=scav_model is not None, device=device)
-        return cls(net, tok, features, device, scav_model, encoder_sources=sources)
+        pipe = cls(net, tok, features, device, scav_model, encoder_sources=sources)
+        pipe.summary = index.get("_summary") if isinstance(index.get("_summary"), str) else None
+        return pipe
 
     # ------------------------------------------------------------------------------------
     def _check(self, video, start: float, duration: float | None, beams: int) -> tuple[float, int, MediaInfo | None]:

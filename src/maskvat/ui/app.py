@@ -200,7 +200,7 @@ def build(station: Workstation) -> gr.Blocks:
                                 elem_id="videos")
                 clip = gr.Dropdown(label="Clip", choices=[], elem_id="clip", interactive=True)
                 with gr.Accordion("Settings (the paper's defaults)", open=True):
-                    model = gr.Textbox(value=station.model, label="Model: 'lab' or a model folder", elem_id="model")
+                    model = gr.Textbox(value=station.model, label="Model: 'lab', 'hits' or a model folder", elem_id="model")
                     n = gr.Number(value=2, precision=0, minimum=1, maximum=MAX_CANDIDATES, label="Candidates",
                                   elem_id="candidates")
                     steps = gr.Number(value=32, precision=0, minimum=1, maximum=256, label="Steps N",
