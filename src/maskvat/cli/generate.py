@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="VIDEO",
                    help="video files, folders of videos, or .csv/.jsonl lists with a 'path' (or 'video') column")
     p.add_argument("-o", "--out", required=True, help="output folder (created)")
-    p.add_argument("--model", default="lab", help="'lab' (shipped default) or a model folder")
+    p.add_argument("--model", default="lab", help="'lab' (shipped default), 'hits' (shipped demonstration weights for stick hits and scratches, trained on The Greatest Hits) or a model folder")
     p.add_argument("--codec", default=None, help="override the model's codec: 'lab', a folder or a hub id")
     p.add_argument("--steps", type=int, default=32, help="decoding iterations N (paper: 32)")
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance gamma (paper: 3)")

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="The workstation: a local web page (gradio; pip install 'maskvat[ui]') to upload videos, "
         "generate candidates side by side, choose one, regenerate a time range of it, and save the sound and the "
         "video with it. Listens on 127.0.0.1 only unless --host is given.")
-    p.add_argument("--model", default="lab", help="'lab' (shipped default) or a model folder")
+    p.add_argument("--model", default="lab", help="'lab' (shipped default), 'hits' (shipped demonstration weights for stick hits and scratches, trained on The Greatest Hits) or a model folder")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens the page to "
