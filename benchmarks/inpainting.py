@@ -24,8 +24,8 @@ and reports per clip and summed over clips (one JSON row each, then a summary):
 
 ``--widen N`` sets ``Pipeline.edit_widen`` (frames sampled beyond each side of the range;
 default the codec's edge frames, 7 for the lab codec); ``--widen 0`` samples the range alone,
-to compare. Two clips at ``--steps 4`` take about 30 s of CPU time (checked; the full
-measurement has not been run yet).
+to compare. 20 clips at 32 steps took 26-30 min on a shared 2-core machine (BENCHMARKS.md,
+"Keep a take, redo a second").
 """
 
 from __future__ import annotations
