@@ -8,8 +8,8 @@ PY=${PYTHON:-python3}
 say() { echo "install: $*" >&2; }
 [ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  say "installing torch 2.13.0 (large: several minutes on a slow link or a busy machine)"
-  .venv/bin/python -m pip install -q "torch==2.13.0"
+  say "installing torch 2.13.0 (large: several minutes, much longer on a slow link or a busy machine; pip shows its progress)"
+  .venv/bin/python -m pip install --progress-bar on "torch==2.13.0"
 fi
 say "installing maskvat and its dependencies"
 .venv/bin/python -m pip install -q -e .

@@ -93,7 +93,8 @@ def resolve(source: str | os.PathLike, component: str) -> Path | str:
         return path
     source = str(source)
     if not looks_like_hub_id(source):
-        raise MaskvatError(f"cannot load {component} {source!r}: no such file or folder")
+        shipped_names = f" (shipped models: {', '.join(shipped_index())}; or a model folder)" if component == "generator" else ""
+        raise MaskvatError(f"cannot load {component} {source!r}: no such file or folder{shipped_names}")
     return source
 
 

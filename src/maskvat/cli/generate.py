@@ -226,7 +226,8 @@ def lab_model_warning(model: str, videos: list[Path]) -> str | None:
         return None
     which = f"{real[0]}" + (f" and {len(real) - 1} more" if len(real) > 1 else "")
     return (f"the lab model was trained only on synthetic lab scenes (balls, drums, bars, fans, taps) and will make "
-            f"lab-like sounds for real footage ({which}); for your own videos, train a model with `maskvat fit` "
+            f"lab-like sounds for real footage ({which}); for stick hits and scratches try the shipped demonstration "
+            "weights, --model hits; for your own videos, train a model with `maskvat fit` "
             "(README, \"Your own footage\") and pass it with --model")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from maskvat import __version__
@@ -104,14 +105,41 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    previous = _terminate_as_interrupt()
     try:
         return int(args.func(args) or 0)
     except MaskvatError as exc:
         print(f"maskvat: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("maskvat: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("maskvat: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout, docker stop) raised in the main thread, so that every open output
+    is removed on the way out as for Ctrl-C (atomic writers clean up on any exception)."""
+
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as the shell reports a process killed by it
+
+
+def _terminate_as_interrupt():
+    """Handle SIGTERM as an exception in the main thread; returns the previous handler (None off
+    the main thread, where signal handlers cannot be set)."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

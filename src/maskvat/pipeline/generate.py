@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from maskvat.atomic import atomic_path
 from maskvat.codec.tokenizer import AudioTokenizer
+from maskvat.devices import checked_device
 from maskvat.errors import MaskvatError
 from maskvat.media import FrameArray, MediaInfo, SoundWriter, probe
 from maskvat.model.config import model_config
@@ -222,6 +223,7 @@ class Pipeline:
         ``encoder_sources``: role ("semantic", "sync", "audio") -> weights, over the pipeline's.
         Every component is placed on ``device``."""
 
+        checked_device(device)
         if str(model) == "debug":
             return cls.debug(device=device)
         root = shipped_pipeline(model) or snapshot(resolve(model, "generator"), "model")
