@@ -29,6 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from maskvat.errors import MaskvatError
+from maskvat.sampling.sampler import SamplerSettings
+
+PAPER = SamplerSettings()  # the paper's sampler defaults, defined once in maskvat.sampling.sampler
 
 MAX_CANDIDATES = 4  # candidate slots on the page
 STRIP_FRAMES = 8  # frames of the clip drawn above each spectrogram
@@ -39,9 +42,9 @@ SOUND_FORMATS = ("wav", "flac")
 class Settings:
     """The sampler's settings (the paper's defaults) and how many candidates to make."""
 
-    steps: int = 32
-    guidance: float = 3.0
-    diversity: float = 8.0
+    steps: int = PAPER.steps
+    guidance: float = PAPER.guidance
+    diversity: float = PAPER.diversity
     beams: int = 1
     seed: int = 0
     candidates: int = 2
@@ -65,8 +68,6 @@ class Settings:
         return s
 
     def sampler(self):
-        from maskvat.sampling.sampler import SamplerSettings
-
         return SamplerSettings(steps=self.steps, guidance=self.guidance, diversity=self.diversity)
 
 
