@@ -60,18 +60,20 @@ def segments(duration: float) -> list[float]:
     return [float(s) for s in starts]
 
 
-def test_files(model: Path) -> list[Path]:
+def test_files(model: Path, part: str = "test") -> list[Path]:
+    """The files of one part of MODEL's split (``test``: read by no stage; ``val``: read only to
+    choose checkpoints, so the place to choose sampler settings without touching the test files)."""
     split = json.loads((model / "fit" / "split.json").read_text())
-    return [Path(split["paths"][n]) if n in split.get("paths", {}) else Path(n) for n in split["files"]["test"]]
+    return [Path(split["paths"][n]) if n in split.get("paths", {}) else Path(n) for n in split["files"][part]]
 
 
-def stage_refs(model: Path, work: Path) -> None:
+def stage_refs(model: Path, work: Path, part: str = "test") -> None:
     from maskvat.media import probe, read_audio, write_audio
 
     refs, shifted = work / "refs", work / "rows" / "shifted"
     refs.mkdir(parents=True, exist_ok=True)
     shifted.mkdir(parents=True, exist_ok=True)
-    for src in test_files(model):
+    for src in test_files(model, part):
         src = _resolve(model, src)
         info = probe(src)
         for s in segments(info.video.duration):
@@ -101,10 +103,10 @@ def _resolve(model: Path, path: Path) -> Path:
     raise SystemExit(f"{path}: not found; split.json records {split.get('paths')}")
 
 
-def _generate_row(work: Path, name: str, model: str, beams: int) -> None:
+def _generate_row(work: Path, name: str, model: str, beams: int, extra: list[str] = ()) -> None:
     out = work / "rows" / name
     cmd = [sys.executable, "-m", "maskvat", "generate", str(work / "refs"), "-o", str(out), "--model", model,
-           "--no-video", "--overwrite", "--steps", "32", "--seed", "0", "--beams", str(beams)]
+           "--no-video", "--overwrite", "--steps", "32", "--seed", "0", "--beams", str(beams), *extra]
     log = work / "rows" / f"{name}.log"
     t = time.perf_counter()
     with open(log, "w") as f:
@@ -180,10 +182,11 @@ def _chance_row(work: Path) -> None:
         shutil.copyfile(src / f"{other[k]}.wav", out / f"{stem}.wav")
 
 
-def stage_rows(model: Path, work: Path, rows: list[str], generate_model: str | None = None) -> None:
+def stage_rows(model: Path, work: Path, rows: list[str], generate_model: str | None = None,
+               extra: list[str] = ()) -> None:
     for row in rows:
         if row in ("b1", "b10"):
-            _generate_row(work, row, generate_model or str(model), 1 if row == "b1" else 10)
+            _generate_row(work, row, generate_model or str(model), 1 if row == "b1" else 10, list(extra))
         elif row == "lab":
             _generate_row(work, row, "lab", 1)
         elif row == "codec":
@@ -281,13 +284,18 @@ def main() -> None:
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
     ap.add_argument("--generate-model", default=None,
                     help="what the b1/b10 rows generate with, if not MODEL (e.g. the shipped fp16 copy: hits)")
+    ap.add_argument("--split", default="test", choices=["test", "val"],
+                    help="which held-out files: test (the Show's; read by no stage) or val (to choose sampler "
+                         "settings without looking at the test files)")
+    ap.add_argument("--generate-args", default="",
+                    help="more `maskvat generate` options for the b1/b10 rows, e.g. '--guidance 6'")
     args = ap.parse_args()
     model, work = Path(args.model), Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     if "refs" in args.stage:
-        stage_refs(model, work)
+        stage_refs(model, work, args.split)
     if "rows" in args.stage:
-        stage_rows(model, work, args.rows, args.generate_model)
+        stage_rows(model, work, args.rows, args.generate_model, args.generate_args.split())
     if "sheets" in args.stage:
         stage_sheets(work)
     if "table" in args.stage:

@@ -3,7 +3,8 @@
     import maskvat
     pipe = maskvat.load()                         # shipped lab model + codec + encoders
     result = pipe.generate("clip.mp4", seed=0)    # result.wav [T] at result.sample_rate
-    # or in one call: maskvat.generate("clip.mp4")
+    # or in one call: maskvat.generate("clip.mp4", steps=16)
+    fast = pipe.generate("clip.mp4", settings=maskvat.SamplerSettings(steps=8, guidance=3.0))
     fixed = pipe.generate("clip.mp4", keep="take1.wav", regenerate=[(2.0, 3.5)])   # redo 2.0-3.5 s only
 
 ``load`` and ``generate`` (and ``MaskVAT``, ``AudioTokenizer``) import torch on first use,
@@ -13,8 +14,10 @@ so that ``import maskvat`` stays light.
 __version__ = "0.1.0"
 
 from maskvat.errors import MaskvatError, MediaError  # noqa: E402
+from maskvat.sampling.settings import SamplerSettings  # noqa: E402 (plain data, no torch)
 
-__all__ = ["__version__", "MaskvatError", "MediaError", "load", "generate", "MaskVAT", "AudioTokenizer"]
+__all__ = ["__version__", "MaskvatError", "MediaError", "SamplerSettings", "load", "generate", "MaskVAT",
+           "AudioTokenizer"]
 
 
 def load(model="lab", **kwargs):
@@ -24,12 +27,18 @@ def load(model="lab", **kwargs):
     return Pipeline.load(model, **kwargs)
 
 
-def generate(video, *, model="lab", device="cpu", **kwargs):
+def generate(video, *, model="lab", device="cpu", steps=None, guidance=None, diversity=None, **kwargs):
     """Sound for one video with a freshly loaded pipeline; kwargs go to ``Pipeline.generate``
     (``settings``, ``seed``, ``start``, ``duration``, ``beams``; to edit a take: ``keep`` (a sound
     or codes file, a waveform [T] at ``keep_rate`` Hz, codes [K, L] or a Generation),
     ``regenerate`` [(t0, t1), ...] in seconds on the video's timeline, ``variations`` B for a
-    list of B candidates)."""
+    list of B candidates). ``steps``, ``guidance``, ``diversity``: shortcuts for the fields of
+    ``settings`` (a ``SamplerSettings``; the paper's 32, 3 and 8 where neither gives them)."""
+    given = {k: v for k, v in (("steps", steps), ("guidance", guidance), ("diversity", diversity)) if v is not None}
+    if given:
+        from dataclasses import replace
+
+        kwargs["settings"] = replace(kwargs.get("settings", SamplerSettings()), **given)
     return load(model, device=device).generate(video, **kwargs)
 
 

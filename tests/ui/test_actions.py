@@ -173,3 +173,29 @@ def test_maskvat_ui_listens_on_localhost_by_default():
 
     args = build_parser().parse_args(["ui"])
     assert (args.host, args.port, args.model, args.device) == ("127.0.0.1", 7860, "lab", "cpu")
+
+
+def test_a_temporary_folder_is_removed_at_the_end_only_when_nothing_was_written(pipe, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    empty = Workstation("tiny", loader=lambda *a: pipe)
+    empty.new_work()  # a page was opened: an empty session folder
+    assert empty.out_dir.parent == tmp_path and empty.out_dir.name.startswith("maskvat-ui-")
+    assert empty.close() and not empty.out_dir.exists()
+    used = Workstation("tiny", loader=lambda *a: pipe)
+    (used.new_work().folder / "take.wav").write_bytes(b"RIFF")
+    assert not used.close() and used.out_dir.exists()  # a saved sound is never removed
+    given = Workstation("tiny", out_dir=tmp_path / "mine", loader=lambda *a: pipe)
+    assert not given.close() and given.out_dir.exists()  # the user's own folder is never removed
+
+
+def test_maskvat_ui_removes_its_empty_folder_when_the_model_fails(monkeypatch, tmp_path, capsys):
+    import tempfile
+
+    from maskvat.cli.main import main
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["ui", "--model", str(tmp_path / "no-such-model")]) == 2
+    assert "no-such-model" in capsys.readouterr().err
+    assert not list(tmp_path.glob("maskvat-ui-*"))

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS, span_problem
+from maskvat.pipeline.limits import MAX_BEAMS, MAX_SECONDS, MIN_SECONDS, span_problem
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,14 +37,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, help="output folder (created)")
     p.add_argument("--model", default="lab", help="'lab' (shipped default), 'hits' (shipped demonstration weights for stick hits and scratches, trained on The Greatest Hits) or a model folder")
     p.add_argument("--codec", default=None, help="override the model's codec: 'lab', a folder or a hub id")
-    p.add_argument("--steps", type=int, default=32, help="decoding iterations N (paper: 32)")
+    p.add_argument("--steps", type=int, default=32, help="decoding iterations N, 1 to 1024 (default and paper: 32; "
+                                                         "fewer is faster and rougher)")
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance gamma (paper: 3)")
     p.add_argument("--diversity", type=float, default=8.0, help="Gumbel confidence noise delta (paper: 8)")
-    p.add_argument("--beams", type=int, default=1, help="candidates per window; SCAV keeps the best (paper: 10)")
+    p.add_argument("--beams", type=int, default=1,
+                   help=f"candidates per window, 1 to {MAX_BEAMS}; SCAV keeps the best (default 1; the paper's 10 "
+                        "costs 10x the time)")
     p.add_argument("--scav", default="lab", help="beam selector: 'lab' (shipped) or a folder")
     p.add_argument("--batch", type=int, default=8,
                    help="videos of the same length sampled together (one window each); 1 = one at a time")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the sampler (default 0): the same seed, options and video give the same sound; "
+                        "change it for another take")
     p.add_argument("--start", type=float, default=0.0,
                    help="seconds into each video where the sound begins (the muxed copy still holds the whole "
                         "video, with the sound at its true time)")
@@ -63,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder-weights", nargs="+", default=None, metavar="NAME_OR_ROLE=WEIGHTS",
                    help="weights of the model's feature encoders, by encoder name or role (semantic, sync, audio): "
                         "e.g. clip-vit-b32=/w/clip s3d-sparsesync=/w/sparsesync.pt beats=/w/BEATs.pt")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="where the model runs: cpu (default), cuda, cuda:1, mps")
     p.set_defaults(func=run)
 
 
@@ -162,8 +167,8 @@ def plan_edit(videos: list[Path], plans: list[Plan], args) -> tuple[Edit | None,
         raise MaskvatError(f"{what} edits one video at a time; {len(videos)} were given")
     if (args.keep is None) != (args.regenerate is None):
         raise MaskvatError("--keep TAKE and --regenerate START-END go together: the take to keep and what to redo")
-    if args.variations is not None and not 1 <= args.variations <= 64:
-        raise MaskvatError(f"--variations must be between 1 and 64, not {args.variations}")
+    if args.variations is not None and not 1 <= args.variations <= MAX_BEAMS:
+        raise MaskvatError(f"--variations must be between 1 and {MAX_BEAMS}, not {args.variations}")
     keep = ranges = None
     if plans and args.keep is not None:
         plan = plans[0]
@@ -188,7 +193,7 @@ def _variation(plan: Plan, i: int) -> Plan:
 def run(args: argparse.Namespace) -> int:
     from maskvat.errors import MaskvatError
 
-    problem = span_problem(args.start, args.duration)  # an option's error, whatever the videos
+    problem = span_problem(args.start, args.duration) or option_problem(args)  # whatever the videos
     if problem:
         raise MaskvatError(f"--{problem}")
     videos = expand_inputs(args.inputs)
@@ -210,6 +215,24 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"maskvat: {failed} of {len(videos)} videos failed (see above)")
     return 1 if failed else 0
+
+
+def option_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the sampler options, as "steps must be between 1 and 1024, not 0" (the
+    caller puts "--" before it), or None. Checked in the first second (no torch), before any
+    video is read or the model loads."""
+    from maskvat.errors import MaskvatError
+    from maskvat.sampling.settings import SamplerSettings
+
+    try:
+        SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
+    except MaskvatError as exc:
+        return str(exc)
+    if not 1 <= args.beams <= MAX_BEAMS:
+        return f"beams must be between 1 and {MAX_BEAMS}, not {args.beams}"
+    if args.batch < 1:
+        return f"batch must be at least 1, not {args.batch}"
+    return None
 
 
 def lab_model_warning(model: str, videos: list[Path]) -> str | None:
@@ -328,7 +351,8 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
     failed = 0
     bar = tqdm(total=len(plans), desc="generate", unit="video", disable=len(plans) < 2)
     common = dict(settings=settings, seed=args.seed, start=args.start, duration=args.duration, beams=args.beams)
-    results = pipe.generate_many([p.video for p in short], batch_size=args.batch, progress=len(plans) == 1, **common)
+    # the sampling steps of each batch get their own bar: a batch of 8 short videos finishes all at once
+    results = pipe.generate_many([p.video for p in short], batch_size=args.batch, progress=True, **common)
 
     def streamed():
         for plan in long:

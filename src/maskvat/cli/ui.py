@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens the page to "
                         "the network)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="where the model runs: cpu (default), cuda, cuda:1, mps")
     p.add_argument("--out", default=None, help="folder for the outputs (default: a new temporary folder)")
     p.set_defaults(func=run)
 
@@ -37,6 +37,15 @@ def run(args: argparse.Namespace) -> int:
     from maskvat.ui.actions import Workstation
 
     station = Workstation(args.model, args.device, args.out)
+    try:
+        return _serve(station, args)
+    finally:  # Ctrl-C, a bad model, a taken port: no empty temporary folder is left behind
+        station.close()
+
+
+def _serve(station, args: argparse.Namespace) -> int:
+    from maskvat.errors import MaskvatError
+
     print(f"maskvat: loading the {args.model} model ...", file=sys.stderr, flush=True)
     station.pipeline()
     from maskvat.ui.app import serve

@@ -54,7 +54,7 @@ from maskvat.pipeline.edit import (
     spans_of,
 )
 from maskvat.pipeline.features import FeaturePipeline, encoder_roles
-from maskvat.pipeline.limits import MAX_SECONDS, MIN_SECONDS, requested_duration  # noqa: F401 (re-exported)
+from maskvat.pipeline.limits import MAX_BEAMS, MAX_SECONDS, MIN_SECONDS, requested_duration  # noqa: F401 (re-exported)
 from maskvat.pipeline.stream import SoundStream
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 from maskvat.scav.model import SCAV
@@ -82,7 +82,10 @@ class Generation:
     regenerated: codegram frame spans [(f0, f1), ...] (end exclusive) whose tokens were sampled,
     [(0, L)] unless editing. changed: frame spans outside which the sound is exactly the kept
     sound's codec round trip when editing (``regenerated`` widened by the codec decoder's
-    reach); sample s lies in frame s // hop_length. Both [(0, L)] for a plain generation."""
+    reach); sample s lies in frame s // hop_length. Both [(0, L)] for a plain generation.
+    Units: codegram frames from the span's start, end exclusive; in seconds, frame f begins at
+    f * ``Pipeline.frame_seconds`` (hop_length / sample_rate: 512 / 44100 s for the shipped
+    codecs) after ``start``."""
 
     wav: np.ndarray | None
     sample_rate: int
@@ -252,8 +255,8 @@ class Pipeline:
         or None for frames in memory). The one probe of the file in a call."""
         info = None if isinstance(video, FrameArray) else probe(video)
         duration = requested_duration(video, start, duration, info=info)
-        if beams < 1 or beams > 64:
-            raise MaskvatError(f"beams must be between 1 and 64, not {beams}")
+        if not 1 <= beams <= MAX_BEAMS:
+            raise MaskvatError(f"beams must be between 1 and {MAX_BEAMS}, not {beams}")
         if beams > 1 and self.scav is None:
             raise MaskvatError("beams > 1 needs a SCAV beam selector (Pipeline.load(scav=FOLDER))")
         return duration, self.frames(duration), info
@@ -321,8 +324,8 @@ class Pipeline:
         A file is probed once and decoded once, in one pass that serves every window and
         every encoder as sampling reaches it (``FeaturePipeline.visual_windows``); each beam is
         decoded once (for SCAV), and a one-window video's sound is its kept beam's."""
-        if variations is not None and not 1 <= variations <= 64:
-            raise MaskvatError(f"variations must be between 1 and 64, not {variations}")
+        if variations is not None and not 1 <= variations <= MAX_BEAMS:
+            raise MaskvatError(f"variations must be between 1 and {MAX_BEAMS}, not {variations}")
         video, info, duration, total, base = self._request(video, fps, start, duration, beams, keep, regenerate,
                                                            keep_rate)
         out = self._generate(video, info, duration, total, settings, seed, generator, start, overlap, beams, progress,
@@ -483,7 +486,8 @@ class Pipeline:
 
     def _run_batch(self, items, length, settings, seed, beams, progress):
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        out = self._sample([f for _, _, f, _ in items], length, settings, gen, None, None, progress, beams)
+        out = self._sample([f for _, _, f, _ in items], length, settings, gen, None, None, progress, beams,
+                           desc=f"sampling {len(items)} videos together" if len(items) > 1 else "sampling")
         picks, scores, kept = [], [], []
         for j, (_, _, feats, dur) in enumerate(items):
             best, dist, wav = self._select(feats, out[j * beams:(j + 1) * beams])

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # under 0.125 s it gets no frame at all; 0.25 s gives it two.
 MIN_SECONDS = 0.25
 MAX_SECONDS = 14400.0  # 4 hours: memory does not grow with the video (pipeline.stream); longer ones in parts
+MAX_BEAMS = 64  # candidates per window (beams) or variations of one video
 
 
 def span_problem(start: float, duration: float | None) -> str | None:
@@ -61,7 +62,8 @@ def requested_duration(video, start: float = 0.0, duration: float | None = None,
     avail = length - start
     duration = avail if duration is None else duration
     if duration > avail + 1e-6:
-        raise MediaError(video, f"asks for {duration:.2f} s from {start:.2f} s, the video has {avail:.2f} s")
+        raise MediaError(video, f"asks for {duration:.2f} s from {start:.2f} s, but only {avail:.2f} s of video remain "
+                                f"after {start:.2f} s (it is {length:.2f} s long)")
     if duration < MIN_SECONDS:
         raise MediaError(video, f"{duration:.2f} s of video from {start:.2f} s is shorter than the "
                                 f"{MIN_SECONDS} s minimum")

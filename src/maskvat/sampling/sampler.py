@@ -18,14 +18,12 @@ where each long-video window's new content begins (BENCHMARKS.md, "Seams").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from tqdm import tqdm
 
-from maskvat.errors import MaskvatError
 from maskvat.model.maskvat import Conditioning, MaskVAT
 from maskvat.sampling.schedule import still_masked
+from maskvat.sampling.settings import SamplerSettings  # noqa: F401 - re-exported: its historical home
 from maskvat.sampling.steps import (
     annealed_delta,
     confidence,
@@ -33,23 +31,6 @@ from maskvat.sampling.steps import (
     remask_lowest,
     sample_from_logits,
 )
-
-
-@dataclass(frozen=True)
-class SamplerSettings:
-    """Paper defaults: N = 32 steps, guidance gamma = 3, Gumbel diversity delta = 8."""
-
-    steps: int = 32
-    guidance: float = 3.0
-    diversity: float = 8.0
-    temperature: float = 1.0
-    guide_prompt: bool = True  # guidance treats prompt tokens as conditioning (hidden from the unconditional pass)
-
-    def __post_init__(self):
-        if not 1 <= self.steps <= 1024:
-            raise MaskvatError(f"steps must be between 1 and 1024, not {self.steps}")
-        if self.guidance < 0 or self.diversity < 0 or self.temperature <= 0:
-            raise MaskvatError("guidance and diversity must be >= 0 and temperature > 0")
 
 
 @torch.no_grad()

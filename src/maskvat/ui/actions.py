@@ -184,11 +184,25 @@ class Workstation:
 
     def __init__(self, model: str = "lab", device: str = "cpu", out_dir=None, loader=None):
         self.model, self.device = str(model), device
+        self._temporary = not out_dir  # a folder of our own: removed at the end if nothing was written in it
         self.out_dir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="maskvat-ui-"))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._loader = loader  # (model, device, scav) -> Pipeline; default Pipeline.load
         self._pipes: dict[tuple[str, bool], object] = {}
         self._lock = threading.Lock()
+
+    def close(self) -> bool:
+        """Remove ``out_dir`` if the workstation made it (no ``out_dir`` given) and no file was
+        written under it (only empty session folders); returns whether it was removed. A folder
+        holding any file is kept: it may be a user's saved sound."""
+        if not self._temporary or not self.out_dir.is_dir():
+            return False
+        if any(p.is_file() or p.is_symlink() for p in self.out_dir.rglob("*")):
+            return False
+        for d in sorted(self.out_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            d.rmdir()
+        self.out_dir.rmdir()
+        return True
 
     def new_work(self) -> Work:
         """A new session's Work, in a folder of its own under ``out_dir``."""

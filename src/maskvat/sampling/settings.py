@@ -1,0 +1,35 @@
+"""The sampler's settings (paper 3.2.3 and 4.1), kept apart from the sampler: plain data, no
+torch, so that the command line checks them in its first second, before the model's imports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maskvat.errors import MaskvatError
+
+MAX_STEPS = 1024
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """Paper defaults: N = 32 steps, guidance gamma = 3, Gumbel diversity delta = 8.
+
+    steps: decoding iterations N, 1 to MAX_STEPS; guidance: classifier-free guidance gamma
+    (logits (1 + gamma) l_c - gamma l_u), >= 0; diversity: the Gumbel noise delta on the
+    confidences, annealed to 0 over the steps, >= 0; temperature: of the token draw, > 0.
+    Raises MaskvatError (one line, naming the option) for a value out of range."""
+
+    steps: int = 32
+    guidance: float = 3.0
+    diversity: float = 8.0
+    temperature: float = 1.0
+    guide_prompt: bool = True  # guidance treats prompt tokens as conditioning (hidden from the unconditional pass)
+
+    def __post_init__(self):
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise MaskvatError(f"steps must be between 1 and {MAX_STEPS}, not {self.steps}")
+        for name in ("guidance", "diversity"):
+            if not getattr(self, name) >= 0:  # also NaN
+                raise MaskvatError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        if not self.temperature > 0:
+            raise MaskvatError(f"temperature must be more than 0, not {self.temperature}")

@@ -1,0 +1,76 @@
+"""`maskvat generate`'s sampler options are checked in the first second, before any video is
+read or torch is imported (a new user's finding: --steps 0 was refused after ~10 s of imports)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from maskvat.errors import MaskvatError
+from maskvat.sampling.settings import MAX_STEPS, SamplerSettings
+
+CHECK = ("import sys\nfrom maskvat.cli.main import main\n"
+         "code = main(['generate', 'no-such-video.mp4', '-o', 'out'] + sys.argv[1:])\n"
+         "print('exit', code, 'torch' in sys.modules)\n")
+
+
+@pytest.mark.parametrize("opts, says", [
+    (["--steps", "0"], "--steps must be between 1 and 1024, not 0"),
+    (["--steps", "5000"], "--steps must be between 1 and 1024, not 5000"),
+    (["--beams", "0"], "--beams must be between 1 and 64, not 0"),
+    (["--guidance", "-1"], "--guidance must be 0 or more, not -1.0"),
+    (["--diversity", "nan"], "--diversity must be 0 or more, not nan"),
+    (["--batch", "0"], "--batch must be at least 1, not 0"),
+])
+def test_bad_sampler_options_are_one_line_exit_2_before_torch(tmp_path, opts, says):
+    run = subprocess.run([sys.executable, "-c", CHECK, *opts], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=120)
+    assert run.stdout.strip() == "exit 2 False", run.stdout + run.stderr  # refused, torch never imported
+    assert run.stderr.strip() == f"maskvat: error: {says}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_settings_check_every_field():
+    assert SamplerSettings(steps=MAX_STEPS).steps == MAX_STEPS
+    for bad in (dict(steps=0), dict(steps=MAX_STEPS + 1), dict(guidance=-0.1), dict(diversity=float("nan")),
+                dict(temperature=0.0)):
+        with pytest.raises(MaskvatError, match=next(iter(bad))):
+            SamplerSettings(**bad)
+
+
+def test_the_sampler_module_still_exports_its_settings():
+    from maskvat.sampling import sampler
+
+    assert sampler.SamplerSettings is SamplerSettings
+
+
+def test_generate_shortcuts_build_the_settings(monkeypatch):
+    import maskvat
+
+    seen = {}
+
+    class Pipe:
+        def generate(self, video, **kwargs):
+            seen.update(kwargs, video=video)
+            return "ok"
+
+    monkeypatch.setattr(maskvat, "load", lambda model, device: Pipe())
+    assert maskvat.generate("v.mp4", steps=8, seed=3) == "ok"
+    assert seen["settings"] == SamplerSettings(steps=8) and seen["seed"] == 3
+    maskvat.generate("v.mp4", settings=SamplerSettings(diversity=2.0), guidance=5.0)
+    assert seen["settings"] == SamplerSettings(guidance=5.0, diversity=2.0)
+    seen.clear()
+    maskvat.generate("v.mp4")
+    assert "settings" not in seen  # no shortcut: Pipeline.generate's own default (the paper's)
+
+
+def test_too_long_a_span_after_start_says_what_remains(tmp_path):
+    from maskvat.media import FrameArray
+    from maskvat.pipeline.limits import requested_duration
+    import numpy as np
+
+    video = FrameArray(np.zeros((150, 8, 8, 3), np.uint8), 25.0)  # 6 s
+    with pytest.raises(MaskvatError, match=r"only 4\.00 s of video remain after 2\.00 s \(it is 6\.00 s long\)"):
+        requested_duration(video, 2.0, 5.0)
