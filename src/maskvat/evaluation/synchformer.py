@@ -68,6 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maskvat.errors import MaskvatError
+from maskvat.evaluation.passt import Mlp  # fc1, exact GELU, fc2: vit_helper.Mlp's names too
 from maskvat.weights import load_checkpoint, load_exact, published_file
 
 
@@ -179,16 +180,6 @@ class DividedAttention(nn.Module):
         return self.proj(out)
 
 
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
 class DividedBlock(nn.Module):
     """``vit_helper.DividedSpaceTimeBlock``: time attention (norm3), space attention (norm1), MLP
     (norm2), each residual; LayerNorm eps 1e-6."""
@@ -257,6 +248,8 @@ class Dense(nn.Module):
 
 
 class ASTSelfAttention(nn.Module):
+    """Multi-head attention with separate query, key and value projections (no output projection)."""
+
     def __init__(self, dim: int, heads: int):
         super().__init__()
         self.heads = heads
@@ -359,20 +352,15 @@ class AudioTower(nn.Module):
 
 
 # ---- sync transformer -----------------------------------------------------------------------------------
-class GPTAttention(nn.Module):
+class GPTAttention(ASTSelfAttention):
+    """minGPT's ``SelfAttention`` (no mask): AST's query / key / value attention, then ``proj``."""
+
     def __init__(self, dim: int, heads: int):
-        super().__init__()
-        self.heads = heads
-        self.key = nn.Linear(dim, dim)
-        self.query = nn.Linear(dim, dim)
-        self.value = nn.Linear(dim, dim)
+        super().__init__(dim, heads)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, d = x.shape
-        q, k, v = (lin(x).view(b, n, self.heads, d // self.heads).transpose(1, 2)
-                   for lin in (self.query, self.key, self.value))
-        return self.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d))
+        return self.proj(super().forward(x))
 
 
 class GPTBlock(nn.Module):
