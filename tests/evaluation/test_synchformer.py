@@ -197,6 +197,13 @@ def test_loaded_from_a_file_gives_the_same_outputs(tmp_path):
                                                         loaded.audio_features(spec)[None]),
                                    model.offset_logits(model.video_features(video)[None],
                                                        model.audio_features(spec)[None]))
+    # a longer positional embedding is cut to the model's, as Synchformer's load_state_dict does
+    state = dict(model.state_dict())
+    key = "transformer.pos_emb_cfg.pos_emb"
+    state[key] = torch.cat((state[key], torch.ones(1, 5, TINY.dim)), dim=1)
+    torch.save(state, tmp_path / "longer.pth")
+    torch.testing.assert_close(load_synchformer(tmp_path / "longer.pth", config=TINY).state_dict()[key],
+                               model.state_dict()[key])
 
 
 def test_published_layout_file_loads_and_foreign_files_are_refused(tmp_path):

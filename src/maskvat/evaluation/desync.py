@@ -2,8 +2,12 @@
 (``evaluation.synchformer``) predicts between a reference clip's picture and a sound, as MMAudio's
 av-benchmark computes it.
 
-Sources (av-benchmark, hkchengrex/av-benchmark, read in its forks jnwnlee/av-benchmark and
-SonyResearch/soundreactor_v2a_eval; the transforms are Synchformer's ``configs/sync.yaml``):
+Sources: hkchengrex/av-benchmark's ``README.md`` (the ``24-01-04T16-39-21`` AudioSet model;
+"the first 4.8 seconds and last 4.8 seconds"), ``av_bench/evaluate.py``, ``extract_video.py`` and
+``av_bench/extraction_models.py``; its other files, read in its forks (the same code):
+``av_bench/extract.py`` (SonyResearch/soundreactor_v2a_eval) and
+``av_bench/data/{audio,video}_dataset.py`` (jnwnlee/av-benchmark); the transforms are
+Synchformer's ``configs/sync.yaml`` (v-iashin/Synchformer):
 
 - ``av_bench/data/video_dataset.py`` (``VideoDataset``): the reference video at 25 fps, its
   first ``duration_sec`` (8 s, 200 frames; shorter videos are refused), resized (short side 224,
@@ -12,8 +16,9 @@ SonyResearch/soundreactor_v2a_eval; the transforms are Synchformer's ``configs/s
   averaged, torchaudio's ``Resample`` to 16 kHz (no mean removal), its first 8 s (128000
   samples; shorter sounds are refused).
 - ``av_bench/extract.py`` / ``extract_video.py`` (``encode_audio_with_sync``,
-  ``encode_video_with_sync``): segments of 0.64 s every 0.32 s: 16 frames every 8 (video),
-  10240 samples every 5120 (audio), (n - size) // step + 1 of them (24 in 8 s); each audio
+  ``encode_video_with_sync``) and ``extraction_models.py`` (the mel settings): segments of
+  0.64 s every 0.32 s: 16 frames every 8 (video), 10240 samples every 5120 (audio),
+  (n - size) // step + 1 of them (24 in 8 s); each audio
   segment -> ``torchaudio.transforms.MelSpectrogram(16000, n_fft=1024, win_length=400,
   hop_length=160, n_mels=128)`` (periodic Hann, centred with reflect padding, power 2, HTK mel
   scale over 0-8000 Hz without area normalisation) [128, 65] -> log(x + 1e-6) -> zero-padded to
@@ -23,15 +28,16 @@ SonyResearch/soundreactor_v2a_eval; the transforms are Synchformer's ``configs/s
   DeSync is the mean over every clip's two values (14 segments = 4.8 s: the start and end
   windows of an 8 s clip, overlapping by 1.6 s).
 
-Clips other than 8 s (a maskvat extension; av-benchmark refuses them): the span read is the
+Clips other than 8 s (a maskvat extension; av-benchmark cuts longer clips to 8 s and refuses
+shorter ones): the span read is the
 first ``seconds`` (8 s by default, ``None``: all) of the common span, S = min(video segments,
 audio segments) segments of it are used, and the two windows are the first and the last 14 of
 those. A span under ``MIN_SECONDS`` (4.8 s: one window) gets no DeSync; at 4.8 s both windows are
 the same. For 8 s clips the figure is av-benchmark's.
 
-Known difference: the frames are scaled by the decoder (libswscale, bicubic) to the size
-torchvision's resize gives and then cropped, where av-benchmark decodes at the source size and
-resizes with torchvision's antialiased bicubic (on uint8); the sound arrives as the evaluator
+Known differences: the evaluator has the decoder scale the frames (libswscale through PyAV,
+bilinear) to the size torchvision's resize gives, then crops, where av-benchmark decodes at the
+source size and resizes with torchvision's antialiased bicubic (on uint8); the sound arrives as the evaluator
 reads every metric's (mono at 44.1 kHz, soxr) before torchaudio's resampler to 16 kHz.
 """
 

@@ -122,8 +122,8 @@ PUBLISHED = SynchformerConfig()
 
 def offset_grid(config: SynchformerConfig = PUBLISHED) -> np.ndarray:
     """The offset classes, seconds [classes]: ``linspace(-max_offset, max_offset, classes)``
-    (``make_class_grid(-2, 2, 21)`` in Synchformer's ``dataset/transforms.py`` and av-benchmark's
-    ``evaluate.py``: -2.0, -1.8, ..., 2.0)."""
+    (av-benchmark's ``evaluate.py`` calls ``make_class_grid(-2, 2, 21)``, a float32
+    ``np.linspace`` in its ``av_bench/synchformer/synchformer.py``: -2.0, -1.8, ..., 2.0)."""
     return np.linspace(-config.max_offset, config.max_offset, config.classes).astype(np.float32)
 
 
