@@ -118,3 +118,13 @@ def passt_modules():
     passt = _isolated("hear21passt", root, "models.passt", stubs)
     preprocess = _isolated("hear21passt", root, "models.preprocess", stubs)
     return passt, preprocess
+
+
+def torchaudio_mel_spectrogram(**kwargs):
+    """``torchaudio.transforms.MelSpectrogram(**kwargs)`` (``transforms/_transforms.py``), as
+    av-benchmark builds Synchformer's front end; the forced-alignment decorator its functional
+    package imports (never called here) stubbed as the identity."""
+    stubs = _no_extension()
+    stubs["torchaudio._extension"].fail_if_no_align = lambda fn: fn
+    transforms = _isolated("torchaudio", _torchaudio_dir(), "transforms._transforms", stubs)
+    return transforms.MelSpectrogram(**kwargs)

@@ -47,9 +47,15 @@ nothing downloads at run time; see the README for where to get each file):
 - FD_PaSST and KL_PaSST with PaSST (``passt=``; ``evaluation.passt``), likewise: at 32 kHz, the
   first ``published_seconds`` zero-padded to the model's 10 s window; 768-d embeddings.
 
-DeSync (Synchformer) is not written yet. The clips reach the published
-metrics as every metric here reads them: mono at 44.1 kHz (soxr from the file's own rate), then
-resampled as the metric's reference does.
+- DeSync with Synchformer (``synchformer=``; ``evaluation.synchformer``, ``evaluation.desync``), as
+  av-benchmark computes it: the reference's picture (25 fps, 224 x 224) against the generated
+  sound (16 kHz), in 0.64 s segments every 0.32 s over the first ``published_seconds``; the
+  predicted offset of the first and of the last 4.8 s window, |offset| averaged (seconds, lower is
+  better). Clips whose span read is under 4.8 s, or whose reference has no picture, are listed
+  as not scored with the reason.
+
+The clips reach the published metrics as every metric here reads them: mono at 44.1 kHz (soxr
+from the file's own rate), then resampled as the metric's reference does.
 """
 
 from __future__ import annotations
@@ -71,6 +77,9 @@ from maskvat.encoders.sync import load_judge
 from maskvat.errors import MaskvatError
 from maskvat.evaluation import alignment
 from maskvat.evaluation.anchors import anchor_sounds, verdicts
+from maskvat.evaluation.desync import FPS as DESYNC_FPS
+from maskvat.evaluation.desync import MIN_SECONDS as DESYNC_MIN_SECONDS
+from maskvat.evaluation.desync import Desync, DesyncScorer, frame_size
 from maskvat.evaluation.metrics import frechet_distance, kl_softmax, mfcc_frames, novelty_score
 from maskvat.evaluation.pairing import Pairing, media_files, pair_files
 from maskvat.evaluation.panns import SECONDS as PUBLISHED_SECONDS
@@ -122,6 +131,7 @@ METRICS: dict[str, Metric] = {
     "kl_panns": Metric("KL_PANNs", False, "pair"),
     "fd_passt": Metric("FD_PaSST", False, "set"),
     "kl_passt": Metric("KL_PaSST", False, "pair"),
+    "desync": Metric("DeSync s (Synchformer)", False, "alignment"),
 }
 # feature -> its Frechet distance
 SET_FEATURES = {"lat": "fdd", "mfcc": "fdm", "fad": "fad", "panns": "fd_panns", "passt": "fd_passt"}
@@ -197,14 +207,14 @@ class Evaluator:
     anchors and ``--compare`` systems share them).
 
         ev = Evaluator(references, codec="lab", vggish="vggish-10086976.pth", panns="Cnn14_16k_mAP=0.438.pth",
-                       passt="passt-s-f128-p16-s10-ap.476-swa.pt")
+                       passt="passt-s-f128-p16-s10-ap.476-swa.pt", synchformer="synchformer_state_dict.pth")
         result = ev.score({"clip1": wav1, "clip2": path2})     # {stem: wav [T] at 44.1 kHz, or a file}
     """
 
     def __init__(self, references: list[Reference], *, codec: str | None = "lab", judge: str | None = "lab",
                  semantic: str = "lab", vggish: str | None = None, panns: str | None = None,
-                 passt: str | None = None, published_seconds: float | None = PUBLISHED_SECONDS,
-                 progress: bool = True):
+                 passt: str | None = None, synchformer: str | None = None,
+                 published_seconds: float | None = PUBLISHED_SECONDS, progress: bool = True):
         if not references:
             raise MaskvatError("no readable reference to score against")
         self.refs = references
@@ -217,6 +227,8 @@ class Evaluator:
         self.vggish = VGGishEmbedder.from_pretrained(vggish) if vggish else None
         self.published = {name: PUBLISHED[name].from_pretrained(source, seconds=published_seconds)
                           for name, source in (("panns", panns), ("passt", passt)) if source}
+        self.desync = DesyncScorer.from_pretrained(synchformer, seconds=published_seconds) if synchformer else None
+        self._desync_video: dict[tuple[str, int], torch.Tensor] = {}
         self.published_seconds = published_seconds
         self.refused: dict[str, str] = {}
         self.judge = None
@@ -259,6 +271,22 @@ class Evaluator:
             frames = decode_frames(ref.video, self.frame_enc.config.fps, size=size, start=ref.start).frames
             cache["cc"] = self.frame_enc.encode_frames(frames[None])[0].mean(0)
         return cache["cc"]
+
+    def _desync(self, ref: Reference, wav: np.ndarray) -> tuple[Desync | None, str]:
+        """(Desync of ``wav`` [T] at 44.1 kHz against ``ref``'s picture from ``ref.start``, "") or
+        (None, why not). The reference's video features are computed once per length read."""
+        if ref.video is None:
+            return None, "the reference has no picture (DeSync compares its frames with the sound)"
+        read = self.desync.span(len(wav) / SR)
+        if read < DESYNC_MIN_SECONDS - 1e-9:
+            return None, f"span read {read:.2f} s is shorter than DeSync's {DESYNC_MIN_SECONDS:g} s window"
+        key = (ref.stem, int(read * DESYNC_FPS + 1e-6))  # frames read
+        if key not in self._desync_video:
+            size = frame_size(*probe(ref.video).video.display_size)
+            frames = decode_frames(ref.video, DESYNC_FPS, size=size, start=ref.start, duration=read).frames
+            self._desync_video[key] = self.desync.video_features(frames)
+        d = self.desync.score(self._desync_video[key], wav, SR)
+        return (d, "") if d is not None else (None, f"fewer than one {DESYNC_MIN_SECONDS:g} s window of segments")
 
     # ---- scoring ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -308,6 +336,12 @@ class Evaluator:
             row["wc"] = torch.cosine_similarity(g["emb"], r["emb"], dim=0).item()
             for name in self.published:
                 row[f"kl_{name}"] = float(kl_softmax(g[f"{name}_logits"], r[f"{name}_logits"]))
+            if self.desync is not None:
+                d, why = self._desync(ref, wav[:n])
+                if d is None:
+                    not_scored.setdefault("desync", []).append((stem, why))
+                else:
+                    row["desync"] = d.seconds
             if self.lab and ref.video is not None:
                 row["cc"] = torch.cosine_similarity(g["emb"], self._video_embedding(ref), dim=0).item()
             if self.judge is not None and ref.video is not None:
@@ -337,9 +371,10 @@ class Evaluator:
     def _summary(self, rows, sets, skipped, not_scored, bootstrap: bool) -> dict:
         out: dict = {"n_files": len(rows), "codec": self.tok.name if self.tok is not None else None, "fad_embedding": "vggish" if self.vggish else "lab-audio",
                      "lab_references": self.lab}
-        if self.published:
+        scorers = {**self.published, **({"synchformer": self.desync} if self.desync is not None else {})}
+        if scorers:
             out["published"] = {name: {"weights": m.source, "sample_rate": m.sample_rate, "seconds": self.published_seconds}
-                                for name, m in self.published.items()}
+                                for name, m in scorers.items()}
         names = SET_FEATURES
         out["frames"] = {names[k]: int(sum(len(x) for x in v[0])) for k, v in sets.items()}
         ci = {}
@@ -365,6 +400,8 @@ class Evaluator:
             out["ci"] = ci
         if "ss_seconds" in out:
             out["ss_files"] = sum("ss_seconds" in r for r in rows)
+        if "desync" in out:
+            out["desync_files"] = sum("desync" in r for r in rows)
         spans = np.array([r["span_s"] for r in rows])
         gen_s = np.array([r["generated_s"] for r in rows])
         ref_s = np.array([r["reference_s"] for r in rows])
@@ -389,8 +426,9 @@ class Evaluator:
 def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str | None = "lab",
                   judge: str | None = "lab", classifier: str | None = "lab", semantic: str = "lab",
                   vggish: str | None = None, panns: str | None = None, passt: str | None = None,
-                  published_seconds: float | None = PUBLISHED_SECONDS, progress: bool = True,
-                  reference_cache: dict | None = None, bootstrap: bool = False, start: float | None = None) -> dict:
+                  synchformer: str | None = None, published_seconds: float | None = PUBLISHED_SECONDS,
+                  progress: bool = True, reference_cache: dict | None = None, bootstrap: bool = False,
+                  start: float | None = None) -> dict:
     """Score the folder ``generated`` against the folder ``reference`` (see the module doc).
     ``reference_cache``: a dict kept across calls (the rows of one table) holding the Evaluator,
     so that the models load once and each reference's features are computed once. ``start``:
@@ -400,8 +438,8 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
     pairing = pair_files(generated, reference)
     cuts = generated_cuts({r.stem: g for g, r in pairing.pairs}, start)
     ev = _evaluator(pairing, reference_cache, {stem: c.start for stem, c in cuts.items()}, codec=codec, judge=judge,
-                    semantic=semantic, vggish=vggish, panns=panns, passt=passt, published_seconds=published_seconds,
-                    progress=progress)
+                    semantic=semantic, vggish=vggish, panns=panns, passt=passt, synchformer=synchformer,
+                    published_seconds=published_seconds, progress=progress)
     result = ev.score({r.stem: g for g, r in pairing.pairs if r.stem in ev.index}, bootstrap=bootstrap, cuts=cuts)
     result["skipped"] = _pairing_skips(pairing, ev) + result["skipped"]
     result["unpaired_references"] = len(pairing.unpaired_references)
@@ -468,8 +506,8 @@ def _sync_offset(judge, video: Path, wav: np.ndarray, start: float = 0.0) -> flo
 def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.PathLike] | None = None, *,
                      anchors: bool = False, codec: str | None = "lab", judge: str | None = "lab", semantic: str = "lab",
                      vggish: str | None = None, panns: str | None = None, passt: str | None = None,
-                     published_seconds: float | None = PUBLISHED_SECONDS, progress: bool = True,
-                     seed: int = 0, start: float | None = None) -> dict:
+                     synchformer: str | None = None, published_seconds: float | None = PUBLISHED_SECONDS,
+                     progress: bool = True, seed: int = 0, start: float | None = None) -> dict:
     """Several systems (``{name: folder}``) and/or the anchors (``evaluation.anchors``) on the
     same references: the clips every system has (all readable references for anchors alone).
     ``start``: as for ``evaluate_dirs``; every system's file of a clip must belong at the same
@@ -508,7 +546,7 @@ def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.P
     refs, bad = load_references([ref_paths[s] for s in sorted(stems)], starts)
     skipped += [{"file": str(f), "reason": f"reference unreadable: {why}"} for f, why in bad]
     ev = Evaluator(refs, codec=codec, judge=judge, semantic=semantic, vggish=vggish, panns=panns, passt=passt,
-                   published_seconds=published_seconds, progress=progress)
+                   synchformer=synchformer, published_seconds=published_seconds, progress=progress)
     columns: dict[str, dict] = {}
     out: dict = {"reference": str(reference), "n_clips": len(refs), "lab_references": ev.lab}
     if anchors:

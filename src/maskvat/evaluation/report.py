@@ -127,6 +127,9 @@ def published_lines(result: dict) -> list[str]:
             out.append(f"FD_PANNs / KL_PANNs: CNN14 at {p['sample_rate'] // 1000} kHz from {p['weights']}; {span}")
         elif name == "passt":
             out.append(f"FD_PaSST / KL_PaSST: PaSST at 32 kHz from {p['weights']}; {span}, zero-padded to 10 s")
+        elif name == "synchformer":
+            out.append(f"DeSync: Synchformer from {p['weights']}; {span}: the reference's picture at 25 fps against "
+                       "the sound at 16 kHz, mean |offset| of the first and the last 4.8 s window")
     return out
 
 
