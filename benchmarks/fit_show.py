@@ -108,6 +108,7 @@ def _generate_row(work: Path, name: str, model: str, beams: int, extra: list[str
     cmd = [sys.executable, "-m", "maskvat", "generate", str(work / "refs"), "-o", str(out), "--model", model,
            "--no-video", "--overwrite", "--steps", "32", "--seed", "0", "--beams", str(beams), *extra]
     log = work / "rows" / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)

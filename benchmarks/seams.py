@@ -56,6 +56,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--kinds", nargs="+", choices=("still", "lab", "real"), default=["still", "lab", "real"],
                     help="which inputs to generate (default all three kinds)")
+    ap.add_argument("--edge", choices=("none", "repeat"), default="none",
+                    help="what the encoders see beyond the video's start and end (Pipeline.feature_edge)")
     ap.add_argument("--still-lead-in", type=float, default=0.0,
                     help="stills only: hold the picture this many seconds before t = 0 and drop the sound "
                          "generated there (does a burst at t = 0 come from the clip's start?)")
@@ -77,6 +79,7 @@ def main() -> None:
         pipe.edge_trim = 0
     if args.variant in ("none", "no-context"):
         pipe.feature_context = 0.0
+    pipe.feature_edge = args.edge
     split = Path(args.lab_long)
     clips = json.loads((split / "manifest.json").read_text())["clips"][: args.n_lab]
     lead = args.still_lead_in
@@ -120,7 +123,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     report = {"model": args.model, "device": args.device, "steps": args.steps, "seeds": args.seeds,
-              "variant": args.variant, "still_lead_in": lead, "seconds": round(time.perf_counter() - t0, 1), "summary": summarise(rows)}
+              "variant": args.variant, "edge": args.edge, "still_lead_in": lead, "seconds": round(time.perf_counter() - t0, 1), "summary": summarise(rows)}
     if args.json:
         Path(args.json).write_text(json.dumps({**report, "rows": rows}, indent=1))
     print(json.dumps(report, indent=1))

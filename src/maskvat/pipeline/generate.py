@@ -178,6 +178,7 @@ class Pipeline:
         self.scav = scav
         self.encoder_sources = dict(encoder_sources or {})  # role -> weights it was loaded with (non-default)
         self.feature_context = FEATURE_CONTEXT  # seconds of picture on each side of a window's features
+        self.feature_edge = "none"  # what the encoders see before the video's start / after its end ("repeat": its edge frame)
         self.edge_trim: int | None = None  # frames a window does not keep at its end; None: the codec's edge
         self.edit_widen: int | None = None  # frames sampled beyond each side of a regenerated range; None: edge_frames
         self._decoder_reach: int | None = None
@@ -404,7 +405,7 @@ class Pipeline:
         spans = [(start + w_start * frame_s, w_len * frame_s) for w_start, w_len, _ in runs]
         n = int(round(duration * self.codec.sample_rate))
         stream = None if sinks is None else SoundStream(self.codec, codes, n, self.decoder_reach, sinks)
-        windows = self.features.visual_windows(video, spans, context=self.feature_context, edge="none", info=info)
+        windows = self.features.visual_windows(video, spans, context=self.feature_context, edge=self.feature_edge, info=info)
         seconds = tqdm(total=round(duration, 1), desc="video", unit="s", disable=not progress or len(runs) < 2,
                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of video "
                                   "[{elapsed}<{remaining}]")
@@ -471,7 +472,7 @@ class Pipeline:
                                           progress)[0]
                 else:
                     feats = self.features.visual(video, start, total * self.frame_seconds,
-                                                 context=self.feature_context, edge="none", info=info)
+                                                 context=self.feature_context, edge=self.feature_edge, info=info)
             except Exception as exc:  # noqa: BLE001 - one file's failure, whatever it is, is that file's result
                 done = exc
             if done is not None:
