@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=32, help="decoding iterations N (paper: 32)")
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance gamma (paper: 3)")
     p.add_argument("--diversity", type=float, default=8.0, help="Gumbel confidence noise delta (paper: 8)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="autoregressive (V-AURA) models: draw from the k most likely codes (default: the model's, 128)")
+    p.add_argument("--top-p", type=float, default=None,
+                   help="autoregressive (V-AURA) models: nucleus sampling, 0 to 1 (default: the model's, off)")
     p.add_argument("--beams", type=int, default=1, help="candidates per window; SCAV keeps the best (paper: 10)")
     p.add_argument("--scav", default="lab", help="beam selector: 'lab' (shipped) or a folder")
     p.add_argument("--batch", type=int, default=8,
@@ -274,7 +278,8 @@ def _load(args):
 
     chosen = parse_encoder_args(args.encoder_weights or [], "--encoder-weights", need_source=True)
     sources = {name or role: src for role, (name, src) in chosen.items()}
-    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
+    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity, top_k=args.top_k,
+                               top_p=args.top_p)
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
                          encoder_sources=sources)
     if pipe.summary:

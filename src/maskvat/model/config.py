@@ -114,7 +114,12 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
 
 
 def model_config(name: str, **overrides) -> ModelConfig:
-    """A named configuration, with fields overridden."""
+    """A named configuration, with fields overridden: a MaskVAT ``ModelConfig``, or for the names
+    of ``maskvat.model.vaura.VAURA_CONFIGS`` ("lab-vaura", ...) a ``VAURAConfig``."""
+    from maskvat.model.vaura import VAURA_CONFIGS
+
+    if name in VAURA_CONFIGS:
+        return replace(VAURA_CONFIGS[name], **overrides)
     if name not in MODEL_CONFIGS:
-        raise MaskvatError(f"unknown model config {name!r} (choose from {', '.join(MODEL_CONFIGS)})")
+        raise MaskvatError(f"unknown model config {name!r} (choose from {', '.join([*MODEL_CONFIGS, *VAURA_CONFIGS])})")
     return replace(MODEL_CONFIGS[name], **overrides)

@@ -44,12 +44,17 @@ class SamplerSettings:
     diversity: float = 8.0
     temperature: float = 1.0
     guide_prompt: bool = True  # guidance treats prompt tokens as conditioning (hidden from the unconditional pass)
+    # autoregressive models only (V-AURA, ``maskvat.sampling.autoregressive``); None: the model's own default
+    top_k: int | None = None  # keep the k most likely codes of each draw (0: all)
+    top_p: float | None = None  # nucleus: the smallest set of codes holding this much probability (0: off)
 
     def __post_init__(self):
         if not 1 <= self.steps <= 1024:
             raise MaskvatError(f"steps must be between 1 and 1024, not {self.steps}")
         if self.guidance < 0 or self.diversity < 0 or self.temperature <= 0:
             raise MaskvatError("guidance and diversity must be >= 0 and temperature > 0")
+        if (self.top_k is not None and self.top_k < 0) or (self.top_p is not None and not 0 <= self.top_p <= 1):
+            raise MaskvatError("top_k must be >= 0 and top_p between 0 and 1")
 
 
 @torch.no_grad()

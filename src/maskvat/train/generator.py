@@ -1,4 +1,8 @@
-"""Train a MaskVAT generator on a shard cache: ``maskvat train --config CONFIG.json``.
+"""Train a MaskVAT (or V-AURA) generator on a shard cache: ``maskvat train --config CONFIG.json``.
+
+V-AURA (``"model": "lab-vaura"``, ``maskvat.model.vaura``) trains on the same loop, cache, batches
+and schedule: teacher-forced next-token cross-entropy over its K heads instead of masked
+tokens (no masks drawn), the same conditioning dropout to [NULL].
 
 Paper 3.2.2 / 4.0.3: cosine masking, cross-entropy on the masked positions, MSE +
 contrastive auxiliary losses for Seq2Seq/Hybrid (lambda 1 each), 10% conditioning dropout
@@ -32,6 +36,7 @@ from maskvat.model.config import ModelConfig, model_config
 from maskvat.model.masking import apply_mask, cosine_mask, masked_accuracy_per_level, masked_cross_entropy
 from maskvat.model.maskvat import MaskVAT
 from maskvat.model.objective import masked_token_loss
+from maskvat.model.vaura import VAURA, VAURA_CONFIGS, next_token_accuracy, next_token_loss
 from maskvat.pipeline.features import encoder_roles
 from maskvat.train.loop import LoopConfig, Trainer, lr_at
 from maskvat.train.runlog import plot_curves
@@ -43,7 +48,7 @@ __all__ = ["TrainConfig", "GeneratorTrainer", "build_model", "evaluate", "lr_at"
 class TrainConfig(LoopConfig):
     """The generator's training (``maskvat train --config FILE``; configs/ holds the named ones)."""
 
-    model: str = "lab-adaln-b"  # a name in MODEL_CONFIGS
+    model: str = "lab-adaln-b"  # a name in MODEL_CONFIGS, or in VAURA_CONFIGS (V-AURA)
     model_overrides: dict = field(default_factory=dict)
     train_cache: str = ""
     val_cache: str = ""
@@ -71,13 +76,13 @@ class TrainConfig(LoopConfig):
         return super().from_dict(data, where)
 
 
-def build_model(cfg: TrainConfig) -> MaskVAT:
+def build_model(cfg: TrainConfig) -> MaskVAT | VAURA:
     """The model a config names, its embeddings initialised from its codec (paper 3.1)."""
     tok = AudioTokenizer.from_pretrained(cfg.codec)
     mcfg = model_config(cfg.model, codec=cfg.codec, codec_hidden=int(tok.model.config.hidden_size),
-                        **cfg.model_overrides)
+                        **cfg.model_overrides)  # a VAURAConfig for the V-AURA names
     torch.manual_seed(cfg.seed)
-    model = MaskVAT(mcfg)
+    model = VAURA(mcfg) if cfg.model in VAURA_CONFIGS else MaskVAT(mcfg)
     model.embed.init_from_codec(tok.level_embeddings().detach())
     return model
 
@@ -93,16 +98,19 @@ def check_cache(data: StepBatches, mcfg: ModelConfig, cfg: TrainConfig, where: s
     missing = [r for r, name in encoder_roles(mcfg).items() if r != "audio" and name and r not in data.encoders]
     if missing:
         raise MaskvatError(f"{where}: the cache has no {' or '.join(missing)} stream, which {cfg.model!r} reads")
-    if mcfg.variant != "adaln" and cfg.auxiliary and "audio" not in data.encoders:
+    if mcfg.variant in ("seq2seq", "hybrid") and cfg.auxiliary and "audio" not in data.encoders:
         raise MaskvatError(f"{where}: the cache has no audio stream, which the {mcfg.variant} auxiliary losses need "
                            "(paper 3.2.2): extract it with an audio encoder, or set \"auxiliary\": false to train "
                            "without them")
 
 
 @torch.no_grad()
-def evaluate(model: MaskVAT, batches: list[dict], seed: int = 1234) -> dict:
-    """Masked-token accuracy per level and CE on fixed masks (``seed``) of fixed windows."""
+def evaluate(model: MaskVAT | VAURA, batches: list[dict], seed: int = 1234) -> dict:
+    """Masked-token accuracy per level and CE on fixed masks (``seed``) of fixed windows; for
+    V-AURA, teacher-forced next-token accuracy per level and CE on every real token."""
     model.eval()
+    if getattr(model, "autoregressive", False):
+        return _evaluate_autoregressive(model, batches)
     g = torch.Generator().manual_seed(seed)
     hits = counts = 0
     ce_sum = ce_n = 0.0
@@ -118,6 +126,22 @@ def evaluate(model: MaskVAT, batches: list[dict], seed: int = 1234) -> dict:
         ce_n += mask.sum().item()
     acc = hits.float() / counts.clamp_min(1)
     out = {"val_ce": ce_sum / max(ce_n, 1), "val_acc": float(hits.sum() / counts.sum().clamp_min(1))}
+    out.update({f"val_acc_{k + 1}": float(a) for k, a in enumerate(acc)})
+    return out
+
+
+@torch.no_grad()
+def _evaluate_autoregressive(model: VAURA, batches: list[dict]) -> dict:
+    hits = counts = 0
+    ce_sum = 0.0
+    device = next(model.parameters()).device
+    for b in batches:
+        h, c, ce = next_token_accuracy(model, b["codes"].to(device),
+                                       *(b[r].to(device) if r in b else None for r in ("semantic", "sync")),
+                                       valid=b["codes_mask"].to(device))
+        hits, counts, ce_sum = hits + h.cpu(), counts + c.cpu(), ce_sum + float(ce)
+    acc = hits.float() / counts.clamp_min(1)
+    out = {"val_ce": ce_sum / max(int(counts.sum()), 1), "val_acc": float(hits.sum() / counts.sum().clamp_min(1))}
     out.update({f"val_acc_{k + 1}": float(a) for k, a in enumerate(acc)})
     return out
 
@@ -139,23 +163,31 @@ class GeneratorTrainer(Trainer):
             val = StepBatches(cfg.val_cache, batch_size=16, window_seconds=window, seed=cfg.seed)
             check_cache(val, mcfg, cfg, cfg.val_cache)
             self.val = val.fixed(cfg.val_items)
-        self.auxiliary = mcfg.variant != "adaln" and cfg.auxiliary
-        self.ddp_find_unused = mcfg.variant != "adaln" and not cfg.auxiliary  # audio_proj, logit_scale unused
+        self.autoregressive = getattr(model, "autoregressive", False)
+        self.auxiliary = mcfg.variant in ("seq2seq", "hybrid") and cfg.auxiliary
+        # audio_proj, logit_scale unused (V-AURA: every parameter is in every step's graph)
+        self.ddp_find_unused = mcfg.variant in ("seq2seq", "hybrid") and not cfg.auxiliary
         return model
 
     def batch(self, step: int) -> dict:
         b = self.data.batch(step)
         codes, valid = b["codes"], b["codes_mask"]
         g = torch.Generator().manual_seed(int(np.random.default_rng([self.cfg.seed, step, 1]).integers(2**62)))
-        mask = cosine_mask(*codes.shape, generator=g) & valid[:, None, :]
-        drop = torch.rand(codes.shape[0], generator=g) < self.module.config.cond_dropout
-        out = {"codes": codes, "mask": mask, "drop": drop, "valid": valid}
+        out = {"codes": codes, "valid": valid}
+        if not self.autoregressive:  # V-AURA: teacher forcing, no masks
+            out["mask"] = cosine_mask(*codes.shape, generator=g) & valid[:, None, :]
+        out["drop"] = torch.rand(codes.shape[0], generator=g) < self.module.config.cond_dropout
         for role in ("semantic", "sync") + (("audio",) if self.auxiliary else ()):
             if role in b:
                 out[role] = b[role]
         return out
 
-    def loss(self, module: MaskVAT, batch: dict):
+    def loss(self, module: MaskVAT | VAURA, batch: dict):
+        if self.autoregressive:
+            total, terms = next_token_loss(module, batch["codes"], batch["drop"], batch.get("semantic"),
+                                           batch.get("sync"), valid=batch["valid"])
+            terms.pop("loss")
+            return total, terms
         total, terms = masked_token_loss(module, batch["codes"], batch["mask"], batch["drop"], batch.get("semantic"),
                                          batch.get("sync"), batch.get("audio"), valid=batch["valid"],
                                          lambda_reg=self.cfg.lambda_reg, lambda_cont=self.cfg.lambda_cont)
