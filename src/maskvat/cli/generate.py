@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="autoregressive (V-AURA) models: draw from the k most likely codes (default: the model's, 128)")
     p.add_argument("--top-p", type=float, default=None,
                    help="autoregressive (V-AURA) models: nucleus sampling, 0 to 1 (default: the model's, off)")
+    p.add_argument("--solver", choices=("euler", "heun"), default=None,
+                   help="flow (VTA-LDM) models: the ODE solver over --steps steps (default: the model's, heun)")
     p.add_argument("--beams", type=int, default=1, help="candidates per window; SCAV keeps the best (paper: 10)")
     p.add_argument("--scav", default="lab", help="beam selector: 'lab' (shipped) or a folder")
     p.add_argument("--batch", type=int, default=8,
@@ -279,7 +281,7 @@ def _load(args):
     chosen = parse_encoder_args(args.encoder_weights or [], "--encoder-weights", need_source=True)
     sources = {name or role: src for role, (name, src) in chosen.items()}
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity, top_k=args.top_k,
-                               top_p=args.top_p)
+                               top_p=args.top_p, solver=args.solver)
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
                          encoder_sources=sources)
     if pipe.summary:

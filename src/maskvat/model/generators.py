@@ -1,9 +1,9 @@
 """One loader for every generator family: the folder's ``config.json`` says which (``"kind"``).
 
-    net = load_generator("runs/x/model")       # a MaskVAT or a VAURA, by the folder's kind
-    kind = generator_kind(folder)              # "maskvat" or "vaura"
+    net = load_generator("runs/x/model")       # a MaskVAT, a VAURA or a VTALDM, by the folder's kind
+    kind = generator_kind(folder)              # "maskvat", "vaura" or "vtaldm"
 
-Both families share the folder format of ``maskvat.weights.save_module`` (config.json with a
+Every family shares the folder format of ``maskvat.weights.save_module`` (config.json with a
 ``kind`` field + model.safetensors), so ``Pipeline.load`` and ``maskvat generate --model``
 take either.
 """
@@ -19,9 +19,11 @@ import torch
 from maskvat.model.maskvat import MaskVAT
 from maskvat.model.vaura import KIND as VAURA_KIND
 from maskvat.model.vaura import VAURA
+from maskvat.model.vtaldm import KIND as VTALDM_KIND
+from maskvat.model.vtaldm import VTALDM
 from maskvat.weights import resolve, snapshot
 
-GENERATORS = {"maskvat": MaskVAT, VAURA_KIND: VAURA}
+GENERATORS = {"maskvat": MaskVAT, VAURA_KIND: VAURA, VTALDM_KIND: VTALDM}
 
 
 def generator_kind(folder: str | os.PathLike) -> str:

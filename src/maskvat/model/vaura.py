@@ -58,6 +58,7 @@ from torch import nn
 
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
+from maskvat.model.generator_io import GeneratorIO
 from maskvat.model.layers import CodegramEmbedding, Mlp, nearest_resample
 from maskvat.weights import load_module, load_strict, resolve, save_module, snapshot
 
@@ -66,11 +67,11 @@ PATTERNS = ("delay", "parallel")
 
 
 @dataclass(frozen=True)
-class VAURAConfig:
+class VAURAConfig(GeneratorIO):
     """Architecture of one V-AURA generator (saved as ``config.json`` with ``"kind": "vaura"``).
 
-    The feature/codec fields mean what they mean in ``ModelConfig`` (so that the pipeline's
-    encoders, cache checks and SCAV checks read either). ``top_k`` / ``top_p``: the default
+    The feature/codec fields: ``GeneratorIO`` (so that the pipeline's encoders, cache checks and
+    SCAV checks read any family). ``top_k`` / ``top_p``: the default
     sampling filter (V-AURA's generation configs: top-k 128, no nucleus)."""
 
     d_model: int = 192
@@ -81,43 +82,19 @@ class VAURAConfig:
     dropout: float = 0.0
     pattern: str = "delay"
     rope_base: float = 10000.0
-    n_levels: int = 9
-    codebook_size: int = 1024
-    codec_hidden: int = 256
-    max_frames: int = 345
-    window_seconds: float = 4.0
-    use_semantic: bool = True
-    use_sync: bool = True
-    semantic_dim: int = 128
-    semantic_fps: float = 8.0
-    sync_dim: int = 64
-    sync_fps: float = 25.0
-    audio_dim: int = 64
-    audio_fps: float = 25.0
-    cond_dropout: float = 0.1
     top_k: int = 128
     top_p: float = 0.0
-    codec: str = "lab"
-    semantic_encoder: str = "lab-semantic"
-    sync_encoder: str = "lab-sync"
-    audio_encoder: str = "lab-logmel"
 
     def __post_init__(self):
         if self.pattern not in PATTERNS:
             raise MaskvatError(f"unknown codebook pattern {self.pattern!r} (choose from {', '.join(PATTERNS)})")
-        if not (self.use_semantic or self.use_sync):
-            raise MaskvatError("a model needs at least one visual stream (use_semantic or use_sync)")
+        super().__post_init__()
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise MaskvatError(f"d_model {self.d_model} must split into {self.n_heads} heads of even width (RoPE)")
         if not 0 < self.visual_width < self.d_model:
             raise MaskvatError(f"visual_width must be between 0 and d_model ({self.d_model}), not {self.visual_width}")
 
     variant = "vaura"  # class attribute (not a field): what trainers and checks name the family by
-
-    @property
-    def mask_id(self) -> int:
-        """The code value that marks a position still to sample in a codegram (one past the last code)."""
-        return self.codebook_size
 
     @property
     def pad_id(self) -> int:
@@ -132,9 +109,6 @@ class VAURAConfig:
     def steps(self, length: int) -> int:
         """Sequence steps S of a codegram of ``length`` frames: L + max offset."""
         return length + max(self.offsets)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "VAURAConfig":

@@ -47,6 +47,8 @@ class SamplerSettings:
     # autoregressive models only (V-AURA, ``maskvat.sampling.autoregressive``); None: the model's own default
     top_k: int | None = None  # keep the k most likely codes of each draw (0: all)
     top_p: float | None = None  # nucleus: the smallest set of codes holding this much probability (0: off)
+    # flow models only (VTA-LDM, ``maskvat.sampling.flow``): "euler" or "heun"; None: the model's own default
+    solver: str | None = None
 
     def __post_init__(self):
         if not 1 <= self.steps <= 1024:
@@ -55,6 +57,8 @@ class SamplerSettings:
             raise MaskvatError("guidance and diversity must be >= 0 and temperature > 0")
         if (self.top_k is not None and self.top_k < 0) or (self.top_p is not None and not 0 <= self.top_p <= 1):
             raise MaskvatError("top_k must be >= 0 and top_p between 0 and 1")
+        if self.solver not in (None, "euler", "heun"):
+            raise MaskvatError(f"solver must be 'euler' or 'heun', not {self.solver!r}")
 
 
 @torch.no_grad()
