@@ -182,3 +182,16 @@ def test_nearest_codes_finds_the_codes_of_a_quantised_latent():
     assert (swept == codes).float().mean() > 0.9
     with pytest.raises(MaskvatError, match="latent must be"):
         tok.nearest_codes(torch.zeros(1, 3, 12))
+
+
+def test_every_parameter_gets_a_gradient(one_torch_thread):
+    """DDP without find_unused_parameters: one step touches every weight, dropped items or not."""
+    model = tiny().train()
+    x, t, sem, syn = inputs()
+    latent = x.transpose(1, 2)
+    for drop in ([False, False], [True, True]):
+        model.zero_grad(set_to_none=True)
+        loss, _ = flow_matching_loss(model, latent, torch.tensor(drop), t, torch.randn_like(x), sem, syn)
+        loss.backward()
+        missing = [n for n, p in model.named_parameters() if p.grad is None]
+        assert not missing, (drop, missing)
