@@ -1,11 +1,13 @@
-"""Sampling cost of the two token paradigms at the lab size: MaskVAT (parallel masked decoding,
-N steps, CFG) against V-AURA (autoregressive, every sequence step, CFG, KV cache).
+"""Sampling cost of the three paradigms at the lab size: MaskVAT (parallel masked decoding,
+N steps, CFG) against V-AURA (autoregressive, every sequence step, CFG, KV cache) and VTA-LDM
+(flow matching over the codec latent: a few Euler/Heun ODE steps, CFG, then the search for the
+nearest codes with the shipped lab codec's tables).
 
     python benchmarks/paradigm_speed.py --seconds 4 --threads 2
     python benchmarks/paradigm_speed.py --seconds 10 --threads 2 --json out.json
 
-Both generators are built from the configs' model names (configs/lab-adaln-b.json,
-configs/lab-vaura.json) with RANDOM weights: the cost of a forward pass does not depend on the
+The generators are built from the configs' model names (configs/lab-adaln-b.json,
+configs/lab-vaura.json, configs/lab-vtaldm.json) with RANDOM weights: the cost of a forward pass does not depend on the
 weights, and the tokens drawn only change which codes are looked up. What is timed is the
 generator's sampling of one window of ``--seconds`` of codegram (86.13 frames a second), from
 projected features to codes: not the feature encoders and not the codec decoder, which the two
@@ -28,8 +30,11 @@ import torch
 
 from maskvat.model.config import model_config
 from maskvat.model.maskvat import MaskVAT
+from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.model.vaura import VAURA
+from maskvat.model.vtaldm import VTALDM
 from maskvat.sampling.autoregressive import sample_autoregressive
+from maskvat.sampling.flow import sample_latent
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +112,29 @@ def run_vaura(seconds: float, guidance: float, top_k: int, seed: int) -> dict:
             "settings": f"{cfg.pattern} pattern, {cfg.steps(length)} steps, KV cache, CFG gamma {guidance}, top-k {top_k}"}
 
 
+@torch.no_grad()
+def run_vtaldm(seconds: float, steps: int, solver: str, guidance: float, seed: int) -> dict:
+    cfg = config_model("lab-vtaldm.json")
+    torch.manual_seed(seed)
+    model = VTALDM(cfg).eval()
+    codec = AudioTokenizer.from_pretrained(cfg.codec)
+    length = math.ceil(seconds * 44100 / 512)
+    sem, syn = features(cfg, seconds, seed)
+    settings = SamplerSettings(steps=steps, guidance=guidance, solver=solver)
+    counter = Counter(model, "velocity")
+
+    def go():
+        cond, uncond = model.condition_pair(sem, syn, length=length)
+        latent = sample_latent(model, cond, length, settings, torch.Generator().manual_seed(seed), uncond=uncond)
+        return codec.nearest_codes(latent)
+
+    codes, wall, cpu = timed(go)
+    assert codes.shape[-1] == length and (codes < cfg.codebook_size).all()
+    return {"model": "VTA-LDM lab-vtaldm", "parameters": model.num_parameters(), "frames": length,
+            "network_calls": counter.n, "wall_s": wall, "cpu_s": cpu,
+            "settings": f"{solver}, {steps} steps, CFG gamma {guidance}, nearest-codes search included"}
+
+
 def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=10.0, help="window of sound sampled (s)")
@@ -114,14 +142,18 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--steps", type=int, default=32, help="MaskVAT decoding steps N")
     p.add_argument("--guidance", type=float, default=3.0, help="CFG gamma for both")
     p.add_argument("--top-k", type=int, default=128, help="V-AURA's top-k")
+    p.add_argument("--flow-steps", type=int, default=16, help="VTA-LDM's ODE steps")
+    p.add_argument("--solver", choices=("euler", "heun"), default="heun", help="VTA-LDM's ODE solver")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the rows here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     run_maskvat(0.1, 2, args.guidance, args.seed)  # warm-up (first-call costs), not reported
     run_vaura(0.1, args.guidance, args.top_k, args.seed)
+    run_vtaldm(0.1, 1, args.solver, args.guidance, args.seed)
     rows = [run_maskvat(args.seconds, args.steps, args.guidance, args.seed),
-            run_vaura(args.seconds, args.guidance, args.top_k, args.seed)]
+            run_vaura(args.seconds, args.guidance, args.top_k, args.seed),
+            run_vtaldm(args.seconds, args.flow_steps, args.solver, args.guidance, args.seed)]
     scale = 10.0 / args.seconds
     print(f"random weights; one window of {args.seconds:g} s; {args.threads} torch threads; generator only "
           "(no encoders, no codec decode)")
@@ -132,9 +164,10 @@ def main(argv=None) -> list[dict]:
         print(f"{r['model']:22} {r['parameters'] / 1e6:7.2f}M {r['frames']:6d} {r['network_calls']:6d} "
               f"{r['wall_s']:8.2f} {r['cpu_s']:8.2f} {r['wall_s_per_10s_scaled']:12.2f} "
               f"{r['cpu_s_per_10s_scaled']:11.2f}  {r['settings']}")
-    m, v = rows
-    print(f"V-AURA / MaskVAT: {v['network_calls'] / m['network_calls']:.1f}x the calls, "
-          f"{v['wall_s'] / m['wall_s']:.1f}x the wall time, {v['cpu_s'] / m['cpu_s']:.1f}x the CPU time")
+    m = rows[0]
+    for name, r in (("V-AURA", rows[1]), ("VTA-LDM", rows[2])):
+        print(f"{name} / MaskVAT: {r['network_calls'] / m['network_calls']:.1f}x the calls, "
+              f"{r['wall_s'] / m['wall_s']:.1f}x the wall time, {r['cpu_s'] / m['cpu_s']:.1f}x the CPU time")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return rows
