@@ -28,9 +28,9 @@ from pathlib import Path
 
 import torch
 
+from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.model.config import model_config
 from maskvat.model.maskvat import MaskVAT
-from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.model.vaura import VAURA
 from maskvat.model.vtaldm import VTALDM
 from maskvat.sampling.autoregressive import sample_autoregressive
