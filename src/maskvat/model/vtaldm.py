@@ -26,15 +26,19 @@ What VTA-LDM is (paper section 3; the reference's ``models.py``), and what we ke
   along the sequence axis, as the reference concatenates its text embedding: we have no
   captions, and concatenate the sync (S3D-role) stream instead (``use_sync``), each stream
   marked by a learned type embedding.
-- Temporal augmentation (paper: the "concat" augmentation, multi-scale temporal data
-  augmentation): training items are spliced from two clips at a random cut, the audio latent
-  and every visual stream cut at the same instant, so that a change of picture must bring a
-  change of sound at that instant (``temporal_concat``; ``concat_prob`` of the items, the cut
-  uniform in ``concat_range`` of the window: segments of many lengths).
+- Temporal augmentation (the abstract's "multi-scale temporal data augmentation"; the
+  reference's README lists "+concat" models and its scripts "augment" checkpoints, but its
+  training code is not published, and the paper's augmentation section could not be read where
+  this was written: "concat" read as clips concatenated in time). Training items are spliced
+  from two clips at a random cut, the audio latent and every visual stream cut at the same
+  instant, so that a change of picture must bring a change of sound at that instant
+  (``temporal_concat``; ``concat_prob`` of the items, the cut uniform in ``concat_range`` of
+  the window: segments of many lengths).
 - Classifier-free guidance with a learned null condition: 10% conditioning dropout; a dropped
   item's visual tokens are replaced by learned [NULL] vectors, one per stream (the reference
   uses zeros); sampling combines v_g = (1 + gamma) v_c - gamma v_u, the project's guidance
-  convention (the reference's scale s = 1 + gamma; its default s = 3).
+  convention (the reference's u + s (c - u) with s = 1 + gamma; its ``inference_from_video.sh``
+  uses s = 3, i.e. gamma = 2).
 
 Where we depart from VTA-LDM:
 
@@ -53,8 +57,9 @@ Where we depart from VTA-LDM:
   the cost of that search's error (the reference has no such step). Per-channel mean and
   standard deviation of the training latents normalise it (``latent_mean`` / ``latent_std``,
   as the reference scales its VAE latent by a ``scale_factor``).
-- The objective and sampler: VTA-LDM trains a DDPM (epsilon prediction, 1,000 steps) and samples
-  with its scheduler over 200+ steps. We train conditional flow matching on the straight path
+- The objective and sampler: VTA-LDM trains a DDPM (v-prediction, 1,000 steps, scaled-linear
+  betas: its ``configs/stable-diffusion-2-1.scheduler_48k.json``) and samples with the DDPM
+  scheduler over 300 steps (``inference_from_video.sh``). We train conditional flow matching on the straight path
   x_t = (1 - t) x_0 + t x_1 (x_0 Gaussian noise, x_1 the latent; rectified flow, Liu et al. 2022;
   Lipman et al. 2023), the network predicting the velocity x_1 - x_0, t ~ U[0, 1], and sample by
   integrating the ODE with a few Euler or Heun steps (``maskvat.sampling.flow``).
