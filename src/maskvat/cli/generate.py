@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                          "fewer is faster and rougher)")
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance gamma (paper: 3)")
     p.add_argument("--diversity", type=float, default=8.0, help="Gumbel confidence noise delta (paper: 8)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="autoregressive (V-AURA) models: draw from the k most likely codes (default: the model's, 128)")
+    p.add_argument("--top-p", type=float, default=None,
+                   help="autoregressive (V-AURA) models: nucleus sampling, 0 to 1 (default: the model's, off)")
+    p.add_argument("--solver", choices=("euler", "heun"), default=None,
+                   help="flow (VTA-LDM) models: the ODE solver over --steps steps (default: the model's, heun)")
     p.add_argument("--beams", type=int, default=1,
                    help=f"candidates per window, 1 to {MAX_BEAMS}; SCAV keeps the best (default 1; the paper's 10 "
                         "costs 10x the time)")
@@ -225,9 +231,10 @@ def option_problem(args: argparse.Namespace) -> str | None:
     from maskvat.sampling.settings import SamplerSettings
 
     try:
-        SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
+        SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity, top_k=args.top_k,
+                        top_p=args.top_p, solver=args.solver)
     except MaskvatError as exc:
-        return str(exc)
+        return str(exc).replace("top_k", "top-k").replace("top_p", "top-p")  # the options' names
     if not 1 <= args.beams <= MAX_BEAMS:
         return f"beams must be between 1 and {MAX_BEAMS}, not {args.beams}"
     if args.batch < 1:
@@ -297,7 +304,8 @@ def _load(args):
 
     chosen = parse_encoder_args(args.encoder_weights or [], "--encoder-weights", need_source=True)
     sources = {name or role: src for role, (name, src) in chosen.items()}
-    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity)
+    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity, top_k=args.top_k,
+                               top_p=args.top_p, solver=args.solver)
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
                          encoder_sources=sources)
     if pipe.summary:

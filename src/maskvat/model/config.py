@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass, replace
 
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
+from maskvat.model.generator_io import GeneratorIO
 
 VARIANTS = ("adaln", "seq2seq", "hybrid")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Architecture of one MaskVAT generator.
+class ModelConfig(GeneratorIO):
+    """Architecture of one MaskVAT generator (the codec and feature fields: ``GeneratorIO``).
 
     variant: "adaln" (AdaLN blocks, conditioning per time step), "seq2seq" (visual encoder +
     cross-attention decoder) or "hybrid" (seq2seq encoder + AdaLN driven by the sync stream).
@@ -31,42 +32,15 @@ class ModelConfig:
     mlp_ratio: float = 4.0
     enc_layers: int = 2  # visual transformer encoder (seq2seq / hybrid)
     dropout: float = 0.0
-    n_levels: int = 9  # K
-    codebook_size: int = 1024  # C
-    codec_hidden: int = 256  # width of the codec's quantised representation (H)
-    max_frames: int = 345  # L: codegram frames in one window (4 s at 86.13 Hz)
-    window_seconds: float = 4.0
-    use_semantic: bool = True
-    use_sync: bool = True
-    semantic_dim: int = 128  # lab-semantic: 128 per frame (lab-thumbs: 768; CLIP ViT-B/32: 512)
-    semantic_fps: float = 8.0
-    sync_dim: int = 64
-    sync_fps: float = 25.0
-    audio_dim: int = 64  # the audio-semantic (BEATs-role) features for the auxiliary losses
-    audio_fps: float = 25.0
-    cond_dropout: float = 0.1
-    codec: str = "lab"  # codec folder or hub id the codes came from
-    semantic_encoder: str = "lab-semantic"
-    sync_encoder: str = "lab-sync"
-    audio_encoder: str = "lab-logmel"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise MaskvatError(f"unknown model variant {self.variant!r} (choose from {', '.join(VARIANTS)})")
-        if not (self.use_semantic or self.use_sync):
-            raise MaskvatError("a model needs at least one visual stream (use_semantic or use_sync)")
+        super().__post_init__()
         if self.variant == "hybrid" and not self.use_sync:
             raise MaskvatError("the hybrid variant drives its AdaLN blocks with the sync stream: use_sync must be true")
         if self.d_model % self.n_heads:
             raise MaskvatError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
-
-    @property
-    def mask_id(self) -> int:
-        """The code value that marks a masked position in a codegram (one past the last code)."""
-        return self.codebook_size
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -114,7 +88,16 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
 
 
 def model_config(name: str, **overrides) -> ModelConfig:
-    """A named configuration, with fields overridden."""
+    """A named configuration, with fields overridden: a MaskVAT ``ModelConfig``, for the names
+    of ``maskvat.model.vaura.VAURA_CONFIGS`` ("lab-vaura", ...) a ``VAURAConfig``, for those of
+    ``maskvat.model.vtaldm.VTALDM_CONFIGS`` ("lab-vtaldm", ...) a ``VTALDMConfig``."""
+    from maskvat.model.vaura import VAURA_CONFIGS
+    from maskvat.model.vtaldm import VTALDM_CONFIGS
+
+    for family in (VAURA_CONFIGS, VTALDM_CONFIGS):
+        if name in family:
+            return replace(family[name], **overrides)
     if name not in MODEL_CONFIGS:
-        raise MaskvatError(f"unknown model config {name!r} (choose from {', '.join(MODEL_CONFIGS)})")
+        names = ", ".join([*MODEL_CONFIGS, *VAURA_CONFIGS, *VTALDM_CONFIGS])
+        raise MaskvatError(f"unknown model config {name!r} (choose from {names})")
     return replace(MODEL_CONFIGS[name], **overrides)

@@ -114,6 +114,29 @@ class CrossAttentionBlock(nn.Module):
         return x + self.mlp(self.norm3(x))
 
 
+class HybridBlock(nn.Module):
+    """AdaLN-modulated self-attention and MLP with cross-attention to ``memory: [B, M, d]`` (MaskVAT's
+    Hybrid: modulated by the sync stream, attending to the encoder; VTA-LDM: modulated by the flow
+    time, attending to the visual memory). x [B, L, d], cond [B, L or 1, d] -> [B, L, d]."""
+
+    def __init__(self, d: int, heads: int, mlp_ratio: float, dropout: float = 0.0):
+        super().__init__()
+        self.ada = AdaLNBlock(d, heads, mlp_ratio, dropout)
+        self.norm_x = nn.LayerNorm(d)
+        self.cross_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+
+    def modulation(self, cond: torch.Tensor) -> torch.Tensor:
+        return self.ada.modulation(cond)
+
+    def forward(self, x, cond, memory, mod: torch.Tensor | None = None):
+        b = self.ada
+        s1, c1, g1, s2, c2, g2 = (b.ada(cond) if mod is None else mod).chunk(6, dim=-1)
+        h = modulate(b.norm1(x), s1, c1)
+        x = x + g1 * b.attn(h, h, h, need_weights=False)[0]
+        x = x + self.cross_attn(self.norm_x(x), memory, memory, need_weights=False)[0]
+        return x + g2 * b.mlp(modulate(b.norm2(x), s2, c2))
+
+
 class EncoderBlock(nn.Module):
     """Pre-LN transformer encoder block."""
 
@@ -131,9 +154,16 @@ class EncoderBlock(nn.Module):
 
 def sinusoid(length: int, d: int, device=None) -> torch.Tensor:
     """Fixed sinusoidal positions [length, d]."""
-    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-torch.log(torch.tensor(10000.0)) / d))
-    out = torch.zeros(length, d, device=device)
+    return sinusoid_at(torch.arange(length, device=device, dtype=torch.float32), d)
+
+
+def sinusoid_at(positions: torch.Tensor, d: int) -> torch.Tensor:
+    """Sinusoidal embedding [N, d] of real-valued ``positions: [N]`` (sin on even channels, cos on
+    odd ones, frequencies 10000^(-2i/d)); ``sinusoid(n, d)`` is ``sinusoid_at(arange(n), d)``."""
+    pos = positions.to(torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, device=pos.device, dtype=torch.float32)
+                     * (-torch.log(torch.tensor(10000.0)) / d))
+    out = torch.zeros(pos.shape[0], d, device=pos.device)
     out[:, 0::2] = torch.sin(pos * freq)
     out[:, 1::2] = torch.cos(pos * freq)
     return out

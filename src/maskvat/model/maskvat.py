@@ -27,6 +27,7 @@ from maskvat.model.layers import (
     CodegramEmbedding,
     CrossAttentionBlock,
     EncoderBlock,
+    HybridBlock,
     Mlp,
     modulate,
     nearest_resample,
@@ -59,27 +60,6 @@ class Conditioning:
     def cat(a: "Conditioning", b: "Conditioning") -> "Conditioning":
         join = lambda x, y: None if x is None else torch.cat([x, y])  # noqa: E731
         return Conditioning(join(a.adaln, b.adaln), join(a.memory, b.memory), torch.cat([a.drop, b.drop]))
-
-
-class HybridBlock(nn.Module):
-    """AdaLN-modulated self-attention and MLP (sync stream) with cross-attention to the encoder."""
-
-    def __init__(self, d: int, heads: int, mlp_ratio: float, dropout: float = 0.0):
-        super().__init__()
-        self.ada = AdaLNBlock(d, heads, mlp_ratio, dropout)
-        self.norm_x = nn.LayerNorm(d)
-        self.cross_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
-
-    def modulation(self, cond: torch.Tensor) -> torch.Tensor:
-        return self.ada.modulation(cond)
-
-    def forward(self, x, cond, memory, mod: torch.Tensor | None = None):
-        b = self.ada
-        s1, c1, g1, s2, c2, g2 = (b.ada(cond) if mod is None else mod).chunk(6, dim=-1)
-        h = modulate(b.norm1(x), s1, c1)
-        x = x + g1 * b.attn(h, h, h, need_weights=False)[0]
-        x = x + self.cross_attn(self.norm_x(x), memory, memory, need_weights=False)[0]
-        return x + g2 * b.mlp(modulate(b.norm2(x), s2, c2))
 
 
 class MaskVAT(nn.Module):

@@ -43,7 +43,10 @@ from maskvat.devices import checked_device
 from maskvat.errors import MaskvatError
 from maskvat.media import FrameArray, MediaInfo, SoundWriter, probe
 from maskvat.model.config import model_config
-from maskvat.model.maskvat import Conditioning, MaskVAT
+from maskvat.model.generators import load_generator
+from maskvat.model.maskvat import MaskVAT
+from maskvat.model.vaura import VAURA, vaura_config
+from maskvat.model.vtaldm import VTALDM, vtaldm_config
 from maskvat.pipeline.edit import (
     check_keep_length,
     check_ranges,
@@ -56,6 +59,8 @@ from maskvat.pipeline.edit import (
 from maskvat.pipeline.features import FeaturePipeline, encoder_roles
 from maskvat.pipeline.limits import MAX_BEAMS, MAX_SECONDS, MIN_SECONDS, requested_duration  # noqa: F401 (re-exported)
 from maskvat.pipeline.stream import SoundStream
+from maskvat.sampling.autoregressive import sample_autoregressive
+from maskvat.sampling.flow import sample_latent
 from maskvat.sampling.sampler import SamplerSettings, sample_codes
 from maskvat.scav.model import SCAV
 from maskvat.weights import (
@@ -169,7 +174,8 @@ def codec_decoder_reach(codec, frames: int = 64) -> int:
 
 
 class Pipeline:
-    """A MaskVAT model with its codec and feature encoders, ready to generate."""
+    """A generator (MaskVAT, the autoregressive V-AURA: ``maskvat.model.vaura``, or the flow-matching
+    VTA-LDM: ``maskvat.model.vtaldm``) with its codec and feature encoders, ready to generate."""
 
     def __init__(self, model, codec, features, device: str | torch.device = "cpu", scav=None,
                  encoder_sources: dict[str, str] | None = None):
@@ -190,10 +196,17 @@ class Pipeline:
         """A tiny pipeline with *random* generator and codec weights (``debug-*`` model configs,
         the ``tiny`` codec preset, the shipped lab encoders), for tests and for trying the API
         offline in seconds. Its sound is noise. ``maskvat.load("debug")`` gives the same.
-        ``overrides``: ModelConfig fields (e.g. ``max_frames``)."""
+        ``variant="vaura"``: the tiny V-AURA (``debug-vaura``); ``"vtaldm"``: the tiny VTA-LDM
+        (``debug-vtaldm``). ``overrides``: ModelConfig (VAURAConfig, VTALDMConfig) fields (e.g.
+        ``max_frames``)."""
         tok = AudioTokenizer.from_preset("tiny", seed=seed).to(device)
         torch.manual_seed(seed)
-        net = MaskVAT(model_config(f"debug-{variant}", **overrides))
+        if variant == "vaura":
+            net = VAURA(vaura_config("debug-vaura", **overrides))
+        elif variant == "vtaldm":
+            net = VTALDM(vtaldm_config("debug-vtaldm", **overrides))
+        else:
+            net = MaskVAT(model_config(f"debug-{variant}", **overrides))
         net = net.to(device).eval()
         return cls(net, tok, FeaturePipeline.for_model(net.config, device=device), device)
 
@@ -232,11 +245,14 @@ class Pipeline:
             return cls.debug(device=device)
         root = shipped_pipeline(model) or snapshot(resolve(model, "generator"), "model")
         index = pipeline_index(root) or {}
-        net = MaskVAT.from_pretrained(index.get("generator", root), device=device)
+        net = load_generator(index.get("generator", root), device=device)  # MaskVAT, V-AURA or VTA-LDM, by its kind
         tok = AudioTokenizer.from_pretrained(codec or index.get("codec") or net.config.codec, device=device)
         if tok.n_levels != net.config.n_levels or tok.codebook_size != net.config.codebook_size:
             raise MaskvatError(f"codec {tok.name} ({tok.n_levels} x {tok.codebook_size}) does not fit the model "
                                f"({net.config.n_levels} x {net.config.codebook_size})")
+        if getattr(net, "continuous", False) and int(tok.model.config.hidden_size) != net.config.codec_hidden:
+            raise MaskvatError(f"codec {tok.name} (latent width {int(tok.model.config.hidden_size)}) does not fit the "
+                               f"model (latent width {net.config.codec_hidden})")
         scav_model = None
         if scav is not None:
             where = index.get("scav", shipped("scav")) if is_shipped_name(scav) else scav
@@ -560,12 +576,36 @@ class Pipeline:
             unconds.append(u)
         cond, uncond = conds[0], unconds[0]
         for c, u in zip(conds[1:], unconds[1:]):
-            cond, uncond = Conditioning.cat(cond, c), Conditioning.cat(uncond, u)
+            cond, uncond = type(cond).cat(cond, c), type(uncond).cat(uncond, u)
         if beams > 1:
             cond, uncond = cond.repeat(beams), uncond.repeat(beams)
+        if getattr(self.model, "autoregressive", False):  # V-AURA: frame by frame, the prompt as prefix
+            return sample_autoregressive(self.model, cond, length, settings, gen,
+                                         uncond=uncond if settings.guidance > 0 else None,
+                                         prompt=None if prompt is None else prompt.to(dev),
+                                         prompt_mask=None if prompt is None else fixed.to(dev), progress=progress,
+                                         desc=desc)
+        if getattr(self.model, "continuous", False):  # VTA-LDM: a latent by ODE, then its nearest codes
+            return self._sample_flow(cond, uncond, length, settings, gen, prompt, fixed, progress, desc)
         return sample_codes(self.model, cond, length, settings, gen, uncond=uncond if settings.guidance > 0 else None,
                             prompt=None if prompt is None else prompt.to(dev),
                             prompt_mask=None if prompt is None else fixed.to(dev), progress=progress, desc=desc)
+
+    def _sample_flow(self, cond, uncond, length, settings, gen, prompt, fixed, progress, desc) -> torch.Tensor:
+        """Codes [B, K, length] of a flow model: the latent integrated (fixed frames, those with
+        every level fixed, held on their path: ``sample_latent``), then the codes nearest it
+        (``AudioTokenizer.nearest_codes``); fixed tokens are put back as they were (a partly fixed
+        frame keeps its fixed levels)."""
+        dev, codec_dev = self.device, self.codec.device
+        keep = known = None
+        if prompt is not None:
+            fixed = fixed.to(dev)
+            keep = fixed.all(1)  # [B, L]
+            known = self.codec.quantized(torch.where(fixed, prompt.to(dev), 0).to(codec_dev)).to(dev)
+        latent = sample_latent(self.model, cond, length, settings, gen, uncond=uncond if settings.guidance > 0 else None,
+                               prompt_latent=known, keep=keep, progress=progress, desc=desc)
+        codes = self.codec.nearest_codes(latent.to(codec_dev)).to(dev)
+        return codes if prompt is None else torch.where(fixed, prompt.to(dev), codes)
 
 
 class _Filler:

@@ -17,6 +17,7 @@ class SamplerSettings:
     steps: decoding iterations N, 1 to MAX_STEPS; guidance: classifier-free guidance gamma
     (logits (1 + gamma) l_c - gamma l_u), >= 0; diversity: the Gumbel noise delta on the
     confidences, annealed to 0 over the steps, >= 0; temperature: of the token draw, > 0.
+    top_k / top_p (V-AURA) and solver (VTA-LDM) apply to those generators only.
     Raises MaskvatError (one line, naming the option) for a value out of range."""
 
     steps: int = 32
@@ -24,6 +25,11 @@ class SamplerSettings:
     diversity: float = 8.0
     temperature: float = 1.0
     guide_prompt: bool = True  # guidance treats prompt tokens as conditioning (hidden from the unconditional pass)
+    # autoregressive models only (V-AURA, ``maskvat.sampling.autoregressive``); None: the model's own default
+    top_k: int | None = None  # keep the k most likely codes of each draw (0: all)
+    top_p: float | None = None  # nucleus: the smallest set of codes holding this much probability (0: off)
+    # flow models only (VTA-LDM, ``maskvat.sampling.flow``): "euler" or "heun"; None: the model's own default
+    solver: str | None = None
 
     def __post_init__(self):
         if not 1 <= self.steps <= MAX_STEPS:
@@ -33,3 +39,9 @@ class SamplerSettings:
                 raise MaskvatError(f"{name} must be 0 or more, not {getattr(self, name)}")
         if not self.temperature > 0:
             raise MaskvatError(f"temperature must be more than 0, not {self.temperature}")
+        if self.top_k is not None and self.top_k < 0:
+            raise MaskvatError(f"top_k must be 0 or more, not {self.top_k}")
+        if self.top_p is not None and not 0 <= self.top_p <= 1:  # also NaN
+            raise MaskvatError(f"top_p must be between 0 and 1, not {self.top_p}")
+        if self.solver not in (None, "euler", "heun"):
+            raise MaskvatError(f"solver must be 'euler' or 'heun', not {self.solver!r}")

@@ -1,4 +1,14 @@
-"""Train a MaskVAT generator on a shard cache: ``maskvat train --config CONFIG.json``.
+"""Train a MaskVAT (V-AURA, VTA-LDM) generator on a shard cache: ``maskvat train --config CONFIG.json``.
+
+V-AURA (``"model": "lab-vaura"``, ``maskvat.model.vaura``) trains on the same loop, cache, batches
+and schedule: teacher-forced next-token cross-entropy over its K heads instead of masked
+tokens (no masks drawn), the same conditioning dropout to [NULL].
+
+VTA-LDM (``"model": "lab-vtaldm"``, ``maskvat.model.vtaldm``) too: each batch's codes become the
+codec's continuous latent (``AudioTokenizer.quantized``), normalised by statistics of the first
+batches; flow-matching MSE at flow times t ~ U[0, 1] (drawn with the noise from the step's
+seeds); VTA-LDM's "concat" temporal augmentation (``temporal_concat``) on ``concat_prob`` of
+the items; the same conditioning dropout. Validation: the flow MSE at fixed times and noise.
 
 Paper 3.2.2 / 4.0.3: cosine masking, cross-entropy on the masked positions, MSE +
 contrastive auxiliary losses for Seq2Seq/Hybrid (lambda 1 each), 10% conditioning dropout
@@ -32,6 +42,8 @@ from maskvat.model.config import ModelConfig, model_config
 from maskvat.model.masking import apply_mask, cosine_mask, masked_accuracy_per_level, masked_cross_entropy
 from maskvat.model.maskvat import MaskVAT
 from maskvat.model.objective import masked_token_loss
+from maskvat.model.vaura import VAURA, VAURA_CONFIGS, next_token_accuracy, next_token_loss
+from maskvat.model.vtaldm import VTALDM, VTALDM_CONFIGS, fixed_timesteps, flow_matching_loss, temporal_concat
 from maskvat.pipeline.features import encoder_roles
 from maskvat.train.loop import LoopConfig, Trainer, lr_at
 from maskvat.train.runlog import plot_curves
@@ -43,7 +55,7 @@ __all__ = ["TrainConfig", "GeneratorTrainer", "build_model", "evaluate", "lr_at"
 class TrainConfig(LoopConfig):
     """The generator's training (``maskvat train --config FILE``; configs/ holds the named ones)."""
 
-    model: str = "lab-adaln-b"  # a name in MODEL_CONFIGS
+    model: str = "lab-adaln-b"  # a name in MODEL_CONFIGS, VAURA_CONFIGS (V-AURA) or VTALDM_CONFIGS (VTA-LDM)
     model_overrides: dict = field(default_factory=dict)
     train_cache: str = ""
     val_cache: str = ""
@@ -71,13 +83,16 @@ class TrainConfig(LoopConfig):
         return super().from_dict(data, where)
 
 
-def build_model(cfg: TrainConfig) -> MaskVAT:
-    """The model a config names, its embeddings initialised from its codec (paper 3.1)."""
-    tok = AudioTokenizer.from_pretrained(cfg.codec)
+def build_model(cfg: TrainConfig, tok: AudioTokenizer | None = None) -> MaskVAT | VAURA | VTALDM:
+    """The model a config names, its embeddings initialised from its codec (paper 3.1); a VTA-LDM
+    (no token embeddings) reads the codec's latent instead, its width the codec's."""
+    tok = tok or AudioTokenizer.from_pretrained(cfg.codec)
     mcfg = model_config(cfg.model, codec=cfg.codec, codec_hidden=int(tok.model.config.hidden_size),
-                        **cfg.model_overrides)
+                        **cfg.model_overrides)  # a VAURAConfig / VTALDMConfig for those names
     torch.manual_seed(cfg.seed)
-    model = MaskVAT(mcfg)
+    if cfg.model in VTALDM_CONFIGS:
+        return VTALDM(mcfg)
+    model = VAURA(mcfg) if cfg.model in VAURA_CONFIGS else MaskVAT(mcfg)
     model.embed.init_from_codec(tok.level_embeddings().detach())
     return model
 
@@ -93,16 +108,23 @@ def check_cache(data: StepBatches, mcfg: ModelConfig, cfg: TrainConfig, where: s
     missing = [r for r, name in encoder_roles(mcfg).items() if r != "audio" and name and r not in data.encoders]
     if missing:
         raise MaskvatError(f"{where}: the cache has no {' or '.join(missing)} stream, which {cfg.model!r} reads")
-    if mcfg.variant != "adaln" and cfg.auxiliary and "audio" not in data.encoders:
+    if mcfg.variant in ("seq2seq", "hybrid") and cfg.auxiliary and "audio" not in data.encoders:
         raise MaskvatError(f"{where}: the cache has no audio stream, which the {mcfg.variant} auxiliary losses need "
                            "(paper 3.2.2): extract it with an audio encoder, or set \"auxiliary\": false to train "
                            "without them")
 
 
 @torch.no_grad()
-def evaluate(model: MaskVAT, batches: list[dict], seed: int = 1234) -> dict:
-    """Masked-token accuracy per level and CE on fixed masks (``seed``) of fixed windows."""
+def evaluate(model: MaskVAT | VAURA | VTALDM, batches: list[dict], seed: int = 1234,
+             codec: AudioTokenizer | None = None) -> dict:
+    """Masked-token accuracy per level and CE on fixed masks (``seed``) of fixed windows; for
+    V-AURA, teacher-forced next-token accuracy per level and CE on every real token; for VTA-LDM
+    (``codec``: the latent's), the flow-matching MSE at fixed flow times and noise (``seed``)."""
     model.eval()
+    if getattr(model, "autoregressive", False):
+        return _evaluate_autoregressive(model, batches)
+    if getattr(model, "continuous", False):
+        return _evaluate_flow(model, batches, codec, seed)
     g = torch.Generator().manual_seed(seed)
     hits = counts = 0
     ce_sum = ce_n = 0.0
@@ -122,6 +144,40 @@ def evaluate(model: MaskVAT, batches: list[dict], seed: int = 1234) -> dict:
     return out
 
 
+@torch.no_grad()
+def _evaluate_autoregressive(model: VAURA, batches: list[dict]) -> dict:
+    hits = counts = 0
+    ce_sum = 0.0
+    device = next(model.parameters()).device
+    for b in batches:
+        h, c, ce = next_token_accuracy(model, b["codes"].to(device),
+                                       *(b[r].to(device) if r in b else None for r in ("semantic", "sync")),
+                                       valid=b["codes_mask"].to(device))
+        hits, counts, ce_sum = hits + h.cpu(), counts + c.cpu(), ce_sum + float(ce)
+    acc = hits.float() / counts.clamp_min(1)
+    out = {"val_ce": ce_sum / max(int(counts.sum()), 1), "val_acc": float(hits.sum() / counts.sum().clamp_min(1))}
+    out.update({f"val_acc_{k + 1}": float(a) for k, a in enumerate(acc)})
+    return out
+
+
+@torch.no_grad()
+def _evaluate_flow(model: VTALDM, batches: list[dict], codec: AudioTokenizer, seed: int) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    total = count = 0.0
+    for b in batches:
+        latent = codec.quantized(b["codes"]).cpu()
+        n, length = latent.shape[0], latent.shape[-1]
+        t, noise = fixed_timesteps(n), torch.randn(n, length, latent.shape[1], generator=g)
+        mse, _ = flow_matching_loss(model, latent.to(device), torch.zeros(n, dtype=torch.bool, device=device),
+                                    t.to(device), noise.to(device),
+                                    *(b[r].to(device) if r in b else None for r in ("semantic", "sync")),
+                                    valid=b["codes_mask"].to(device))
+        frames = float(b["codes_mask"].sum())
+        total, count = total + float(mse) * frames, count + frames
+    return {"val_mse": total / max(count, 1.0)}
+
+
 class GeneratorTrainer(Trainer):
     desc, show, loss_label = "train", "val_acc", "masked-token cross-entropy"
 
@@ -129,7 +185,8 @@ class GeneratorTrainer(Trainer):
         cfg = self.cfg
         if not cfg.train_cache:
             raise MaskvatError("maskvat train needs a training cache (train_cache in the config, or --train-cache)")
-        model = build_model(cfg)
+        self.codec = AudioTokenizer.from_pretrained(cfg.codec)
+        model = build_model(cfg, self.codec)
         mcfg = model.config
         window = cfg.window_seconds or mcfg.window_seconds
         self.data = StepBatches(cfg.train_cache, batch_size=cfg.batch_size, window_seconds=window, seed=cfg.seed)
@@ -139,23 +196,65 @@ class GeneratorTrainer(Trainer):
             val = StepBatches(cfg.val_cache, batch_size=16, window_seconds=window, seed=cfg.seed)
             check_cache(val, mcfg, cfg, cfg.val_cache)
             self.val = val.fixed(cfg.val_items)
-        self.auxiliary = mcfg.variant != "adaln" and cfg.auxiliary
-        self.ddp_find_unused = mcfg.variant != "adaln" and not cfg.auxiliary  # audio_proj, logit_scale unused
+        self.autoregressive = getattr(model, "autoregressive", False)
+        self.continuous = getattr(model, "continuous", False)
+        if self.continuous:
+            self.show, self.loss_label = "val_mse", "flow-matching MSE"
+            first = [self.data.batch(s) for s in range(4)]  # the latent's statistics, from the first batches
+            model.set_latent_stats(torch.cat([self.codec.quantized(b["codes"]).transpose(1, 2)[b["codes_mask"]]
+                                              for b in first]).T[None])
+        self.auxiliary = mcfg.variant in ("seq2seq", "hybrid") and cfg.auxiliary
+        # audio_proj, logit_scale unused (V-AURA: every parameter is in every step's graph)
+        self.ddp_find_unused = mcfg.variant in ("seq2seq", "hybrid") and not cfg.auxiliary
         return model
 
     def batch(self, step: int) -> dict:
         b = self.data.batch(step)
         codes, valid = b["codes"], b["codes_mask"]
         g = torch.Generator().manual_seed(int(np.random.default_rng([self.cfg.seed, step, 1]).integers(2**62)))
-        mask = cosine_mask(*codes.shape, generator=g) & valid[:, None, :]
-        drop = torch.rand(codes.shape[0], generator=g) < self.module.config.cond_dropout
-        out = {"codes": codes, "mask": mask, "drop": drop, "valid": valid}
+        if self.continuous:
+            return self._flow_batch(b, g)
+        out = {"codes": codes, "valid": valid}
+        if not self.autoregressive:  # V-AURA: teacher forcing, no masks
+            out["mask"] = cosine_mask(*codes.shape, generator=g) & valid[:, None, :]
+        out["drop"] = torch.rand(codes.shape[0], generator=g) < self.module.config.cond_dropout
         for role in ("semantic", "sync") + (("audio",) if self.auxiliary else ()):
             if role in b:
                 out[role] = b[role]
         return out
 
-    def loss(self, module: MaskVAT, batch: dict):
+    def _flow_batch(self, b: dict, g: torch.Generator) -> dict:
+        """VTA-LDM: the codec latent [B, H, L], flow times, noise, dropout, and the "concat"
+        temporal augmentation (item i spliced with another item at a random instant)."""
+        mcfg = self.module.config
+        with torch.no_grad():
+            latent = self.codec.quantized(b["codes"]).cpu()
+        n, length = latent.shape[0], latent.shape[-1]
+        t = torch.rand(n, generator=g)
+        noise = torch.randn(n, length, latent.shape[1], generator=g)
+        drop = torch.rand(n, generator=g) < mcfg.cond_dropout
+        splice = (torch.rand(n, generator=g) < mcfg.concat_prob) & (n > 1)
+        partner = (torch.arange(n) + torch.randint(1, max(n, 2), (n,), generator=g)) % n  # never itself
+        lo, hi = mcfg.concat_range
+        cut = lo + (hi - lo) * torch.rand(n, generator=g)
+        streams = temporal_concat({"latent": latent.transpose(1, 2), "valid": b["codes_mask"],
+                                   "semantic": b.get("semantic"), "sync": b.get("sync")}, partner, cut, splice)
+        out = {"latent": streams["latent"].transpose(1, 2).contiguous(), "valid": streams["valid"], "t": t,
+               "noise": noise, "drop": drop}
+        out.update({r: streams[r] for r in ("semantic", "sync") if streams[r] is not None})
+        return out
+
+    def loss(self, module: MaskVAT | VAURA | VTALDM, batch: dict):
+        if self.continuous:
+            total, terms = flow_matching_loss(module, batch["latent"], batch["drop"], batch["t"], batch["noise"],
+                                              batch.get("semantic"), batch.get("sync"), valid=batch["valid"])
+            terms.pop("loss")
+            return total, terms
+        if self.autoregressive:
+            total, terms = next_token_loss(module, batch["codes"], batch["drop"], batch.get("semantic"),
+                                           batch.get("sync"), valid=batch["valid"])
+            terms.pop("loss")
+            return total, terms
         total, terms = masked_token_loss(module, batch["codes"], batch["mask"], batch["drop"], batch.get("semantic"),
                                          batch.get("sync"), batch.get("audio"), valid=batch["valid"],
                                          lambda_reg=self.cfg.lambda_reg, lambda_cont=self.cfg.lambda_cont)
@@ -163,9 +262,11 @@ class GeneratorTrainer(Trainer):
         return total, terms
 
     def validate(self) -> dict:
-        return evaluate(self.module, self.val) if self.val else {}
+        return evaluate(self.module, self.val, codec=self.codec) if self.val else {}
 
     def plot(self, log: list[dict], path: Path) -> None:
+        if self.continuous:  # no token accuracies: the loss and the validation MSE
+            return super().plot(log, path)
         plot_training(log, path, self.module.config.n_levels)
 
     def finish(self) -> None:
