@@ -1,10 +1,47 @@
-"""Published-layout weights that save small, for the tests that write a checkpoint file."""
+"""Shared by the published metrics' tests: published-layout weights that save small (for the
+tests that write a checkpoint file), random weights for tiny models, and a folder of reference
+videos and generated sounds for the metrics that read a picture (DeSync, IB-score)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from maskvat.evaluation.panns import SIXTEEN_K, Cnn14
+from maskvat.media import write_audio, write_video
+
+
+def randomised(model: torch.nn.Module, seed: int = 0, scale: float = 0.1) -> torch.nn.Module:
+    """Every parameter random (LayerNorms near 1 / 0), so that no part is an identity; eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            p.copy_(1.0 + 0.1 * noise if "norm" in name and name.endswith("weight") else scale * noise)
+    return model.eval()
+
+
+def picture_clips(root: Path) -> Path:
+    """``root/ref``: c0.mp4 (6 s, a square moving across the picture), c1.mp4 (3 s), c2.wav (no
+    picture); ``root/gen``: noise of each length. Returns ``root``."""
+    ref, gen = root / "ref", root / "gen"
+    ref.mkdir()
+    gen.mkdir()
+    rng = np.random.default_rng(0)
+    for name, seconds in (("c0", 6.0), ("c1", 3.0)):
+        n = int(seconds * 25)
+        frames = np.zeros((n, 48, 64, 3), np.uint8)
+        for i in range(n):  # a bright square moving across the picture
+            frames[i, 16:32, (i * 2) % 48:(i * 2) % 48 + 16] = 255
+        t = np.arange(int(seconds * 44100)) / 44100
+        write_video(ref / f"{name}.mp4", frames, 25, audio=(0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+                    sample_rate=44100)
+        write_audio(gen / f"{name}.wav", (0.1 * rng.standard_normal(len(t))).astype(np.float32))
+    write_audio(ref / "c2.wav", np.zeros(6 * 44100, np.float32))
+    write_audio(gen / "c2.wav", (0.1 * rng.standard_normal(6 * 44100)).astype(np.float32))
+    return root
 
 
 def compact_cnn14_state(seed: int = 0) -> dict[str, torch.Tensor]:

@@ -4,15 +4,15 @@ network is a tiny random Synchformer (its numerics are test_synchformer's)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
+from published_helpers import picture_clips
 
 from maskvat.cli.main import main
 from maskvat.evaluation.desync import FPS, DesyncScorer, frame_size
 from maskvat.evaluation.evaluate import evaluate_dirs
 from maskvat.evaluation.synchformer import Synchformer, SynchformerConfig
-from maskvat.media import decode_frames, probe, read_audio, write_audio, write_video
+from maskvat.media import decode_frames, probe, read_audio
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,23 +32,7 @@ def tiny_scorer(source, seconds):
 def clips(tmp_path_factory):
     """References: c0.mp4 (6 s, moving picture), c1.mp4 (3 s: under DeSync's 4.8 s), c2.wav (no
     picture); generated: noise of each length."""
-    root = tmp_path_factory.mktemp("desync")
-    ref, gen = root / "ref", root / "gen"
-    ref.mkdir()
-    gen.mkdir()
-    rng = np.random.default_rng(0)
-    for name, seconds in (("c0", 6.0), ("c1", 3.0)):
-        n = int(seconds * 25)
-        frames = np.zeros((n, 48, 64, 3), np.uint8)
-        for i in range(n):  # a bright square moving across the picture
-            frames[i, 16:32, (i * 2) % 48:(i * 2) % 48 + 16] = 255
-        t = np.arange(int(seconds * 44100)) / 44100
-        write_video(ref / f"{name}.mp4", frames, 25, audio=(0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
-                    sample_rate=44100)
-        write_audio(gen / f"{name}.wav", (0.1 * rng.standard_normal(len(t))).astype(np.float32))
-    write_audio(ref / "c2.wav", np.zeros(6 * 44100, np.float32))
-    write_audio(gen / "c2.wav", (0.1 * rng.standard_normal(6 * 44100)).astype(np.float32))
-    return root
+    return picture_clips(tmp_path_factory.mktemp("desync"))
 
 
 def test_desync_per_clip_and_clips_it_cannot_score(clips, monkeypatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from published_helpers import randomised
 from reference_packages import torchaudio_mel_spectrogram
 
 from maskvat.errors import MaskvatError
@@ -21,16 +22,6 @@ from maskvat.evaluation.synchformer import (PUBLISHED, ASTModel, DividedAttentio
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = SynchformerConfig(dim=32, heads=2, video_depth=1, audio_depth=1, image=32, sync_depth=1, sync_heads=2)
-
-
-def randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Every parameter random (LayerNorms near 1 / 0), so that no part is an identity."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            p.copy_(1.0 + 0.1 * noise if "norm" in name and name.endswith("weight") else 0.1 * noise)
-    return model.eval()
 
 
 # ---- the published layout ------------------------------------------------------------------------

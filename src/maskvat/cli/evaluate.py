@@ -10,7 +10,8 @@ import sys
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="alignment (onsets, envelope lag) with chance controls, FDs, the lab's "
                                         "metrics and, given their weights, the field's published FD/KL (PANNs, "
-                                        "PaSST) and DeSync (Synchformer) of generated sound against references")
+                                        "PaSST), DeSync (Synchformer) and IB-score (ImageBind) of generated sound "
+                                        "against references")
     p.add_argument("--generated", default=None,
                    help="folder of generated sound: X.wav / X.flac / X.mp4 / X_maskvat.mp4 pairs with reference X.*")
     p.add_argument("--reference", required=True, help="folder of reference videos or audio (X.*); a lab split adds "
@@ -58,6 +59,10 @@ def add_published_options(p: argparse.ArgumentParser) -> None:
                         "24-01-04T16-39-21.pt): adds DeSync, the mean |audio-visual offset| in seconds it predicts "
                         "between each reference video's picture and the generated sound (references must be videos; "
                         "clips need 4.8 s)")
+    g.add_argument("--imagebind", default=None, metavar="PTH_OR_ID",
+                   help="ImageBind checkpoint (imagebind_huge.pth, the file av-benchmark loads): adds IB-score, the "
+                        "cosine similarity of ImageBind's embeddings of each reference video's picture and of the "
+                        "generated sound (higher is better; references must be videos; clips need 4 s)")
     g.add_argument("--published-seconds", type=float, default=8.0, metavar="S",
                    help="the published metrics read each clip's first S seconds, as av-benchmark does "
                         "(default 8, its default; 0: the whole common span)")
@@ -100,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise MaskvatError(f"--published-seconds {args.published_seconds:g}: give a length in seconds, or 0 for all")
     common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic,
                   vggish=args.vggish, panns=args.panns, passt=args.passt, synchformer=args.synchformer,
+                  imagebind=args.imagebind,
                   published_seconds=args.published_seconds or None, start=args.start)
     if systems or args.anchors:
         if args.generated:

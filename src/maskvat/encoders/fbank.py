@@ -55,10 +55,21 @@ def povey_window(size: int) -> torch.Tensor:
     return torch.hann_window(size, periodic=False, dtype=torch.float64).pow(0.85)
 
 
+def hanning_window(size: int) -> torch.Tensor:
+    """Kaldi's "hanning" window: 0.5 - 0.5 cos(2 pi n / (N - 1)), float64 [size]."""
+    return torch.hann_window(size, periodic=False, dtype=torch.float64)
+
+
+WINDOWS = {"povey": povey_window, "hanning": hanning_window}
+
+
 def kaldi_fbank(wav: torch.Tensor, *, sample_rate: float = 16000, num_mel_bins: int = 23,
                 frame_length: float = 25.0, frame_shift: float = 10.0, low_freq: float = 20.0,
-                high_freq: float = 0.0, preemphasis: float = 0.97) -> torch.Tensor:
+                high_freq: float = 0.0, preemphasis: float = 0.97, window: str = "povey") -> torch.Tensor:
     """Log mel filter bank energies of ``wav`` [T] or [B, T] -> [F, bins] or [B, F, bins].
+
+    ``window``: "povey" (Kaldi's default) or "hanning" (a symmetric Hann window, Kaldi's
+    ``--window-type=hanning``; ImageBind's front end asks torchaudio's ``kaldi.fbank`` for it).
 
     F = 1 + (T - W) // S whole frames of W = sample_rate * frame_length / 1000 samples every
     S = sample_rate * frame_shift / 1000 (0 frames when T < W). Values are Kaldi's: the scale
@@ -70,7 +81,10 @@ def kaldi_fbank(wav: torch.Tensor, *, sample_rate: float = 16000, num_mel_bins: 
     squeeze = wav.dim() == 1
     if wav.dim() not in (1, 2):
         raise MaskvatError(f"fbank needs audio [T] or [B, T], got shape {tuple(wav.shape)}")
+    if window not in WINDOWS:
+        raise MaskvatError(f"fbank window {window!r}: use one of {', '.join(WINDOWS)}")
     x = wav.to(torch.float64).reshape(-1, wav.shape[-1])
+    window_fn = WINDOWS[window]
     window = int(sample_rate * frame_length * 0.001)
     shift = int(sample_rate * frame_shift * 0.001)
     n_fft = 1 << max(0, math.ceil(math.log2(window)))
@@ -80,7 +94,7 @@ def kaldi_fbank(wav: torch.Tensor, *, sample_rate: float = 16000, num_mel_bins: 
     frames = x.unfold(-1, window, shift)  # [B, F, W]
     frames = frames - frames.mean(dim=-1, keepdim=True)
     previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
-    frames = (frames - preemphasis * previous) * povey_window(window).to(frames.device)
+    frames = (frames - preemphasis * previous) * window_fn(window).to(frames.device)
     power = torch.fft.rfft(frames, n=n_fft).abs().pow(2)  # [B, F, n_fft // 2 + 1]
     banks = kaldi_mel_banks(num_mel_bins, n_fft, sample_rate, low_freq, high_freq).to(frames.device)
     mel = torch.matmul(power, banks.T).clamp_min(LOG_FLOOR).log()

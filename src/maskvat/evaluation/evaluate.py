@@ -54,6 +54,13 @@ nothing downloads at run time; see the README for where to get each file):
   better). Clips whose span read is under 4.8 s, or whose reference has no picture, are listed
   as not scored with the reason.
 
+- IB-score with ImageBind (``imagebind=``; ``evaluation.imagebind``), as av-benchmark computes it:
+  the cosine similarity between ImageBind's embedding of the reference's picture (frames at
+  0.5 fps over the first ``published_seconds``, 3 crops x pairs of consecutive frames) and of
+  the generated sound (three 2 s clips at 16 kHz); higher is better. Clips whose span read is
+  under 4 s (two frames), or whose reference has no picture, are listed as not scored with the
+  reason.
+
 The clips reach the published metrics as every metric here reads them: mono at 44.1 kHz (soxr
 from the file's own rate), then resampled as the metric's reference does.
 """
@@ -80,6 +87,8 @@ from maskvat.evaluation.anchors import anchor_sounds, verdicts
 from maskvat.evaluation.desync import FPS as DESYNC_FPS
 from maskvat.evaluation.desync import MIN_SECONDS as DESYNC_MIN_SECONDS
 from maskvat.evaluation.desync import Desync, DesyncScorer, frame_size
+from maskvat.evaluation.imagebind import MIN_SECONDS as IB_MIN_SECONDS
+from maskvat.evaluation.imagebind import ImageBindScorer
 from maskvat.evaluation.metrics import frechet_distance, kl_softmax, mfcc_frames, novelty_score
 from maskvat.evaluation.pairing import Pairing, media_files, pair_files
 from maskvat.evaluation.panns import SECONDS as PUBLISHED_SECONDS
@@ -132,6 +141,7 @@ METRICS: dict[str, Metric] = {
     "fd_passt": Metric("FD_PaSST", False, "set"),
     "kl_passt": Metric("KL_PaSST", False, "pair"),
     "desync": Metric("DeSync s (Synchformer)", False, "alignment"),
+    "ib_score": Metric("IB-score (ImageBind)", True, "pair"),
 }
 # feature -> its Frechet distance
 SET_FEATURES = {"lat": "fdd", "mfcc": "fdm", "fad": "fad", "panns": "fd_panns", "passt": "fd_passt"}
@@ -213,7 +223,7 @@ class Evaluator:
 
     def __init__(self, references: list[Reference], *, codec: str | None = "lab", judge: str | None = "lab",
                  semantic: str = "lab", vggish: str | None = None, panns: str | None = None,
-                 passt: str | None = None, synchformer: str | None = None,
+                 passt: str | None = None, synchformer: str | None = None, imagebind: str | None = None,
                  published_seconds: float | None = PUBLISHED_SECONDS, progress: bool = True):
         if not references:
             raise MaskvatError("no readable reference to score against")
@@ -229,6 +239,8 @@ class Evaluator:
                           for name, source in (("panns", panns), ("passt", passt)) if source}
         self.desync = DesyncScorer.from_pretrained(synchformer, seconds=published_seconds) if synchformer else None
         self._desync_video: dict[tuple[str, int], torch.Tensor] = {}
+        self.imagebind = ImageBindScorer.from_pretrained(imagebind, seconds=published_seconds) if imagebind else None
+        self._ib_video: dict[tuple[str, int], torch.Tensor] = {}
         self.published_seconds = published_seconds
         self.refused: dict[str, str] = {}
         self.judge = None
@@ -288,6 +300,22 @@ class Evaluator:
         d = self.desync.score(self._desync_video[key], wav, SR)
         return (d, "") if d is not None else (None, f"fewer than one {DESYNC_MIN_SECONDS:g} s window of segments")
 
+    def _ib_score(self, ref: Reference, wav: np.ndarray) -> tuple[float | None, str]:
+        """(IB-score of ``wav`` [T] at 44.1 kHz against ``ref``'s picture from ``ref.start``, "") or
+        (None, why not). The reference's picture embedding is computed once per frame count."""
+        if ref.video is None:
+            return None, "the reference has no picture (IB-score compares its frames with the sound)"
+        read = self.imagebind.span(len(wav) / SR)
+        if read < IB_MIN_SECONDS - 1e-9:
+            return None, f"span read {read:.2f} s is shorter than the {IB_MIN_SECONDS:g} s IB-score needs (two frames at 0.5 fps)"
+        n = self.imagebind.frame_count(read)
+        key = (ref.stem, n)
+        if key not in self._ib_video:
+            frames = decode_frames(ref.video, self.imagebind.fps, start=self.imagebind.frame_start(ref.start),
+                                   duration=n / self.imagebind.fps).frames
+            self._ib_video[key] = self.imagebind.video_embedding(frames)
+        return self.imagebind.score(self._ib_video[key], wav, SR), ""
+
     # ---- scoring ----------------------------------------------------------------------------
     @torch.no_grad()
     def score(self, generated: dict[str, np.ndarray | Path], *, name: str = "generated",
@@ -342,6 +370,12 @@ class Evaluator:
                     not_scored.setdefault("desync", []).append((stem, why))
                 else:
                     row["desync"] = d.seconds
+            if self.imagebind is not None:
+                ib, why = self._ib_score(ref, wav[:n])
+                if ib is None:
+                    not_scored.setdefault("ib_score", []).append((stem, why))
+                else:
+                    row["ib_score"] = ib
             if self.lab and ref.video is not None:
                 row["cc"] = torch.cosine_similarity(g["emb"], self._video_embedding(ref), dim=0).item()
             if self.judge is not None and ref.video is not None:
@@ -371,7 +405,8 @@ class Evaluator:
     def _summary(self, rows, sets, skipped, not_scored, bootstrap: bool) -> dict:
         out: dict = {"n_files": len(rows), "codec": self.tok.name if self.tok is not None else None, "fad_embedding": "vggish" if self.vggish else "lab-audio",
                      "lab_references": self.lab}
-        scorers = {**self.published, **({"synchformer": self.desync} if self.desync is not None else {})}
+        scorers = {**self.published, **({"synchformer": self.desync} if self.desync is not None else {}),
+                   **({"imagebind": self.imagebind} if self.imagebind is not None else {})}
         if scorers:
             out["published"] = {name: {"weights": m.source, "sample_rate": m.sample_rate, "seconds": self.published_seconds}
                                 for name, m in scorers.items()}
@@ -402,6 +437,8 @@ class Evaluator:
             out["ss_files"] = sum("ss_seconds" in r for r in rows)
         if "desync" in out:
             out["desync_files"] = sum("desync" in r for r in rows)
+        if "ib_score" in out:
+            out["ib_files"] = sum("ib_score" in r for r in rows)
         spans = np.array([r["span_s"] for r in rows])
         gen_s = np.array([r["generated_s"] for r in rows])
         ref_s = np.array([r["reference_s"] for r in rows])
@@ -426,7 +463,8 @@ class Evaluator:
 def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *, codec: str | None = "lab",
                   judge: str | None = "lab", classifier: str | None = "lab", semantic: str = "lab",
                   vggish: str | None = None, panns: str | None = None, passt: str | None = None,
-                  synchformer: str | None = None, published_seconds: float | None = PUBLISHED_SECONDS,
+                  synchformer: str | None = None, imagebind: str | None = None,
+                  published_seconds: float | None = PUBLISHED_SECONDS,
                   progress: bool = True, reference_cache: dict | None = None, bootstrap: bool = False,
                   start: float | None = None) -> dict:
     """Score the folder ``generated`` against the folder ``reference`` (see the module doc).
@@ -439,7 +477,7 @@ def evaluate_dirs(generated: str | os.PathLike, reference: str | os.PathLike, *,
     cuts = generated_cuts({r.stem: g for g, r in pairing.pairs}, start)
     ev = _evaluator(pairing, reference_cache, {stem: c.start for stem, c in cuts.items()}, codec=codec, judge=judge,
                     semantic=semantic, vggish=vggish, panns=panns, passt=passt, synchformer=synchformer,
-                    published_seconds=published_seconds, progress=progress)
+                    imagebind=imagebind, published_seconds=published_seconds, progress=progress)
     result = ev.score({r.stem: g for g, r in pairing.pairs if r.stem in ev.index}, bootstrap=bootstrap, cuts=cuts)
     result["skipped"] = _pairing_skips(pairing, ev) + result["skipped"]
     result["unpaired_references"] = len(pairing.unpaired_references)
@@ -506,7 +544,8 @@ def _sync_offset(judge, video: Path, wav: np.ndarray, start: float = 0.0) -> flo
 def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.PathLike] | None = None, *,
                      anchors: bool = False, codec: str | None = "lab", judge: str | None = "lab", semantic: str = "lab",
                      vggish: str | None = None, panns: str | None = None, passt: str | None = None,
-                     synchformer: str | None = None, published_seconds: float | None = PUBLISHED_SECONDS,
+                     synchformer: str | None = None, imagebind: str | None = None,
+                     published_seconds: float | None = PUBLISHED_SECONDS,
                      progress: bool = True, seed: int = 0, start: float | None = None) -> dict:
     """Several systems (``{name: folder}``) and/or the anchors (``evaluation.anchors``) on the
     same references: the clips every system has (all readable references for anchors alone).
@@ -546,7 +585,8 @@ def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.P
     refs, bad = load_references([ref_paths[s] for s in sorted(stems)], starts)
     skipped += [{"file": str(f), "reason": f"reference unreadable: {why}"} for f, why in bad]
     ev = Evaluator(refs, codec=codec, judge=judge, semantic=semantic, vggish=vggish, panns=panns, passt=passt,
-                   synchformer=synchformer, published_seconds=published_seconds, progress=progress)
+                   synchformer=synchformer, imagebind=imagebind, published_seconds=published_seconds,
+                   progress=progress)
     columns: dict[str, dict] = {}
     out: dict = {"reference": str(reference), "n_clips": len(refs), "lab_references": ev.lab}
     if anchors:

@@ -130,6 +130,9 @@ def published_lines(result: dict) -> list[str]:
         elif name == "synchformer":
             out.append(f"DeSync: Synchformer from {p['weights']}; {span}: the reference's picture at 25 fps against "
                        "the sound at 16 kHz, mean |offset| of the first and the last 4.8 s window")
+        elif name == "imagebind":
+            out.append(f"IB-score: ImageBind from {p['weights']}; {span}: the reference's picture at 0.5 fps "
+                       "(3 crops x pairs of frames) against the sound at 16 kHz (three 2 s clips), cosine similarity")
     return out
 
 
