@@ -332,7 +332,9 @@ def load_imagebind(source: str | os.PathLike, config: ImageBindConfig = PUBLISHE
     key = "modality_trunks.vision.blocks.0.attn.in_proj_weight"
     if not isinstance(state, dict) or not isinstance(state.get(key), torch.Tensor):
         raise MaskvatError(f"{file}: not an ImageBind checkpoint (no {key})")
-    return load_exact(ImageBind(config), tower_keys(state), file, "ImageBind").eval()
+    with torch.device("meta"):  # no random init of 719 M weights that the file replaces, every one of them
+        model = ImageBind(config)
+    return load_exact(model.to_empty(device="cpu"), tower_keys(state), file, "ImageBind").eval()
 
 
 # ---- front ends ---------------------------------------------------------------------------------------
