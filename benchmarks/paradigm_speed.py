@@ -16,6 +16,10 @@ one batch of 2), wall seconds (time.perf_counter) and CPU seconds of this proces
 (time.process_time, all threads), and both scaled linearly to 10 s of sound (an estimate: V-AURA's
 attention grows with the prefix, so its scaled figure is a lower bound past the window measured).
 The machine may be shared: run it alone for figures to quote.
+
+``maskvat_clip``, ``vaura_clip`` and ``vtaldm_clip`` (one window of each paradigm, on any device
+and dtype) are also what ``benchmarks/paper_gpu.py`` times at the paper sizes on a GPU (its
+"paradigms" section).
 """
 
 from __future__ import annotations
@@ -71,48 +75,78 @@ def timed(fn):
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-@torch.no_grad()
+# ---- one clip of each paradigm, shared with paper_gpu.py (its "paradigms" section) ----------------
+# Each builds a zero-argument function that samples one window from the features (on their device
+# and in the model's dtype), so that a caller can count the network calls and time it as it likes.
+def _generator(ref: torch.Tensor, seed: int) -> torch.Generator:
+    return torch.Generator(device=ref.device).manual_seed(seed)
+
+
+def maskvat_clip(model: MaskVAT, sem, syn, length: int, settings: SamplerSettings, seed: int = 0):
+    """Parallel masked decoding: ``settings.steps`` decoder calls (conditional + [NULL] rows in one)."""
+
+    @torch.no_grad()
+    def go():
+        cond, uncond = model.condition_pair(sem, syn, length=length)
+        return sample_codes(model, cond, length, settings, _generator(sem, seed), uncond=uncond)
+
+    return go
+
+
+def vaura_clip(model: VAURA, sem, syn, length: int, settings: SamplerSettings, seed: int = 0):
+    """Autoregressive with a KV cache: one ``step`` call per sequence step, ``config.steps(length)``
+    (L plus the delay pattern's K - 1 extra steps)."""
+
+    @torch.no_grad()
+    def go():
+        cond, uncond = model.condition_pair(sem, syn, length=length)
+        return sample_autoregressive(model, cond, length, settings, _generator(sem, seed), uncond=uncond)
+
+    return go
+
+
+def vtaldm_clip(model: VTALDM, sem, syn, length: int, settings: SamplerSettings, seed: int = 0, codec=None):
+    """Flow matching: ``settings.steps`` ODE steps, one ``velocity`` call each (Euler) or two (Heun);
+    returns the latent [B, H, L], or with ``codec`` (an ``AudioTokenizer``) the nearest codes."""
+
+    @torch.no_grad()
+    def go():
+        cond, uncond = model.condition_pair(sem, syn, length=length)
+        latent = sample_latent(model, cond, length, settings, _generator(sem, seed), uncond=uncond)
+        return latent if codec is None else codec.nearest_codes(latent)
+
+    return go
+
+
 def run_maskvat(seconds: float, steps: int, guidance: float, seed: int) -> dict:
     cfg = config_model("lab-adaln-b.json")
     torch.manual_seed(seed)
     model = MaskVAT(cfg).eval()
     length = math.ceil(seconds * 44100 / 512)
     sem, syn = features(cfg, seconds, seed)
-    settings = SamplerSettings(steps=steps, guidance=guidance)
     counter = Counter(model, "decode")
-
-    def go():
-        cond, uncond = model.condition_pair(sem, syn, length=length)
-        return sample_codes(model, cond, length, settings, torch.Generator().manual_seed(seed), uncond=uncond)
-
-    codes, wall, cpu = timed(go)
+    codes, wall, cpu = timed(maskvat_clip(model, sem, syn, length, SamplerSettings(steps=steps, guidance=guidance),
+                                          seed))
     assert codes.shape[-1] == length and (codes < cfg.codebook_size).all()
     return {"model": "MaskVAT lab-adaln-b", "parameters": model.num_parameters(), "frames": length,
             "network_calls": counter.n, "wall_s": wall, "cpu_s": cpu, "settings": f"N = {steps}, CFG gamma {guidance}"}
 
 
-@torch.no_grad()
 def run_vaura(seconds: float, guidance: float, top_k: int, seed: int) -> dict:
     cfg = config_model("lab-vaura.json")
     torch.manual_seed(seed)
     model = VAURA(cfg).eval()
     length = math.ceil(seconds * 44100 / 512)
     sem, syn = features(cfg, seconds, seed)
-    settings = SamplerSettings(guidance=guidance, top_k=top_k)
     counter = Counter(model, "step")
-
-    def go():
-        cond, uncond = model.condition_pair(sem, syn, length=length)
-        return sample_autoregressive(model, cond, length, settings, torch.Generator().manual_seed(seed), uncond=uncond)
-
-    codes, wall, cpu = timed(go)
+    codes, wall, cpu = timed(vaura_clip(model, sem, syn, length, SamplerSettings(guidance=guidance, top_k=top_k),
+                                        seed))
     assert codes.shape[-1] == length and (codes < cfg.codebook_size).all()
     return {"model": "V-AURA lab-vaura", "parameters": model.num_parameters(), "frames": length,
             "network_calls": counter.n, "wall_s": wall, "cpu_s": cpu,
             "settings": f"{cfg.pattern} pattern, {cfg.steps(length)} steps, KV cache, CFG gamma {guidance}, top-k {top_k}"}
 
 
-@torch.no_grad()
 def run_vtaldm(seconds: float, steps: int, solver: str, guidance: float, seed: int) -> dict:
     cfg = config_model("lab-vtaldm.json")
     torch.manual_seed(seed)
@@ -120,15 +154,9 @@ def run_vtaldm(seconds: float, steps: int, solver: str, guidance: float, seed: i
     codec = AudioTokenizer.from_pretrained(cfg.codec)
     length = math.ceil(seconds * 44100 / 512)
     sem, syn = features(cfg, seconds, seed)
-    settings = SamplerSettings(steps=steps, guidance=guidance, solver=solver)
     counter = Counter(model, "velocity")
-
-    def go():
-        cond, uncond = model.condition_pair(sem, syn, length=length)
-        latent = sample_latent(model, cond, length, settings, torch.Generator().manual_seed(seed), uncond=uncond)
-        return codec.nearest_codes(latent)
-
-    codes, wall, cpu = timed(go)
+    settings = SamplerSettings(steps=steps, guidance=guidance, solver=solver)
+    codes, wall, cpu = timed(vtaldm_clip(model, sem, syn, length, settings, seed, codec=codec))
     assert codes.shape[-1] == length and (codes < cfg.codebook_size).all()
     return {"model": "VTA-LDM lab-vtaldm", "parameters": model.num_parameters(), "frames": length,
             "network_calls": counter.n, "wall_s": wall, "cpu_s": cpu,
