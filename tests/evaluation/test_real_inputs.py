@@ -272,3 +272,24 @@ def test_a_span_generated_from_later_in_the_video_is_scored_against_those_second
         evaluate_systems(ref, {"gen": gen, "plain": plain}, codec=None, judge=None, progress=False)
     both = evaluate_systems(ref, {"gen": gen, "plain": plain}, codec=None, judge=None, progress=False, start=start)
     assert both["columns"]["plain"]["onset_f1_50"] == pytest.approx(1.0) == both["columns"]["gen"]["onset_f1_50"]
+
+
+def test_sound_past_the_common_span_never_moves_an_onset_inside_it(real, one_torch_thread, tmp_path):
+    """Regression (new-user trial): onsets were detected on whole files, and the detector's peak
+    picking is relative to the whole envelope, so a loud tail past the span (in the generated file
+    or in the reference) took onsets away inside it: the truth plus 1.5 s scored F1 0.96."""
+    _, _, sounds, codec = real
+    tail = np.clip(10 * impacts(1.5, seed=9), -1, 1)  # hits 20 dB louder than the span's, after it
+    cases = {"gen_longer": (lambda w: 0.1 * w, lambda w: np.concatenate([0.1 * w, tail])),
+             "ref_longer": (lambda w: np.concatenate([0.1 * w, tail]), lambda w: 0.1 * w)}
+    for case, (ref_of, gen_of) in cases.items():
+        ref, gen = tmp_path / case / "ref", tmp_path / case / "gen"
+        ref.mkdir(parents=True)
+        gen.mkdir()
+        for stem, wav in sounds.items():
+            write_sound(ref / f"{stem}.wav", ref_of(wav))
+            write_sound(gen / f"{stem}.wav", gen_of(wav))
+        r = evaluate_dirs(gen, ref, codec=codec, judge=None, progress=False)
+        for row in r["per_clip"]:
+            assert row["span_s"] == pytest.approx(SECONDS, abs=1e-3), case
+            assert row["onset_f1_50"] == pytest.approx(1.0) and row["env_lag_ms"] == 0, (case, row["clip"])

@@ -250,7 +250,7 @@ class Evaluator:
             self.refused = {k: LAB_ONLY_REASON.format(what=v) for k, v in LAB_ONLY.items()}
         self._ref_cache: dict[tuple[str, int], dict] = {}
         self._video_cache: dict[str, dict] = {}
-        self.ref_tracks = [alignment.onset_track(r.wav, SR) for r in references]
+        self._ref_tracks: dict[tuple[int, int], alignment.OnsetTrack] = {}  # (reference, samples) -> its track
 
     # ---- features ---------------------------------------------------------------------------
     def _features(self, wav: np.ndarray) -> dict:
@@ -315,6 +315,17 @@ class Evaluator:
                                    duration=n / self.imagebind.fps).frames
             self._ib_video[key] = self.imagebind.video_embedding(frames)
         return self.imagebind.score(self._ib_video[key], wav, SR), ""
+
+    def ref_track(self, i: int, samples: int | None = None) -> alignment.OnsetTrack:
+        """The onset track of reference ``i``'s first ``samples`` samples (default: all of it). The
+        detector's peak picking is relative to the envelope it is given, so a pair's tracks are made
+        from its common span only: sound past the span never moves an onset inside it."""
+        wav = self.refs[i].wav
+        samples = len(wav) if samples is None else min(samples, len(wav))
+        key = (i, samples)
+        if key not in self._ref_tracks:
+            self._ref_tracks[key] = alignment.onset_track(wav[:samples], SR)
+        return self._ref_tracks[key]
 
     # ---- scoring ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -385,15 +396,16 @@ class Evaluator:
                         (stem, f"span {span:.2f} s is shorter than the judge's window"))
                 else:
                     row["ss_seconds"] = offset
-            tracks[stem] = alignment.onset_track(wav, SR)
-            seconds[stem] = len(wav) / SR
+            tracks[stem] = alignment.onset_track(wav[:n], SR)  # the span only (see ref_track)
+            seconds[stem] = n / SR
             if span < alignment.MIN_SPAN_S:
                 not_scored.setdefault("alignment", []).append(
                     (stem, f"span {span:.2f} s is shorter than the {alignment.MIN_SPAN_S} s the shifted control needs"))
             else:
                 i = self.index[stem]
-                row.update(alignment.pair_alignment(self.ref_tracks[i], tracks[stem], span))
-                ctl = alignment.controls(self.ref_tracks, tracks[stem], i, span, [x.seconds for x in self.refs],
+                refs = [self.ref_track(j, n) for j in range(len(self.refs))]  # each cut to this span
+                row.update(alignment.pair_alignment(refs[i], tracks[stem], span))
+                ctl = alignment.controls(refs, tracks[stem], i, span, [min(x.seconds, span) for x in self.refs],
                                          seconds[stem])
                 for which, vals in ctl.items():
                     row.update({f"{k}@{which}": v for k, v in vals.items()})
