@@ -143,7 +143,8 @@ def format_columns(out: dict) -> str:
     anchors = set(out.get("anchors", []))
     verdicts = out.get("verdicts", {})
     width = max(14, *(len(n) + 2 for n in names))
-    lines = [f"{out['n_clips']} reference clips ({out['reference']}); scored on each pair's common span"]
+    lines = [f"{out['n_clips']} clip{'s' if out['n_clips'] != 1 else ''} scored in every column (references: "
+             f"{out['reference']}); scored on each pair's common span"]
     for name, col in cols.items():
         if name not in anchors:
             lines += span_lines(col.get("spans", {}), f"{name}: ")
@@ -151,9 +152,8 @@ def format_columns(out: dict) -> str:
         lines.append(f"  skipped {s['file']}: {s['reason']}")
     for m, why in out.get("refused", {}).items():
         lines.append(f"  {METRICS[m].label} not computed: {why}")
-    head = f"{'metric':<28}" + "".join(f"{n:>{width}}" for n in names) + ("   anchors" if verdicts else "")
-    lines += ["", head]
     ranks = _ranks(cols, [n for n in names if n not in anchors])
+    table = []  # (label, cells, suffix): laid out below with one width per column
     for m, spec in METRICS.items():
         if not any(m in c for c in cols.values()):
             continue
@@ -171,14 +171,38 @@ def format_columns(out: dict) -> str:
             if m in ranks.get(n, {}):
                 cell += f" #{ranks[n][m]}"
             cells.append(cell)
-        w = max(width, *(len(c) + 2 for c in cells))
         verdict = "" if v is None else ("   ok" if v["ok"] else "   FAILS: not better than " + ", ".join(v["failed"]))
-        lines.append(f"{spec.label + (' ↑' if spec.higher else ' ↓'):<28}" + "".join(f"{c:>{w}}" for c in cells) + verdict)
+        table.append((spec.label + (" ↑" if spec.higher else " ↓"), cells, verdict))
+        chance = [_chance_cell(spec, m, cols[n]) if n not in anchors else "" for n in names]
+        if any(chance):
+            table.append(("  chance, gap", chance, ""))
+    widths = [max([width] + [len(cells[k]) + 2 for _, cells, _ in table]) for k in range(len(names))]
+    lines += ["", f"{'metric':<28}" + "".join(f"{n:>{w}}" for n, w in zip(names, widths))
+              + ("   anchors" if verdicts else "")]
+    for label, cells, suffix in table:
+        lines.append(f"{label:<28}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths)) + suffix)
+    if any(label.startswith("  chance") for label, _, _ in table):
+        lines.append("chance, gap: the better of the two chance controls (the same sound against other clips' "
+                     "references; its own reference time-shifted) and the score's gap to it; gap > 0 beats chance.")
     if any(n not in anchors for n in names):
-        lines.append("[lo,hi]: 95% bootstrap interval over clips; #k: rank among the systems.")
+        lines.append("[lo,hi]: 95% bootstrap interval over clips"
+                     + ("; #k: rank among the systems." if sum(n not in anchors for n in names) > 1 else "."))
     lines += published_lines(next(iter(cols.values()), {}))
     scored = [c["n_files"] for c in cols.values() if "n_files" in c]
     return "\n".join(lines + few_clips_note(min(scored) if scored else out["n_clips"]))
+
+
+def _chance_cell(spec, metric: str, col: dict) -> str:
+    """"0.271 gap +0.303": the better chance control of one system's column and its score's gap to
+    it; "" where the column has no controls for ``metric``."""
+    ctl = col.get("controls", {})
+    vals = [ctl.get(k, {}).get(metric) for k in ("other_clip", "shifted")]
+    vals = [x for x in vals if x is not None and math.isfinite(x)]
+    if not vals or col.get(metric) is None:
+        return ""
+    better = max(vals) if spec.higher else min(vals)
+    gap = _gap(spec, col[metric], vals)
+    return f"{_fmt(better)} gap {'+' if gap is not None and gap > 0 else ''}{_fmt(gap)}"
 
 
 def _ranks(cols: dict, systems: list[str]) -> dict[str, dict[str, int]]:
