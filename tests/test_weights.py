@@ -14,8 +14,19 @@ from maskvat.errors import MaskvatError
 
 def test_hub_id_versus_path():
     assert hub.looks_like_hub_id("openai/clip-vit-base-patch32")
-    for not_id in ("./model", "~/x/y", "/abs/path", "a/b/c", "plain"):
+    for not_id in ("./model", "~/x/y", "/abs/path", "a/b/c", "plain", "w/Cnn14_16k.pth", "w/synch.PT"):
         assert not hub.looks_like_hub_id(not_id)
+    assert hub.looks_like_hub_id("org/model-v1.5")  # a dot in a repo name is not a file suffix
+
+
+def test_a_missing_file_in_a_folder_here_is_a_missing_file_not_a_hub_id(tmp_path, monkeypatch):
+    """New-user finding: `--panns w/missing.pth` said "not in the local cache and the model hub is
+    unreachable"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w").mkdir()
+    assert not hub.looks_like_hub_id("w/model")  # 'w' is a folder here
+    with pytest.raises(MaskvatError, match=r"^w/missing\.pth: no such file"):
+        hub.published_file("w/missing.pth", "PANNs checkpoint")
 
 
 def test_offline_and_unreachable_fail_fast(monkeypatch):

@@ -117,10 +117,16 @@ def pipeline_index(folder: str | os.PathLike) -> dict | None:
 
 
 # ---- model hub and folders -------------------------------------------------------------------
+WEIGHT_FILE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".pkl", ".npz", ".h5", ".onnx")
+
+
 def looks_like_hub_id(source: str) -> bool:
-    """'owner/name', not a relative or absolute file path."""
+    """'owner/name', not a relative or absolute file path: a name ending like a weights file
+    ('w/Cnn14.pth') or whose first part is a folder here ('runs/model') is a path."""
     parts = source.split("/")
-    return len(parts) == 2 and all(parts) and not source.startswith((".", "~"))
+    if len(parts) != 2 or not all(parts) or source.startswith((".", "~")):
+        return False
+    return not parts[1].lower().endswith(WEIGHT_FILE_SUFFIXES) and not Path(parts[0]).is_dir()
 
 
 def offline_mode() -> bool:
@@ -298,14 +304,14 @@ def load_checkpoint(path: str | os.PathLike, what: str):
     except pickle.UnpicklingError:  # a global outside torch's allow-list: stand-ins below
         pass
     except Exception as exc:  # torch raises several types for a file that is not its own
-        raise MaskvatError(f"{path}: not a PyTorch checkpoint ({_first_line(exc)}); expected {what}") from None
+        raise MaskvatError(f"{path}: not a PyTorch checkpoint (empty, truncated or another format); expected {what}") from None
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
         stand_ins = [(type(name.rpartition(".")[2], (ForeignObject,), {"foreign_name": name}), name) for name in names]
         with torch.serialization.safe_globals(stand_ins):
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - anything else is a damaged or foreign file
-        raise MaskvatError(f"{path}: not a PyTorch checkpoint ({_first_line(exc)}); expected {what}") from None
+        raise MaskvatError(f"{path}: not a PyTorch checkpoint (empty, truncated or another format); expected {what}") from None
 
 
 PUBLISHED_SUFFIXES = (".pth", ".pt", ".ckpt")

@@ -203,7 +203,8 @@ class VGGishEmbedder:
         try:
             state = torch.load(file, map_location="cpu", weights_only=True)
         except Exception as err:  # a truncated, foreign or pickled-object file
-            raise MaskvatError(f"{file}: cannot be read as a PyTorch state dict ({type(err).__name__})") from err
+            raise MaskvatError(f"{file}: not a PyTorch checkpoint (empty, truncated or another format); expected "
+                              "VGGish weights") from err
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise MaskvatError(f"{file}: not a state dict of tensors")
         expected = {**VGGISH_STATE_SHAPES, **PPROC_STATE_SHAPES}
