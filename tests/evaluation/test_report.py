@@ -31,3 +31,14 @@ def test_a_table_of_enough_clips_has_no_note():
     assert "not reliable" not in format_columns(many)
     many["columns"]["b"] = summary(4)  # a column of fewer clips than the references
     assert "only 4 clips scored" in format_columns(many)
+
+
+def test_systems_equal_as_printed_share_a_rank():
+    """New-user finding: three copies of the true sound at 0.000 were ranked #1, #2, #3."""
+    from maskvat.evaluation.report import _ranks
+
+    cols = {"a": {"fad": 0.0, "onset_f1_50": 1.0}, "b": {"fad": 0.0, "onset_f1_50": 0.9},
+            "c": {"fad": 0.2, "onset_f1_50": 1.0000001}}
+    r = _ranks(cols, ["a", "b", "c"])
+    assert [r[n]["fad"] for n in "abc"] == [1, 1, 3]  # lower is better
+    assert [r[n]["onset_f1_50"] for n in "abc"] == [1, 3, 1]  # 1.000 and 1.000 as printed

@@ -212,8 +212,9 @@ def _ranks(cols: dict, systems: list[str]) -> dict[str, dict[str, int]]:
     for m, spec in METRICS.items():
         vals = [(cols[n].get(m), n) for n in systems]
         vals = [(v, n) for v, n in vals if v is not None and math.isfinite(v)]
-        for rank, (_, n) in enumerate(sorted(vals, key=lambda t: -t[0] if spec.higher else t[0]), 1):
-            out[n][m] = rank
+        for v, n in vals:  # competition ranking: systems equal as printed share a rank (1, 1, 3)
+            better = [w for w, _ in vals if _fmt(w) != _fmt(v) and (w > v if spec.higher else w < v)]
+            out[n][m] = 1 + len(better)
     return out
 
 
