@@ -66,6 +66,7 @@ from maskvat.evaluation.codec import evaluate_codec
 from maskvat.media import probe, read_audio
 from maskvat.model.config import model_config
 from maskvat.pipeline.generate import Pipeline
+from maskvat.train.augment import Augment
 from maskvat.train.codec import CodecTrainConfig, CodecTrainer
 from maskvat.train.generator import GeneratorTrainer, TrainConfig
 from maskvat.train.scav import SCAVTrainConfig, SCAVTrainer
@@ -168,6 +169,11 @@ class FitConfig:
         if self.semantic.window_s > self.clip_seconds:
             raise MaskvatError(f"semantic.window_s {self.semantic.window_s} is longer than clip_seconds {self.clip_seconds}")
         SemanticConfig(**self.semantic.model)
+        for name in ("sync", "semantic"):
+            try:
+                Augment.from_setting(getattr(self, name).augment)
+            except MaskvatError as e:
+                raise MaskvatError(f"{name}.{e}") from None
         model_config(self.generator.model, **{k: v for k, v in self.generator.model_overrides.items()
                                               if k not in MODEL_SET_BY_FIT})
         self.extract.check()
@@ -312,8 +318,8 @@ def choose_split(names: list[str], cfg: FitConfig) -> dict[str, list[str]]:
 # Trainer options added after fit's first release, with the default that leaves a stage as it was:
 # a stage's fingerprint includes them only when set otherwise.
 _LOOP_ADDED = {"keep_best": ""}
-ADDED_LATER = {"codec": _LOOP_ADDED, "sync": {**_LOOP_ADDED, "init_from": None},
-               "semantic": {**_LOOP_ADDED, "init_from": None}, "generator": _LOOP_ADDED, "scav": _LOOP_ADDED}
+ADDED_LATER = {"codec": _LOOP_ADDED, "sync": {**_LOOP_ADDED, "init_from": None, "augment": False},
+               "semantic": {**_LOOP_ADDED, "init_from": None, "augment": False}, "generator": _LOOP_ADDED, "scav": _LOOP_ADDED}
 
 
 # ---- the run ---------------------------------------------------------------------------------------

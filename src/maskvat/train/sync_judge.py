@@ -33,6 +33,7 @@ from maskvat.encoders.sync import (
     save_judge,
 )
 from maskvat.errors import MaskvatError
+from maskvat.train.augment import Augment, augment_frames, mask_mel_bands
 from maskvat.train.loop import LoopConfig, Trainer
 from maskvat.train.runlog import plot_curves
 from maskvat.weights import resolve
@@ -53,6 +54,7 @@ class SyncTrainConfig(LoopConfig):
     eval_windows: int = 630  # 30 per offset class
     level_loss: float = 0.0  # weight of the level probes' loss (0: offsets only)
     init_from: str | None = None  # start from these weights ("lab": the shipped judge, or a folder) instead of random
+    augment: bool | dict = False  # change each training window at random (train.augment.Augment: true, or its fields)
     model: dict = field(default_factory=lambda: asdict(SyncConfig()))
 
 
@@ -141,6 +143,10 @@ class SyncJudgeTrainer(Trainer):
         rng = np.random.default_rng([self.cfg.seed, step])
         video, mel, cls, idx, start = sample_sync_batch(self.train_clips, self.judge.grid, self.cfg.batch, rng,
                                                         return_index=True)
+        aug = Augment.from_setting(self.cfg.augment)
+        if aug != Augment.off():
+            rng_aug = np.random.default_rng([self.cfg.seed, step, 1])  # the windows drawn are those without augment
+            video, mel = augment_frames(video, rng_aug, aug), mask_mel_bands(mel, rng_aug, aug)
         out = {"video": video, "mel": mel, "cls": cls}
         if self.cfg.level_loss > 0:
             grid = self.judge.grid
