@@ -72,8 +72,8 @@ class Augment:
 
 def augment_frames(frames: torch.Tensor, rng: np.random.Generator, aug: Augment) -> torch.Tensor:
     """frames [B, F, S, S, 3] uint8 -> the same shape and dtype, each window's F frames changed alike:
-    a square crop of side c*S at a random place (c in [min_crop, 1]) resized back to S (bilinear),
-    a horizontal flip, then brightness, contrast (about the window's mean grey) and saturation
+    a square crop of side c*S at a random place (c in [min_crop, 1]) resized back to S (bilinear,
+    one batched ``grid_sample``), a horizontal flip, then brightness, contrast (about the window's mean grey) and saturation
     (about each pixel's grey), clipped to [0, 255]."""
     if frames.ndim != 5 or frames.shape[-1] != 3 or frames.shape[2] != frames.shape[3]:
         raise MaskvatError(f"augment_frames: frames must be [B, F, S, S, 3], not {list(frames.shape)}")
@@ -82,26 +82,24 @@ def augment_frames(frames: torch.Tensor, rng: np.random.Generator, aug: Augment)
     corner = rng.uniform(0.0, 1.0, size=(b, 2))
     flip = rng.uniform(size=b) < aug.flip
     bright, contrast, sat = (rng.uniform(1 - x, 1 + x, size=b) for x in (aug.brightness, aug.contrast, aug.saturation))
-    x = frames.float()  # [B, F, S, S, 3]
-    out = []
-    for i in range(b):
-        side = max(1, int(round(crop[i] * s)))
-        top, left = (int(round(c * (s - side))) for c in corner[i])
-        w = x[i, :, top : top + side, left : left + side]  # [F, side, side, 3]
-        if side != s:
-            w = F.interpolate(w.permute(0, 3, 1, 2), size=(s, s), mode="bilinear", align_corners=False)
-            w = w.permute(0, 2, 3, 1)
-        if flip[i]:
-            w = w.flip(2)
-        out.append(w)
-    x = torch.stack(out)
-    weights = x.new_tensor([0.299, 0.587, 0.114])
+    # crop and flip as one affine resampling of each window's F frames (stacked as channels): output
+    # x in [-1, 1] reads input x * side + centre (mirrored where flipped), as a crop-then-resize
+    centre = (2 * corner - 1) * (1 - crop)[:, None]  # [B, 2]: (x, y) of the crop's centre
+    theta = np.zeros((b, 2, 3), dtype=np.float32)
+    theta[:, 0, 0] = np.where(flip, -crop, crop)
+    theta[:, 1, 1] = crop
+    theta[:, :, 2] = centre
+    x = frames.permute(0, 1, 4, 2, 3).reshape(b, n * 3, s, s).float()  # [B, F * 3, S, S]
+    grid = F.affine_grid(torch.from_numpy(theta), [b, n * 3, s, s], align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False).view(b, n, 3, s, s)
+    # brightness k, saturation a about each pixel's grey g, contrast c about the window's mean grey m
+    # (saturation keeps g, so m is that of the input): k * (c * a * x + c * (1 - a) * g + (1 - c) * m)
+    grey = torch.einsum("bfcij,c->bfij", x, x.new_tensor([0.299, 0.587, 0.114])).unsqueeze(2)  # [B, F, 1, S, S]
+    mean = grey.mean(dim=(1, 2, 3, 4), keepdim=True)
     view = lambda v: x.new_tensor(v).view(b, 1, 1, 1, 1)  # noqa: E731
-    x = x * view(bright)
-    grey = (x * weights).sum(-1, keepdim=True)  # [B, F, S, S, 1]
-    x = grey + (x - grey) * view(sat)
-    mean = (x * weights).sum(-1, keepdim=True).mean(dim=(1, 2, 3), keepdim=True)  # [B, 1, 1, 1, 1]
-    x = mean + (x - mean) * view(contrast)
+    k, a, c = view(bright), view(sat), view(contrast)
+    x = (k * c * a) * x + (k * c * (1 - a)) * grey + (k * (1 - c)) * mean
+    x = x.permute(0, 1, 3, 4, 2)  # [B, F, S, S, 3]
     return x.clamp(0, 255).round().to(torch.uint8)
 
 
