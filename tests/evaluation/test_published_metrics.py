@@ -109,5 +109,8 @@ def test_missing_or_foreign_weights_exit_2_with_one_line(clips, tmp_path, capsys
     assert main([*args, "--panns", str(tmp_path / "vggish.pth")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not a PANNs CNN14 checkpoint" in err
-    assert main([*args, "--published-seconds", "-1"]) == 2
+    assert main([*args, "--panns", str(missing), "--published-seconds", "-1"]) == 2
     assert "--published-seconds -1" in capsys.readouterr().err
+    assert main([*args, "--published-seconds", "4"]) == 2  # read by no metric asked for: not silently ignored
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "only the published metrics read it" in err

@@ -216,6 +216,18 @@ def test_a_folder_that_is_not_a_fit_is_never_written_into(footage, tmp_path):
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
 
 
+def test_clips_longer_than_every_file_are_refused_before_the_codec_trains(footage, tmp_path, capsys):
+    data = json.loads(DEBUG.read_text())
+    data["clip_seconds"] = 3.0  # the footage's files are 2.0-2.4 s
+    config = tmp_path / "long_clips.json"
+    config.write_text(json.dumps(data))
+    model = tmp_path / "model"
+    assert main(["fit", str(footage[0].parent), "--out", str(model), "--config", str(config), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "clip_seconds 3: no train file is that long" in err
+    assert not (model / "fit" / "codec").exists()
+
+
 def test_the_split_is_by_file_seeded_and_honours_held_out_names():
     names = [f"v/{i:02d}.mp4" for i in range(23)]
     cfg = FitConfig(val_files=2, test_files=3)

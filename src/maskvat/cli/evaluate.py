@@ -63,7 +63,7 @@ def add_published_options(p: argparse.ArgumentParser) -> None:
                    help="ImageBind checkpoint (imagebind_huge.pth, the file av-benchmark loads): adds IB-score, the "
                         "cosine similarity of ImageBind's embeddings of each reference video's picture and of the "
                         "generated sound (higher is better; references must be videos; clips need 4 s)")
-    g.add_argument("--published-seconds", type=float, default=8.0, metavar="S",
+    g.add_argument("--published-seconds", type=float, default=None, metavar="S",
                    help="the published metrics read each clip's first S seconds, as av-benchmark does "
                         "(default 8, its default; 0: the whole common span)")
 
@@ -101,12 +101,17 @@ def run(args: argparse.Namespace) -> int:
     if args.start is not None and not args.start >= 0:
         raise MaskvatError(f"--start {args.start:g}: must be 0 or more (seconds into each reference)")
     judge = None if args.judge == "none" else args.judge
-    if args.published_seconds < 0:
-        raise MaskvatError(f"--published-seconds {args.published_seconds:g}: give a length in seconds, or 0 for all")
+    published = [f"--{name}" for name in ("panns", "passt", "synchformer", "imagebind") if getattr(args, name)]
+    if args.published_seconds is not None and not published:
+        raise MaskvatError("--published-seconds: only the published metrics read it; give --panns, --passt, "
+                           "--synchformer or --imagebind, or leave it out")
+    seconds = 8.0 if args.published_seconds is None else args.published_seconds
+    if seconds < 0:
+        raise MaskvatError(f"--published-seconds {seconds:g}: give a length in seconds, or 0 for all")
     common = dict(codec=None if args.codec == "none" else args.codec, judge=judge, semantic=args.semantic,
                   vggish=args.vggish, panns=args.panns, passt=args.passt, synchformer=args.synchformer,
                   imagebind=args.imagebind,
-                  published_seconds=args.published_seconds or None, start=args.start)
+                  published_seconds=seconds or None, start=args.start)
     if systems or args.anchors:
         if args.generated:
             systems = {Path(args.generated).name or "generated": args.generated}

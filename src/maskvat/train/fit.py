@@ -445,6 +445,17 @@ class FitRun:
                                                      self.cfg.clip_seconds, progress=self.progress)
         return clips
 
+    def check_clip_lengths(self, split: dict[str, list[str]]) -> None:
+        """The sync and semantic stages cut the train and val files into clips of ``clip_seconds``
+        (a file's remainder is left out): a MaskvatError, before any training, if a part has no
+        file that long."""
+        for part in ("train", "val"):
+            seconds = [self.footage[n].seconds for n in split[part] if n in self.footage]
+            if seconds and max(seconds) < self.cfg.clip_seconds:
+                raise MaskvatError(f"clip_seconds {self.cfg.clip_seconds:g}: no {part} file is that long (the longest "
+                                   f"is {max(seconds):.1f} s); the encoders train on clips of clip_seconds cut from "
+                                   "each file: give a shorter clip_seconds")
+
     # ---- stages ------------------------------------------------------------------------------------
     def run_split(self) -> dict:
         """Refuse silent sound tracks (before any long work), then choose and save the split."""
@@ -454,6 +465,7 @@ class FitRun:
                 raise MediaError(f.path, f"its sound track is {quiet}: maskvat fit learns each video's sound from the "
                                          "video itself; leave this file out")
         split = choose_split(list(self.footage), self.cfg)
+        self.check_clip_lengths(split)
         seconds = {part: round(sum(self.footage[n].seconds for n in names), 2) for part, names in split.items()}
         self.folder("split").mkdir(parents=True, exist_ok=True)
         with atomic_path(self.root / "split.json") as tmp:
@@ -620,6 +632,8 @@ def fit(sources: list[str | os.PathLike], model: str | os.PathLike, cfg: FitConf
     footage = check_inputs(sources)
     run = FitRun(model, cfg, footage, device=resolve_device(device), progress=progress, log=log)
     run.check()
+    if run.done("split") is not None:
+        run.check_clip_lengths(run.split)  # a config changed since: before the codec's minutes
     run.root.mkdir(parents=True, exist_ok=True)
     with atomic_path(run.root / "config.json") as tmp:
         tmp.write_text(json.dumps(cfg.to_dict(), indent=1))
