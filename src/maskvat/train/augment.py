@@ -94,13 +94,13 @@ def augment_frames(frames: torch.Tensor, rng: np.random.Generator, aug: Augment)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False).view(b, n, 3, s, s)
     # brightness k, saturation a about each pixel's grey g, contrast c about the window's mean grey m
     # (saturation keeps g, so m is that of the input): k * (c * a * x + c * (1 - a) * g + (1 - c) * m)
-    grey = torch.einsum("bfcij,c->bfij", x, x.new_tensor([0.299, 0.587, 0.114])).unsqueeze(2)  # [B, F, 1, S, S]
+    grey = (0.299 * x[:, :, 0] + 0.587 * x[:, :, 1] + 0.114 * x[:, :, 2]).unsqueeze(2)  # [B, F, 1, S, S]
     mean = grey.mean(dim=(1, 2, 3, 4), keepdim=True)
     view = lambda v: x.new_tensor(v).view(b, 1, 1, 1, 1)  # noqa: E731
     k, a, c = view(bright), view(sat), view(contrast)
-    x = (k * c * a) * x + (k * c * (1 - a)) * grey + (k * (1 - c)) * mean
-    x = x.permute(0, 1, 3, 4, 2)  # [B, F, S, S, 3]
-    return x.clamp(0, 255).round().to(torch.uint8)
+    x.mul_(k * c * a).add_(grey * (k * c * (1 - a)) + (k * (1 - c)) * mean)  # in place: the largest tensor here
+    x.clamp_(0, 255).round_()
+    return x.to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()  # [B, F, S, S, 3]
 
 
 def mask_mel_bands(mel: torch.Tensor, rng: np.random.Generator, aug: Augment) -> torch.Tensor:
