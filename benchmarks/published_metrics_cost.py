@@ -153,27 +153,27 @@ def time_scorer(video_side, audio_side, frames, clips: list[np.ndarray]) -> dict
 
 
 def video_rows(only, clips: list[np.ndarray], seconds: float, width: int, height: int, *, tiny: bool = False) -> dict:
-    """The DeSync and IB-score rows among ``only``."""
+    """The DeSync and IB-score rows among ``only``: (row name, scorer, its video side, its frames,
+    rounding of its scores) per metric, built one at a time (ImageBind huge alone is ~2.9 GB)."""
+    metrics = {
+        "desync": (DESYNC_ROW, lambda: desync_scorer(seconds, TINY_SYNCHFORMER if tiny else SYNCHFORMER),
+                   lambda sc: sc.video_features, desync_frames,
+                   lambda d: None if d is None else round(d.seconds, 3)),
+        "ib": (IB_ROW, lambda: ib_scorer(seconds, TINY_IMAGEBIND if tiny else IMAGEBIND),
+               lambda sc: sc.video_embedding, ib_frames, lambda x: round(x, 4)),
+    }
     rows = {}
-    if "desync" in only:
-        scorer = desync_scorer(seconds, TINY_SYNCHFORMER if tiny else SYNCHFORMER)
-        rng = np.random.default_rng(1)
-        row = time_scorer(scorer.video_features,
-                          lambda video, wav: scorer.score(video, wav, SR),
-                          lambda i: desync_frames(scorer, seconds, width, height, rng), clips)
-        row["scores"] = [None if d is None else round(d.seconds, 3) for d in row["scores"]]
-        rows[DESYNC_ROW] = row
-        print(DESYNC_ROW, row, flush=True)
+    for seed, key in enumerate(("desync", "ib"), 1):
+        if key not in only:
+            continue
+        name, build, video_side, frames, rounded = metrics[key]
+        scorer, rng = build(), np.random.default_rng(seed)
+        row = time_scorer(video_side(scorer), lambda video, wav: scorer.score(video, wav, SR),
+                          lambda i: frames(scorer, seconds, width, height, rng), clips)
+        row["scores"] = [rounded(x) for x in row["scores"]]
+        rows[name] = row
+        print(name, row, flush=True)
         del scorer
-    if "ib" in only:
-        scorer = ib_scorer(seconds, TINY_IMAGEBIND if tiny else IMAGEBIND)
-        rng = np.random.default_rng(2)
-        row = time_scorer(scorer.video_embedding,
-                          lambda video, wav: scorer.score(video, wav, SR),
-                          lambda i: ib_frames(scorer, seconds, width, height, rng), clips)
-        row["scores"] = [round(x, 4) for x in row["scores"]]
-        rows[IB_ROW] = row
-        print(IB_ROW, row, flush=True)
     return rows
 
 
