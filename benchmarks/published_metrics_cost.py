@@ -168,8 +168,14 @@ def video_rows(only, clips: list[np.ndarray], seconds: float, width: int, height
             continue
         name, build, video_side, frames, rounded = metrics[key]
         scorer, rng = build(), np.random.default_rng(seed)
-        row = time_scorer(video_side(scorer), lambda video, wav: scorer.score(video, wav, SR),
-                          lambda i: frames(scorer, seconds, width, height, rng), clips)
+
+        def score(video, wav, sc=scorer):
+            return sc.score(video, wav, SR)
+
+        def pictures(i, sc=scorer, make=frames, r=rng):
+            return make(sc, seconds, width, height, r)
+
+        row = time_scorer(video_side(scorer), score, pictures, clips)
         row["scores"] = [rounded(x) for x in row["scores"]]
         rows[name] = row
         print(name, row, flush=True)

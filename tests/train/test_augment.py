@@ -11,7 +11,7 @@ from maskvat.train.fit import FitConfig, FitRun
 from maskvat.train.semantic import SemanticTrainConfig, SemanticTrainer
 from maskvat.train.sync_judge import SyncJudgeTrainer, SyncTrainConfig
 
-ONLY = dict(flip=0.0, min_crop=1.0, brightness=0.0, contrast=0.0, saturation=0.0, mel_mask=0)
+ONLY = {"flip": 0.0, "min_crop": 1.0, "brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "mel_mask": 0}
 
 
 def frames(b=3, n=5, s=16, seed=0) -> torch.Tensor:

@@ -51,11 +51,11 @@ class Augment:
             raise MaskvatError(f"augment: mel_mask is a number of bands >= 0, not {self.mel_mask}")
 
     @classmethod
-    def off(cls) -> "Augment":
+    def off(cls) -> Augment:
         return cls(flip=0.0, min_crop=1.0, brightness=0.0, contrast=0.0, saturation=0.0, mel_mask=0)
 
     @classmethod
-    def from_setting(cls, setting: bool | dict) -> "Augment":
+    def from_setting(cls, setting: bool | dict) -> Augment:
         """A config's ``augment``: false (off), true (these defaults) or a dict of fields."""
         if setting is True:
             return cls()
@@ -96,7 +96,7 @@ def augment_frames(frames: torch.Tensor, rng: np.random.Generator, aug: Augment)
     # (saturation keeps g, so m is that of the input): k * (c * a * x + c * (1 - a) * g + (1 - c) * m)
     grey = (0.299 * x[:, :, 0] + 0.587 * x[:, :, 1] + 0.114 * x[:, :, 2]).unsqueeze(2)  # [B, F, 1, S, S]
     mean = grey.mean(dim=(1, 2, 3, 4), keepdim=True)
-    view = lambda v: x.new_tensor(v).view(b, 1, 1, 1, 1)  # noqa: E731
+    view = lambda v: x.new_tensor(v).view(b, 1, 1, 1, 1)
     k, a, c = view(bright), view(sat), view(contrast)
     x.mul_(k * c * a).add_(grey * (k * c * (1 - a)) + (k * (1 - c)) * mean)  # in place: the largest tensor here
     x.clamp_(0, 255).round_()
@@ -116,3 +116,15 @@ def mask_mel_bands(mel: torch.Tensor, rng: np.random.Generator, aug: Augment) ->
     for i in range(b):
         out[i, start[i] : start[i] + width[i]] = floor[i]
     return out
+
+
+def augment_windows(frames: torch.Tensor, mel: torch.Tensor, setting: bool | dict, seed: int,
+                    step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A trainer's batch (frames [B, F, S, S, 3] uint8, mel [B, M, T]) augmented as a config's
+    ``augment`` says, from a generator seeded by (seed, step, 1): the windows were drawn from
+    (seed, step), so they are those an unaugmented run draws, and a resumed run redraws the same."""
+    aug = Augment.from_setting(setting)
+    if aug == Augment.off():
+        return frames, mel
+    rng = np.random.default_rng([seed, step, 1])
+    return augment_frames(frames, rng, aug), mask_mel_bands(mel, rng, aug)

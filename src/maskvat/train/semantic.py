@@ -27,7 +27,7 @@ from maskvat.data.lab_clips import FPS, MEL_RATE, LabClips, load_lab_split, log_
 from maskvat.encoders.semantic import SemanticConfig, SemanticPair, contrastive_loss, load_semantic
 from maskvat.errors import MaskvatError
 from maskvat.lab.round_trip import codec_round_trips
-from maskvat.train.augment import Augment, augment_frames, mask_mel_bands
+from maskvat.train.augment import augment_windows
 from maskvat.train.loop import LoopConfig, Trainer
 from maskvat.train.runlog import plot_curves
 from maskvat.weights import resolve
@@ -171,10 +171,7 @@ class SemanticTrainer(Trainer):
     def batch(self, step: int) -> dict:
         frames, mel = sample_semantic_batch(self.train_clips, self.cfg.batch, self.window, self.cfg.frames_per_window,
                                             np.random.default_rng([self.cfg.seed, step]), self.cfg.codec_share)
-        aug = Augment.from_setting(self.cfg.augment)
-        if aug != Augment.off():
-            rng_aug = np.random.default_rng([self.cfg.seed, step, 1])  # the windows drawn are those without augment
-            frames, mel = augment_frames(frames, rng_aug, aug), mask_mel_bands(mel, rng_aug, aug)
+        frames, mel = augment_windows(frames, mel, self.cfg.augment, self.cfg.seed, step)
         return {"frames": frames, "mel": mel}
 
     def loss(self, module: SemanticPair, batch: dict):

@@ -33,7 +33,7 @@ from maskvat.encoders.sync import (
     save_judge,
 )
 from maskvat.errors import MaskvatError
-from maskvat.train.augment import Augment, augment_frames, mask_mel_bands
+from maskvat.train.augment import augment_windows
 from maskvat.train.loop import LoopConfig, Trainer
 from maskvat.train.runlog import plot_curves
 from maskvat.weights import resolve
@@ -143,10 +143,7 @@ class SyncJudgeTrainer(Trainer):
         rng = np.random.default_rng([self.cfg.seed, step])
         video, mel, cls, idx, start = sample_sync_batch(self.train_clips, self.judge.grid, self.cfg.batch, rng,
                                                         return_index=True)
-        aug = Augment.from_setting(self.cfg.augment)
-        if aug != Augment.off():
-            rng_aug = np.random.default_rng([self.cfg.seed, step, 1])  # the windows drawn are those without augment
-            video, mel = augment_frames(video, rng_aug, aug), mask_mel_bands(mel, rng_aug, aug)
+        video, mel = augment_windows(video, mel, self.cfg.augment, self.cfg.seed, step)
         out = {"video": video, "mel": mel, "cls": cls}
         if self.cfg.level_loss > 0:
             grid = self.judge.grid
