@@ -19,7 +19,8 @@ def from_checked_dict(cls: type[T], data: dict, what: str) -> T:
     what: how the error names the source, e.g. "runs/a/config.json: training option"."""
     unknown = set(data) - {f.name for f in fields(cls)}
     if unknown:
-        raise MaskvatError(f"unknown {what}(s): {', '.join(sorted(unknown))}")
+        raise MaskvatError(f"unknown {what}(s): {', '.join(sorted(unknown))} "
+                           f"(known: {', '.join(f.name for f in fields(cls))})")
     return cls(**data)
 
 

@@ -181,8 +181,10 @@ def test_a_finished_stage_with_other_settings_stops_the_run_before_any_work(fitt
     data = json.loads(DEBUG.read_text())
     data["sync"]["steps"] = 4
     before = (fitted / "fit" / "config.json").read_text()
-    with pytest.raises(MaskvatError, match=r"fit/sync: finished with other settings"):
+    with pytest.raises(MaskvatError, match=r"fit/sync: finished with other settings") as err:
         fit([footage[0].parent], fitted, FitConfig.from_dict(data), device="cpu", progress=False, log=lambda s: None)
+    assert "changed since the last run: sync.steps)" in str(err.value)  # names what changed, and only that
+    assert "stage folders after it (semantic, cache, generator, scav, pipeline)" in str(err.value)
     assert (fitted / "fit" / "config.json").read_text() == before
 
 

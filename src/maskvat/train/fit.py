@@ -322,6 +322,8 @@ ADDED_LATER = {"codec": _LOOP_ADDED, "sync": {**_LOOP_ADDED, "init_from": None, 
                "semantic": {**_LOOP_ADDED, "init_from": None, "augment": False}, "generator": _LOOP_ADDED, "scav": _LOOP_ADDED}
 
 
+FEW_VAL_CLIPS = 5  # fewer val clips than this: the semantic pair's recall among them is said to say little
+
 # ---- the run ---------------------------------------------------------------------------------------
 class FitRun:
     """One ``maskvat fit`` run folder: stage folders, their fingerprints and done markers."""
@@ -392,12 +394,34 @@ class FitRun:
                 gap = gap or stage
                 continue
             if done.get("id") != self.ids[stage]:
+                changed = self.changed_settings()
+                later = [s for s in STAGES[STAGES.index(stage) + 1:] if self.folder(s).is_dir()]
                 raise MaskvatError(f"{self.folder(stage)}: finished with other settings or after other earlier stages "
-                                   f"than this config gives; use a new --out, or delete {self.folder(stage)} and the "
-                                   "stage folders after it to redo them")
+                                   "than this config gives"
+                                   + (f" (changed since the last run: {', '.join(changed)})" if changed else "")
+                                   + f"; use a new --out, or delete {self.folder(stage)}"
+                                   + (f" and the stage folders after it ({', '.join(later)})" if later else "")
+                                   + " to redo them")
             if gap:
                 raise MaskvatError(f"{self.folder(stage)}: finished, but the earlier stage {gap} is not; delete "
                                    f"{self.folder(stage)} and the stage folders after it (or use a new --out)")
+
+    def changed_settings(self) -> list[str]:
+        """Dotted names of the settings that differ from the last run's MODEL/fit/config.json (empty
+        if there is none or it cannot be read): what the 'other settings' error names."""
+        try:
+            before = json.loads((self.root / "config.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return []
+
+        def flat(d: dict, prefix: str = "") -> dict:
+            out = {}
+            for k, v in d.items():
+                out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+            return out
+
+        a, b = flat(before), flat(json.loads(json.dumps(self.cfg.to_dict())))
+        return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
     def mark_done(self, stage: str, seconds: float, report: dict) -> None:
         with atomic_path(self.folder(stage) / "done.json") as tmp:
@@ -517,6 +541,10 @@ class FitRun:
         cfg = replace(self.cfg.semantic, codec=str(self.codec_dir) if codec else None)
         size = SemanticConfig(**cfg.model).size
         train, val = self.clips("train", size, codec=codec), self.clips("val", size)
+        if len(val.frames) < FEW_VAL_CLIPS:
+            self.log(f"semantic: only {len(val.frames)} val clip(s) of {self.cfg.clip_seconds:g} s: its validation "
+                     f"recall (retrieval among them) says little; more or longer val files, or a shorter clip_seconds, "
+                     "give more")
         trainer = SemanticTrainer(cfg, self.folder("semantic"), clips=(train, val), progress=self.progress)
         trainer.val_title = VAL_TITLE
         last = trainer.run(device=self.device)
