@@ -103,10 +103,11 @@ def test_random_windows_of_longer_clips(setup, tmp_path, one_torch_thread):
     assert last["step"] == 2
 
 
-@pytest.mark.parametrize("variant", ["debug-adaln-b", "debug-seq2seq", "debug-hybrid"])
+@pytest.mark.parametrize("variant", ["debug-adaln-b", "debug-seq2seq", "debug-hybrid", "debug-vaura", "debug-vtaldm"])
 def test_ddp_two_processes_on_cpu(setup, tmp_path, variant):
     """Accelerate under torchrun: 2 processes, gloo, a few synchronised steps (every parameter
-    of every variant gets a gradient: DDP stops at step 2 otherwise)."""
+    of every variant, the V-AURA and VTA-LDM generators too, gets a gradient: DDP stops at step 2
+    otherwise)."""
     import os
     import subprocess
     import sys
