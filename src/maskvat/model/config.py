@@ -7,7 +7,7 @@ can rebuild the whole pipeline.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError

@@ -12,15 +12,14 @@ Inputs: ``codes: [B, K, L]`` long, masked positions hold ``config.mask_id``;
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from maskvat.errors import MaskvatError
+from maskvat.model.folder import GeneratorFolder
 from maskvat.model.config import ModelConfig
 from maskvat.model.layers import (
     AdaLNBlock,
@@ -33,7 +32,6 @@ from maskvat.model.layers import (
     nearest_resample,
     sinusoid,
 )
-from maskvat.weights import load_module, load_strict, resolve, save_module, snapshot
 
 
 @dataclass
@@ -62,7 +60,11 @@ class Conditioning:
         return Conditioning(join(a.adaln, b.adaln), join(a.memory, b.memory), torch.cat([a.drop, b.drop]))
 
 
-class MaskVAT(nn.Module):
+class MaskVAT(GeneratorFolder, nn.Module):
+    CONFIG = ModelConfig
+    KIND, WHAT = "maskvat", "a MaskVAT model"
+    HINT = "pass a model folder (e.g. a `maskvat train` run's model/), or 'lab'"
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = cfg = config
@@ -222,31 +224,3 @@ class MaskVAT(nn.Module):
         labels = torch.arange(len(v), device=v.device)
         contrastive = 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels))
         return {"mse": mse, "contrastive": contrastive}
-
-    # ---- persistence -------------------------------------------------------------------------
-    def save_pretrained(self, folder: str | os.PathLike, *, half: bool = True, extra: dict | None = None) -> None:
-        """config.json (the ModelConfig, plus ``extra``) + model.safetensors (fp16 by default)."""
-        save_module(folder, self, "maskvat", {**self.config.to_dict(), **({"extra": extra} if extra else {})}, half=half)
-
-    @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, *, device: str | torch.device = "cpu",
-                        local_files_only: bool = False) -> "MaskVAT":
-        """Load a folder written by ``save_pretrained``, "lab" (the shipped generator), or a
-        model-hub id holding such a folder (cache first, then a download unless offline).
-        Weights come back as float32."""
-        folder = snapshot(resolve(source, "generator"), "model", local_files_only=local_files_only,
-                          hint="pass a model folder (e.g. a `maskvat train` run's model/), or 'lab'")
-        model, _ = read_model_folder(folder)
-        return model.to(device).eval()
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-def read_model_folder(folder: str | os.PathLike) -> tuple["MaskVAT", dict]:
-    """(model, the ``extra`` dict saved with it) of a folder written by ``save_pretrained``."""
-    meta, state = load_module(folder, "maskvat", "a MaskVAT model")
-    extra = meta.pop("extra", {})
-    model = MaskVAT(ModelConfig.from_dict(meta))
-    load_strict(model, state, Path(folder) / "model.safetensors")
-    return model, extra

@@ -48,9 +48,7 @@ delayed sequence [B, K, S] with S = L + max offset; logits [B, K, L, C] (frame o
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -58,9 +56,9 @@ from torch import nn
 
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
+from maskvat.model.folder import GeneratorFolder
 from maskvat.model.generator_io import GeneratorIO
 from maskvat.model.layers import CodegramEmbedding, Mlp, nearest_resample
-from maskvat.weights import load_module, load_strict, resolve, save_module, snapshot
 
 KIND = "vaura"
 PATTERNS = ("delay", "parallel")
@@ -215,8 +213,12 @@ class VisualCondition:
         return VisualCondition(torch.cat([a.visual, b.visual]), torch.cat([a.drop, b.drop]))
 
 
-class VAURA(nn.Module):
+class VAURA(GeneratorFolder, nn.Module):
     """The V-AURA generator (see the module docstring)."""
+
+    CONFIG = VAURAConfig
+    KIND, WHAT = KIND, "a V-AURA model"
+    HINT = "pass a V-AURA model folder (e.g. a `maskvat train` run's model/)"
 
     autoregressive = True  # the pipeline samples it frame by frame (``maskvat.sampling.autoregressive``)
 
@@ -303,33 +305,6 @@ class VAURA(nn.Module):
         length = codes.shape[-1]
         logits, _ = self.sequence_logits(codes, self.condition(semantic, sync, drop, length))
         return from_sequence(logits, self.config.offsets, length)
-
-    # ---- persistence -------------------------------------------------------------------------
-    def save_pretrained(self, folder: str | os.PathLike, *, half: bool = True, extra: dict | None = None) -> None:
-        """config.json ({"kind": "vaura", the VAURAConfig, plus ``extra``}) + model.safetensors."""
-        save_module(folder, self, KIND, {**self.config.to_dict(), **({"extra": extra} if extra else {})}, half=half)
-
-    @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, *, device: str | torch.device = "cpu",
-                        local_files_only: bool = False) -> "VAURA":
-        """A folder written by ``save_pretrained`` (or a hub id holding one); float32 weights."""
-        folder = snapshot(resolve(source, "generator"), "model", local_files_only=local_files_only,
-                          hint="pass a V-AURA model folder (e.g. a `maskvat train` run's model/)")
-        model, _ = read_vaura_folder(folder)
-        return model.to(device).eval()
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-def read_vaura_folder(folder: str | os.PathLike) -> tuple[VAURA, dict]:
-    """(model, the ``extra`` dict saved with it) of a folder written by ``VAURA.save_pretrained``."""
-    meta, state = load_module(folder, KIND, "a V-AURA model")
-    extra = meta.pop("extra", {})
-    model = VAURA(VAURAConfig.from_dict(meta))
-    load_strict(model, state, Path(folder) / "model.safetensors")
-    return model, extra
-
 
 # ---- the training objective ------------------------------------------------------------------------
 def next_token_loss(model: VAURA, codes: torch.Tensor, drop: torch.Tensor, semantic: torch.Tensor | None = None,

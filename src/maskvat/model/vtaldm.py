@@ -74,15 +74,14 @@ semantic [B, Ns, Ds]; sync [B, Ny, Dy]; drop [B] bool; t [B] in [0, 1].
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from maskvat.config_checks import from_checked_dict
 from maskvat.errors import MaskvatError
+from maskvat.model.folder import GeneratorFolder
 from maskvat.model.generator_io import GeneratorIO
 from maskvat.model.layers import (
     HybridBlock,
@@ -91,7 +90,6 @@ from maskvat.model.layers import (
     nearest_resample,
     sinusoid_at,
 )
-from maskvat.weights import load_module, load_strict, resolve, save_module, snapshot
 
 KIND = "vtaldm"
 SOLVERS = ("euler", "heun")
@@ -202,8 +200,12 @@ class VisualMemory:
         return VisualMemory(torch.cat([a.tokens, b.tokens]), torch.cat([a.drop, b.drop]))
 
 
-class VTALDM(nn.Module):
+class VTALDM(GeneratorFolder, nn.Module):
     """The VTA-LDM-style flow generator (see the module docstring)."""
+
+    CONFIG = VTALDMConfig
+    KIND, WHAT = KIND, "a VTA-LDM model"
+    HINT = "pass a VTA-LDM model folder (e.g. a `maskvat train` run's model/)"
 
     continuous = True  # the pipeline samples a latent by ODE (``maskvat.sampling.flow``), then quantises it
 
@@ -299,34 +301,6 @@ class VTALDM(nn.Module):
     def forward(self, x, t, semantic=None, sync=None, drop=None) -> torch.Tensor:
         """Velocity [B, L, H] at (x [B, L, H], t [B]) given the visual streams."""
         return self.velocity(x, t, self.condition(semantic, sync, drop, x.shape[1]))
-
-    # ---- persistence -------------------------------------------------------------------------------
-    def save_pretrained(self, folder: str | os.PathLike, *, half: bool = True, extra: dict | None = None) -> None:
-        """config.json ({"kind": "vtaldm", the VTALDMConfig, plus ``extra``}) + model.safetensors
-        (the latent statistics included)."""
-        save_module(folder, self, KIND, {**self.config.to_dict(), **({"extra": extra} if extra else {})}, half=half)
-
-    @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, *, device: str | torch.device = "cpu",
-                        local_files_only: bool = False) -> VTALDM:
-        """A folder written by ``save_pretrained`` (or a hub id holding one); float32 weights."""
-        folder = snapshot(resolve(source, "generator"), "model", local_files_only=local_files_only,
-                          hint="pass a VTA-LDM model folder (e.g. a `maskvat train` run's model/)")
-        model, _ = read_vtaldm_folder(folder)
-        return model.to(device).eval()
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-def read_vtaldm_folder(folder: str | os.PathLike) -> tuple[VTALDM, dict]:
-    """(model, the ``extra`` dict saved with it) of a folder written by ``VTALDM.save_pretrained``."""
-    meta, state = load_module(folder, KIND, "a VTA-LDM model")
-    extra = meta.pop("extra", {})
-    model = VTALDM(VTALDMConfig.from_dict(meta))
-    load_strict(model, state, Path(folder) / "model.safetensors")
-    return model, extra
-
 
 # ---- the training objective ---------------------------------------------------------------------------
 def flow_path(x1: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
