@@ -67,10 +67,35 @@ def test_generate_shortcuts_build_the_settings(monkeypatch):
 
 
 def test_too_long_a_span_after_start_says_what_remains(tmp_path):
+    import numpy as np
+
     from maskvat.media import FrameArray
     from maskvat.pipeline.limits import requested_duration
-    import numpy as np
 
     video = FrameArray(np.zeros((150, 8, 8, 3), np.uint8), 25.0)  # 6 s
     with pytest.raises(MaskvatError, match=r"only 4\.00 s of video remain after 2\.00 s \(it is 6\.00 s long\)"):
         requested_duration(video, 2.0, 5.0)
+
+
+def _generate_args(*argv):
+    from maskvat.cli.main import build_parser
+
+    return build_parser().parse_args(["generate", "v.mp4", "-o", "out", *argv])
+
+
+@pytest.mark.parametrize("argv, kind, says", [
+    (["--top-k", "8"], "maskvat", "--top-k not used: a MaskVAT model reads only --diversity, --steps"),
+    (["--steps", "8", "--solver", "euler", "--top-p", "0.9"], "vaura",
+     "--steps, --solver not used: a V-AURA model reads only --top-k, --top-p"),
+    (["--diversity", "2", "--top-k", "8"], "vtaldm",
+     "--diversity, --top-k not used: a VTA-LDM model reads only --solver, --steps"),
+    (["--steps", "8", "--diversity", "2"], "maskvat", None),
+    (["--top-k", "8", "--top-p", "0.5"], "vaura", None),
+    (["--steps", "8", "--solver", "heun"], "vtaldm", None),
+    ([], "vaura", None),
+])
+def test_options_a_model_does_not_read_are_named(argv, kind, says):
+    """A new user's finding: --top-k with MaskVAT, --steps with V-AURA... were ignored without a word."""
+    from maskvat.cli.generate import ignored_options
+
+    assert ignored_options(_generate_args(*argv), kind) == says

@@ -134,6 +134,11 @@ def test_save_and_load_roundtrip_by_kind(tmp_path, one_torch_thread):
     assert isinstance(load_generator(tmp_path / "m"), MaskVAT)  # the same loader, by the folder's kind
     with pytest.raises(MaskvatError, match="not a V-AURA model"):
         VAURA.from_pretrained(tmp_path / "m")
+    # a training run's folder (config.json of the run, its model in model/): the error names model/
+    model.save_pretrained(tmp_path / "run" / "model")
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"model": "debug-vaura", "steps": 3}))
+    with pytest.raises(MaskvatError, match=r"a training run's folder, not a model folder: pass its model, .*run[/\\]model"):
+        load_generator(tmp_path / "run")
 
 
 def test_configs():

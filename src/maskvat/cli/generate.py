@@ -37,14 +37,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, help="output folder (created)")
     p.add_argument("--model", default="lab", help="'lab' (shipped default), 'hits' (shipped demonstration weights for stick hits and scratches, trained on The Greatest Hits) or a model folder")
     p.add_argument("--codec", default=None, help="override the model's codec: 'lab', a folder or a hub id")
-    p.add_argument("--steps", type=int, default=32, help="decoding iterations N, 1 to 1024 (default and paper: 32; "
-                                                         "fewer is faster and rougher)")
+    p.add_argument("--steps", type=int, default=32, help="MaskVAT: decoding iterations N, 1 to 1024 (default and paper: 32; "
+                                                         "fewer is faster and rougher); VTA-LDM: ODE steps; "
+                                                         "V-AURA: not used (it samples every frame)")
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance gamma (paper: 3)")
-    p.add_argument("--diversity", type=float, default=8.0, help="Gumbel confidence noise delta (paper: 8)")
+    p.add_argument("--diversity", type=float, default=8.0, help="MaskVAT: Gumbel confidence noise delta (paper: 8)")
     p.add_argument("--top-k", type=int, default=None,
-                   help="autoregressive (V-AURA) models: draw from the k most likely codes (default: the model's, 128)")
+                   help="autoregressive (V-AURA) models: draw from the k most likely codes (0: all; default: the model's, 128)")
     p.add_argument("--top-p", type=float, default=None,
-                   help="autoregressive (V-AURA) models: nucleus sampling, 0 to 1 (default: the model's, off)")
+                   help="autoregressive (V-AURA) models: nucleus sampling, 0 to 1 (0: off; default: the model's, off)")
     p.add_argument("--solver", choices=("euler", "heun"), default=None,
                    help="flow (VTA-LDM) models: the ODE solver over --steps steps (default: the model's, heun)")
     p.add_argument("--beams", type=int, default=1,
@@ -242,6 +243,26 @@ def option_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+# the sampler options each generator family reads (``SamplerSettings``; the model folder's "kind")
+FAMILY_OPTIONS = {"maskvat": ("MaskVAT", {"steps", "diversity"}), "vaura": ("V-AURA", {"top_k", "top_p"}),
+                  "vtaldm": ("VTA-LDM", {"steps", "solver"})}
+
+
+def ignored_options(args: argparse.Namespace, kind: str) -> str | None:
+    """A one-line warning naming the sampler options given (not at their defaults) that a model of
+    ``kind`` ("maskvat", "vaura", "vtaldm") does not read, or None: e.g. --top-k with MaskVAT,
+    --steps with V-AURA (it samples every frame), --solver with either non-flow model."""
+    from maskvat.sampling.settings import SamplerSettings
+
+    default = SamplerSettings()
+    name, reads = FAMILY_OPTIONS.get(kind, FAMILY_OPTIONS["maskvat"])
+    unread = [f"--{key.replace('_', '-')}" for key in ("steps", "diversity", "top_k", "top_p", "solver")
+              if key not in reads and getattr(args, key) != getattr(default, key)]
+    if not unread:
+        return None
+    return f"{', '.join(unread)} not used: a {name} model reads only {', '.join(sorted('--' + k.replace('_', '-') for k in reads))}"
+
+
 def lab_model_warning(model: str, videos: list[Path]) -> str | None:
     """One line for a run of the shipped lab model on videos that are not lab clips (a lab clip
     has its truth JSON beside it, as ``maskvat lab build`` writes it), else None. The lab model
@@ -310,6 +331,9 @@ def _load(args):
                          encoder_sources=sources)
     if pipe.summary:
         print(f"maskvat: {args.model}: {pipe.summary}", file=sys.stderr, flush=True)
+    unread = ignored_options(args, getattr(pipe.model, "KIND", "maskvat"))
+    if unread:
+        print(f"maskvat: warning: {unread}", file=sys.stderr, flush=True)
     return pipe, settings
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from maskvat.errors import MaskvatError
 from maskvat.model.maskvat import MaskVAT
 from maskvat.model.vaura import KIND as VAURA_KIND
 from maskvat.model.vaura import VAURA
@@ -44,5 +45,8 @@ def load_generator(source: str | os.PathLike, *, device: str | torch.device = "c
     if isinstance(where, str):  # a hub id: fetch the folder once, then read its kind
         where = snapshot(where, "model", local_files_only=local_files_only,
                          hint="pass a model folder (e.g. a `maskvat train` run's model/), or 'lab'")
+    inner = Path(where) / "model"
+    if (inner / "config.json").is_file() and not (Path(where) / "model.safetensors").is_file():
+        raise MaskvatError(f"{where}: a training run's folder, not a model folder: pass its model, {inner}")
     cls = GENERATORS[generator_kind(where)]
     return cls.from_pretrained(where, device=device, local_files_only=local_files_only)
