@@ -27,14 +27,17 @@ def load(model="lab", **kwargs):
     return Pipeline.load(model, **kwargs)
 
 
-def generate(video, *, model="lab", device="cpu", steps=None, guidance=None, diversity=None, **kwargs):
+def generate(video, *, model="lab", device="cpu", steps=None, guidance=None, diversity=None, temperature=None,
+             **kwargs):
     """Sound for one video with a freshly loaded pipeline; kwargs go to ``Pipeline.generate``
     (``settings``, ``seed``, ``start``, ``duration``, ``beams``; to edit a take: ``keep`` (a sound
     or codes file, a waveform [T] at ``keep_rate`` Hz, codes [K, L] or a Generation),
     ``regenerate`` [(t0, t1), ...] in seconds on the video's timeline, ``variations`` B for a
-    list of B candidates). ``steps``, ``guidance``, ``diversity``: shortcuts for the fields of
-    ``settings`` (a ``SamplerSettings``; the paper's 32, 3 and 8 where neither gives them)."""
-    given = {k: v for k, v in (("steps", steps), ("guidance", guidance), ("diversity", diversity)) if v is not None}
+    list of B candidates). ``steps``, ``guidance``, ``diversity``, ``temperature``: shortcuts for
+    the fields of ``settings`` (a ``SamplerSettings``; the paper's 32, 3 and 8, and 1, where
+    neither gives them)."""
+    given = {k: v for k, v in (("steps", steps), ("guidance", guidance), ("diversity", diversity),
+                               ("temperature", temperature)) if v is not None}
     if given:
         from dataclasses import replace
 

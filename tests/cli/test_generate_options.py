@@ -23,6 +23,7 @@ CHECK = ("import sys\nfrom maskvat.cli.main import main\n"
     (["--guidance", "-1"], "--guidance must be 0 or more, not -1.0"),
     (["--diversity", "nan"], "--diversity must be 0 or more, not nan"),
     (["--batch", "0"], "--batch must be at least 1, not 0"),
+    (["--temperature", "0"], "--temperature must be more than 0, not 0.0"),
 ])
 def test_bad_sampler_options_are_one_line_exit_2_before_torch(tmp_path, opts, says):
     run = subprocess.run([sys.executable, "-c", CHECK, *opts], capture_output=True, text=True, cwd=tmp_path,
@@ -61,6 +62,8 @@ def test_generate_shortcuts_build_the_settings(monkeypatch):
     assert seen["settings"] == SamplerSettings(steps=8) and seen["seed"] == 3
     maskvat.generate("v.mp4", settings=SamplerSettings(diversity=2.0), guidance=5.0)
     assert seen["settings"] == SamplerSettings(guidance=5.0, diversity=2.0)
+    maskvat.generate("v.mp4", temperature=0.7)
+    assert seen["settings"] == SamplerSettings(temperature=0.7)
     seen.clear()
     maskvat.generate("v.mp4")
     assert "settings" not in seen  # no shortcut: Pipeline.generate's own default (the paper's)
@@ -84,11 +87,12 @@ def _generate_args(*argv):
 
 
 @pytest.mark.parametrize("argv, kind, says", [
-    (["--top-k", "8"], "maskvat", "--top-k not used: a MaskVAT model reads only --diversity, --steps"),
+    (["--top-k", "8"], "maskvat", "--top-k not used: a MaskVAT model reads only --diversity, --steps, --temperature"),
     (["--steps", "8", "--solver", "euler", "--top-p", "0.9"], "vaura",
-     "--steps, --solver not used: a V-AURA model reads only --top-k, --top-p"),
-    (["--diversity", "2", "--top-k", "8"], "vtaldm",
-     "--diversity, --top-k not used: a VTA-LDM model reads only --solver, --steps"),
+     "--steps, --solver not used: a V-AURA model reads only --temperature, --top-k, --top-p"),
+    (["--diversity", "2", "--top-k", "8", "--temperature", "0.5"], "vtaldm",
+     "--diversity, --temperature, --top-k not used: a VTA-LDM model reads only --solver, --steps"),
+    (["--temperature", "0.7"], "maskvat", None),
     (["--steps", "8", "--diversity", "2"], "maskvat", None),
     (["--top-k", "8", "--top-p", "0.5"], "vaura", None),
     (["--steps", "8", "--solver", "heun"], "vtaldm", None),
@@ -99,3 +103,31 @@ def test_options_a_model_does_not_read_are_named(argv, kind, says):
     from maskvat.cli.generate import ignored_options
 
     assert ignored_options(_generate_args(*argv), kind) == says
+
+
+def test_temperature_reaches_the_sampler_settings(monkeypatch):
+    """--temperature is the token draw's temperature (``SamplerSettings.temperature``), checked
+    with the other options and handed to the sampler as given."""
+    from maskvat.cli import generate as cli_generate
+
+    args = _generate_args("--temperature", "0.6")
+    assert cli_generate.option_problem(args) is None
+    assert args.temperature == 0.6
+    assert cli_generate.option_problem(_generate_args("--temperature", "-1")) == "temperature must be more than 0, not -1.0"
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--solver", "rk4"], "argument --solver: invalid choice: 'rk4' (choose from 'euler', 'heun')"),
+    (["--format", "mp3"], "argument --format: invalid choice: 'mp3' (choose from 'wav', 'flac')"),
+    (["--steps", "many"], "argument --steps: invalid int value: 'many'"),
+])
+def test_usage_errors_are_one_line(tmp_path, argv, says):
+    """A new user's finding: --solver rk4 printed argparse's 12-line usage block before the error."""
+    from maskvat.cli.main import main
+
+    run = subprocess.run([sys.executable, "-c", "import sys\nfrom maskvat.cli.main import main\nmain(sys.argv[1:])",
+                          "generate", "v.mp4", "-o", "out", *argv], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"maskvat generate: error: {says} (maskvat generate --help lists the options)"
+    assert not (tmp_path / "out").exists()

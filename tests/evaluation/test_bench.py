@@ -54,6 +54,21 @@ def test_markdown_table_marks_missing_values_and_beams():
     lines = markdown_table(res).splitlines()
     assert lines[2].startswith("| codec reconstruct | 0.500 | - |")
     assert lines[3].startswith("| M, B = 10 | 1.250 |") and lines[3].endswith("| 2.000 |")
+    assert "Sampler settings each model row" not in markdown_table(res)  # MaskVAT rows only: the common line says it
+
+
+def test_markdown_table_names_each_familys_settings_when_families_mix():
+    """issue 25's trial: a V-AURA row beside MaskVAT's was recorded with MaskVAT's N and delta only."""
+    from maskvat.sampling.settings import SamplerSettings
+
+    s = SamplerSettings(top_k=64)
+    res = {"n_clips": 2, "seed": 0, "settings": {"steps": 32, "guidance": 3.0, "diversity": 8.0},
+           "rows": [{"name": "A", "settings": s.read_by("maskvat")}, {"name": "V", "settings": s.read_by("vaura")},
+                    {"name": "F", "settings": s.read_by("vtaldm")}]}
+    last = markdown_table(res).splitlines()[-1]
+    assert last == ("Sampler settings each model row's family read: A: guidance 3.0, steps 32, diversity 8.0, "
+                    "temperature 1.0; V: guidance 3.0, temperature 1.0, top_k 64, top_p the model default; "
+                    "F: guidance 3.0, steps 32, solver the model default.")
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +102,9 @@ def test_bench_lab_writes_table_json_and_page(tiny_lab, tmp_path, one_torch_thre
     want = read_audio(tiny_lab / "lab" / "train" / f"{train_clip}.mp4")
     assert got.shape == want.shape and abs(got - want).max() < 1e-3
     assert res["rows"][2]["seconds_per_clip"] > 0 and "seconds_per_clip" not in res["rows"][0]
+    # each model row records the settings its family read (a MaskVAT row: N, gamma, delta, temperature)
+    assert res["rows"][2]["settings"] == {"guidance": 3.0, "steps": 2, "diversity": 8.0, "temperature": 1.0}
+    assert "settings" not in res["rows"][0]
     assert json.loads((out / "results.json").read_text())["n_clips"] == 2
     assert "| Tiny |" in (out / "table.md").read_text()
     page = (out / "index.html").read_text()
@@ -116,4 +134,5 @@ def test_rescore_keeps_the_sound_and_the_times(tiny_lab, tmp_path, one_torch_thr
     again = run_lab_bench(tiny_lab / "lab", rows, out, rescore=True, **kw)
     assert wav.stat().st_mtime_ns == stamp  # not generated again
     assert again["rows"][0]["seconds_per_clip"] == first["rows"][0]["seconds_per_clip"]
+    assert again["rows"][0]["settings"] == first["rows"][0]["settings"]
     assert again["rows"][0]["fdd"] == pytest.approx(first["rows"][0]["fdd"])

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                          "V-AURA: not used (it samples every frame)")
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance gamma (paper: 3)")
     p.add_argument("--diversity", type=float, default=8.0, help="MaskVAT: Gumbel confidence noise delta (paper: 8)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="MaskVAT and V-AURA: temperature of each code's draw, > 0 (default 1: the model's own "
+                        "probabilities; lower draws the likelier codes more often)")
     p.add_argument("--top-k", type=int, default=None,
                    help="autoregressive (V-AURA) models: draw from the k most likely codes (0: all; default: the model's, 128)")
     p.add_argument("--top-p", type=float, default=None,
@@ -232,8 +235,8 @@ def option_problem(args: argparse.Namespace) -> str | None:
     from maskvat.sampling.settings import SamplerSettings
 
     try:
-        SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity, top_k=args.top_k,
-                        top_p=args.top_p, solver=args.solver)
+        SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity,
+                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, solver=args.solver)
     except MaskvatError as exc:
         return str(exc).replace("top_k", "top-k").replace("top_p", "top-p")  # the options' names
     if not 1 <= args.beams <= MAX_BEAMS:
@@ -243,20 +246,15 @@ def option_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-# the sampler options each generator family reads (``SamplerSettings``; the model folder's "kind")
-FAMILY_OPTIONS = {"maskvat": ("MaskVAT", {"steps", "diversity"}), "vaura": ("V-AURA", {"top_k", "top_p"}),
-                  "vtaldm": ("VTA-LDM", {"steps", "solver"})}
-
-
 def ignored_options(args: argparse.Namespace, kind: str) -> str | None:
     """A one-line warning naming the sampler options given (not at their defaults) that a model of
     ``kind`` ("maskvat", "vaura", "vtaldm") does not read, or None: e.g. --top-k with MaskVAT,
     --steps with V-AURA (it samples every frame), --solver with either non-flow model."""
-    from maskvat.sampling.settings import SamplerSettings
+    from maskvat.sampling.settings import FAMILY_READS, SamplerSettings
 
     default = SamplerSettings()
-    name, reads = FAMILY_OPTIONS.get(kind, FAMILY_OPTIONS["maskvat"])
-    unread = [f"--{key.replace('_', '-')}" for key in ("steps", "diversity", "top_k", "top_p", "solver")
+    name, reads = FAMILY_READS.get(kind, FAMILY_READS["maskvat"])
+    unread = [f"--{key.replace('_', '-')}" for key in ("steps", "diversity", "temperature", "top_k", "top_p", "solver")
               if key not in reads and getattr(args, key) != getattr(default, key)]
     if not unread:
         return None
@@ -325,8 +323,9 @@ def _load(args):
 
     chosen = parse_encoder_args(args.encoder_weights or [], "--encoder-weights", need_source=True)
     sources = {name or role: src for role, (name, src) in chosen.items()}
-    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity, top_k=args.top_k,
-                               top_p=args.top_p, solver=args.solver)
+    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity,
+                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                               solver=args.solver)
     pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
                          encoder_sources=sources)
     if pipe.summary:

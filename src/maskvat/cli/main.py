@@ -27,13 +27,14 @@ EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse whose usage errors end with ``hint`` (set by :func:`main` for the words it
-    suspects to be file names that begin with '-')."""
+    """argparse whose usage errors are one line, exit status 2: the problem, ``hint`` (set by
+    :func:`main` for the words it suspects to be file names that begin with '-') and where the
+    options are listed; argparse's own multi-line usage block is left to ``--help``."""
 
     hint = ""
 
     def error(self, message):
-        super().error(message + _Parser.hint)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{_Parser.hint} ({self.prog} --help lists the options)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -137,8 +137,9 @@ def _write_retrieval_row(clips, lab: Path, out: Path) -> dict:
     return picked
 
 
-def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: int, batch: int, progress: bool) -> float:
-    """Generate every clip; returns seconds per clip (wall time of generation, models loaded)."""
+def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: int, batch: int, progress: bool) -> dict:
+    """Generate every clip; returns {"seconds_per_clip": wall time of generation per clip (models
+    loaded), "settings": the sampler settings the row's generator family reads, with their values}."""
     from tqdm import tqdm
 
     pipe = Pipeline.load(row.source, scav="lab" if row.beams > 1 else None)
@@ -151,7 +152,8 @@ def _write_model_row(row: Row, clips, split: Path, out: Path, settings, seed: in
         write_audio(out / f"{clips[i]['clip_id']}.wav", result.wav, result.sample_rate)
         bar.update(1)
     bar.close()
-    return (time.perf_counter() - start) / len(videos)
+    return {"seconds_per_clip": (time.perf_counter() - start) / len(videos),
+            "settings": settings.read_by(getattr(pipe.model, "KIND", "maskvat"))}
 
 
 def _write_row(row: Row, clips, lab: Path, row_dir: Path, codec: str, settings, seed: int, batch: int,
@@ -167,7 +169,7 @@ def _write_row(row: Row, clips, lab: Path, row_dir: Path, codec: str, settings, 
     if row.kind == "retrieval":
         return {"retrieved": _write_retrieval_row(clips, lab, row_dir)}
     if row.kind == "model":
-        return {"seconds_per_clip": _write_model_row(row, clips, split, row_dir, settings, seed, batch, progress)}
+        return _write_model_row(row, clips, split, row_dir, settings, seed, batch, progress)
     raise MaskvatError(f"row {row.name}: unknown kind {row.kind!r}")
 
 
@@ -199,7 +201,8 @@ def run_lab_bench(lab: str | os.PathLike, rows: list[Row], out: str | os.PathLik
         entry: dict = {"name": row.name, "kind": row.kind, "source": row.source, "beams": row.beams, "dir": f"rows/{row.slug}"}
         kept = row.name in earlier and all((row_dir / f"{c['clip_id']}.wav").is_file() for c in clips)
         if kept:
-            entry.update({k: earlier[row.name][k] for k in ("seconds_per_clip", "retrieved") if k in earlier[row.name]})
+            entry.update({k: earlier[row.name][k] for k in ("seconds_per_clip", "retrieved", "settings")
+                          if k in earlier[row.name]})
         else:
             entry.update(_write_row(row, clips, lab, row_dir, codec, settings, seed, batch, progress))
         scores = evaluate_dirs(row_dir, split, codec=codec, judge=judge, classifier=classifier, semantic=semantic,
@@ -233,6 +236,10 @@ def markdown_table(results: dict) -> str:
     lines.append("")
     lines.append(f"{results['n_clips']} lab test clips; N = {s.get('steps')}, gamma = {s.get('guidance')}, "
                  f"delta = {s.get('diversity')}, seed {results.get('seed')}.")
+    own = [(r["name"], r["settings"]) for r in results["rows"] if r.get("settings")]
+    if any(set(v) != {"guidance", "steps", "diversity", "temperature"} for _, v in own):  # a row of another family
+        lines.append("Sampler settings each model row's family read: " + "; ".join(
+            f"{name}: " + ", ".join(f"{k} {'the model default' if v is None else v}" for k, v in values.items()) for name, values in own) + ".")
     fad = {r.get("fad_embedding") for r in results["rows"]} - {None}
     if fad:
         lines.append(f"FAD embedding: {', '.join(sorted(fad))}; WC, CC and NS in the space of the semantic encoder pair "

@@ -45,3 +45,18 @@ class SamplerSettings:
             raise MaskvatError(f"top_p must be between 0 and 1, not {self.top_p}")
         if self.solver not in (None, "euler", "heun"):
             raise MaskvatError(f"solver must be 'euler' or 'heun', not {self.solver!r}")
+
+    def read_by(self, kind: str) -> dict:
+        """The settings a generator family reads (``FAMILY_READS``; ``kind`` is a model folder's
+        "kind": "maskvat", "vaura" or "vtaldm"), as {name: value}: what a run of that family used.
+        guidance is read by all three; an unknown kind is taken as MaskVAT."""
+        _, reads = FAMILY_READS.get(kind, FAMILY_READS["maskvat"])
+        return {"guidance": self.guidance, **{key: getattr(self, key) for key in reads}}
+
+
+# The sampler settings each generator family reads besides guidance: (its name, the fields). MaskVAT
+# (``maskvat.sampling.sampler``) unmasks in N steps with Gumbel-noised confidences; V-AURA
+# (``sampling.autoregressive``) draws every frame; VTA-LDM (``sampling.flow``) integrates an ODE.
+FAMILY_READS = {"maskvat": ("MaskVAT", ("steps", "diversity", "temperature")),
+                "vaura": ("V-AURA", ("temperature", "top_k", "top_p")),
+                "vtaldm": ("VTA-LDM", ("steps", "solver"))}
