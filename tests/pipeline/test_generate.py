@@ -209,10 +209,14 @@ def test_generate_many_batches_files_like_each_alone(tiny_model, make_video, tmp
         assert got[i].wav.shape == alone.wav.shape == (int(round(0.4 * 44100)),)
         np.testing.assert_allclose(got[i].wav, alone.wav, atol=1e-4)
     assert not torch.equal(got[0].codes, got[2].codes)  # each item kept its own conditioning
-    # batch size 1 with the paper's random sampling is generate() with the same seed
+    # with the paper's random sampling too, each video of a batch gets generate()'s sound at the same
+    # seed: its draws come from its own generator (a folder run and a run of one file agree)
     s = SamplerSettings(steps=3)
+    got = {i: r for i, _, r in pipe.generate_many([a, b], batch_size=2, settings=s, seed=5, duration=0.4)}
+    for i, video in ((0, a), (1, b)):
+        assert torch.equal(got[i].codes, pipe.generate(video, settings=s, seed=5, duration=0.4).codes)
     [(_, _, one)] = list(pipe.generate_many([a], batch_size=1, settings=s, seed=5, duration=0.4))
-    assert torch.equal(one.codes, pipe.generate(a, settings=s, seed=5, duration=0.4).codes)
+    assert torch.equal(one.codes, got[0].codes)
 
 
 def test_cli_refuses_two_inputs_writing_the_same_file(tiny_model, make_video, tmp_path, capsys):

@@ -157,3 +157,25 @@ def test_guidance_hides_the_prompt_from_the_unconditional_pass(guide_prompt, one
         # what was sampled so far is seen by both passes
         assert torch.equal(conditional[~fixed], unconditional[~fixed])
     assert len(m.seen) == 3
+
+
+def test_row_generators_draw_for_each_group_what_it_draws_alone():
+    """A list of generators splits the rows into equal groups, each drawn as it would be alone:
+    a video's draws do not depend on the videos batched beside it."""
+    from maskvat.sampling.steps import multinomial_rows, rand_rows, randn_rows, row_groups
+
+    probs = torch.softmax(torch.randn(4, 3, 5, 7, generator=torch.Generator().manual_seed(1)), -1)  # 2 items x 2 beams
+    seeded = lambda: torch.Generator().manual_seed(9)  # noqa: E731
+    together = multinomial_rows(probs, [seeded(), seeded()])
+    assert together.shape == (4, 3, 5)
+    for item in range(2):
+        rows = slice(2 * item, 2 * item + 2)
+        assert torch.equal(together[rows], multinomial_rows(probs[rows], seeded()))
+    # one generator for all rows: the flat draw it always was
+    flat = torch.multinomial(probs.reshape(-1, 7), 1, generator=seeded()).view(4, 3, 5)
+    assert torch.equal(multinomial_rows(probs, seeded()), flat)
+    for draw in (rand_rows, randn_rows):
+        both = draw((4, 6), [seeded(), seeded()])
+        assert torch.equal(both[:2], draw((2, 6), seeded())) and torch.equal(both[2:], both[:2])
+    with pytest.raises(ValueError, match="5 rows cannot be split evenly among 2"):
+        row_groups([seeded(), seeded()], 5)

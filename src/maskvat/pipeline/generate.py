@@ -468,8 +468,9 @@ class Pipeline:
 
         Videos that fit in one window and have the same codegram length are sampled together,
         ``batch_size`` at a time (times ``beams``); longer ones go through ``generate`` alone.
-        Each batch draws from its own generator seeded with ``seed``, so with ``batch_size=1``
-        every result equals ``generate(video, seed=seed)``."""
+        Each video of a batch draws from its own generator seeded with ``seed``, so every result
+        is ``generate(video, seed=seed)``'s whatever the batch (to float rounding in the batched
+        model, which can change a rare near-tie draw)."""
         if batch_size < 1:
             raise MaskvatError(f"batch size must be at least 1, not {batch_size}")
         cfg = self.model.config
@@ -502,7 +503,9 @@ class Pipeline:
             yield from self._run_batch(pending.pop(key), key[0], settings, seed, beams, progress)
 
     def _run_batch(self, items, length, settings, seed, beams, progress):
-        gen = torch.Generator(device=self.device).manual_seed(seed)
+        # one generator per video, each seeded alike: a video sampled beside others draws what it
+        # draws alone (``sampling.steps``: row groups), so its sound does not depend on the batch
+        gen = [torch.Generator(device=self.device).manual_seed(seed) for _ in items]
         out = self._sample([f for _, _, f, _ in items], length, settings, gen, None, None, progress, beams,
                            desc=f"sampling {len(items)} videos together" if len(items) > 1 else "sampling")
         picks, scores, kept = [], [], []

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from maskvat.errors import MaskvatError
 from maskvat.model.vaura import VAURA, VisualCondition, from_sequence, to_sequence
 from maskvat.sampling.sampler import SamplerSettings
-from maskvat.sampling.steps import guide
+from maskvat.sampling.steps import Generators, guide, multinomial_rows
 
 
 # ---- pure pieces ---------------------------------------------------------------------------------
@@ -49,16 +49,15 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 0.0) -> t
     return logits
 
 
-def sample_next(logits: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
+def sample_next(logits: torch.Tensor, generator: Generators = None, temperature: float = 1.0,
                 top_k: int = 0, top_p: float = 0.0) -> torch.Tensor:
     """One code per row: logits [..., C] -> codes [...], drawn from softmax(filtered logits / T)."""
     logits = filter_logits(logits.float() / max(temperature, 1e-6), top_k, top_p)
-    probs = torch.softmax(logits, dim=-1).reshape(-1, logits.shape[-1])
-    return torch.multinomial(probs, 1, generator=generator).view(logits.shape[:-1])
+    return multinomial_rows(torch.softmax(logits, dim=-1), generator)
 
 
 def choose(logits: torch.Tensor, known: torch.Tensor, fixed: torch.Tensor, settings: SamplerSettings,
-           top_k: int, top_p: float, generator: torch.Generator | None = None,
+           top_k: int, top_p: float, generator: Generators = None,
            uncond_logits: torch.Tensor | None = None) -> torch.Tensor:
     """The column of one sequence step: logits [B, K, C] (and the [NULL] pass's, guided when
     given), known [B, K] bool, fixed [B, K] codes -> codes [B, K] (the fixed code where known)."""
@@ -77,7 +76,7 @@ def leading_known(known: torch.Tensor) -> int:
 # ---- the loop ------------------------------------------------------------------------------------
 @torch.no_grad()
 def sample_autoregressive(model: VAURA, cond: VisualCondition, length: int,
-                          settings: SamplerSettings = SamplerSettings(), generator: torch.Generator | None = None, *,
+                          settings: SamplerSettings = SamplerSettings(), generator: Generators = None, *,
                           uncond: VisualCondition | None = None, prompt: torch.Tensor | None = None,
                           prompt_mask: torch.Tensor | None = None, use_cache: bool = True, progress: bool = False,
                           desc: str = "sampling") -> torch.Tensor:

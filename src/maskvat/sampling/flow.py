@@ -30,7 +30,7 @@ from tqdm import tqdm
 from maskvat.errors import MaskvatError
 from maskvat.model.vtaldm import SOLVERS, VTALDM, VisualMemory
 from maskvat.sampling.sampler import SamplerSettings
-from maskvat.sampling.steps import guide
+from maskvat.sampling.steps import Generators, guide, randn_rows
 
 
 # ---- pure pieces ---------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def guided_velocity(model: VTALDM, memory: VisualMemory, gamma: float) -> Callab
 # ---- the sampler -------------------------------------------------------------------------------------
 @torch.no_grad()
 def sample_latent(model: VTALDM, cond: VisualMemory, length: int, settings: SamplerSettings = SamplerSettings(),
-                  generator: torch.Generator | None = None, *, uncond: VisualMemory | None = None,
+                  generator: Generators = None, *, uncond: VisualMemory | None = None,
                   prompt_latent: torch.Tensor | None = None, keep: torch.Tensor | None = None,
                   noise: torch.Tensor | None = None, progress: bool = False, desc: str = "sampling") -> torch.Tensor:
     """Generate latents [B, H, L] (codec units) for the visual memory ``cond`` (batch B).
@@ -98,7 +98,7 @@ def sample_latent(model: VTALDM, cond: VisualMemory, length: int, settings: Samp
     if guided and uncond is None:
         raise ValueError("guidance > 0 needs the unconditional memory (uncond)")
     if noise is None:
-        noise = torch.randn(b, length, cfg.codec_hidden, generator=generator, device=device)
+        noise = randn_rows((b, length, cfg.codec_hidden), generator, device)
     x0 = noise.to(device, torch.float32)
     memory = VisualMemory.cat(cond, uncond) if guided else cond
     after = None

@@ -25,6 +25,7 @@ from maskvat.model.maskvat import Conditioning, MaskVAT
 from maskvat.sampling.schedule import still_masked
 from maskvat.sampling.settings import SamplerSettings  # noqa: F401 - re-exported: its historical home
 from maskvat.sampling.steps import (
+    Generators,
     annealed_delta,
     confidence,
     guide,
@@ -35,7 +36,7 @@ from maskvat.sampling.steps import (
 
 @torch.no_grad()
 def sample_codes(model: MaskVAT, cond: Conditioning, length: int, settings: SamplerSettings = SamplerSettings(),
-                 generator: torch.Generator | None = None, *, uncond: Conditioning | None = None,
+                 generator: Generators = None, *, uncond: Conditioning | None = None,
                  prompt: torch.Tensor | None = None, prompt_mask: torch.Tensor | None = None,
                  progress: bool = False, desc: str = "sampling") -> torch.Tensor:
     """Generate codes [B, K, L] for conditioning ``cond`` (batch B, already projected).
