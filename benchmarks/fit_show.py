@@ -69,6 +69,8 @@ def test_files(model: Path, part: str = "test") -> list[Path]:
 
 def stage_refs(model: Path, work: Path, part: str = "test") -> None:
     from maskvat.media import probe, read_audio, write_audio
+    from maskvat.media.video import decode_frames
+    from maskvat.media.write import write_video
 
     refs, shifted = work / "refs", work / "rows" / "shifted"
     refs.mkdir(parents=True, exist_ok=True)
@@ -80,9 +82,11 @@ def stage_refs(model: Path, work: Path, part: str = "test") -> None:
             name = f"{src.stem}_s{s:05.1f}"
             out = refs / f"{name}.mp4"
             if not out.exists():
-                subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", f"{s}", "-i", str(src), "-t", f"{SEGMENT}",
-                                "-map", "0:v:0", "-map", "0:a:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
-                                "-c:a", "alac", str(out)], check=True)
+                # the project's own media layer (PyAV), so no ffmpeg program is needed: the source's
+                # frames at its own rate, its sound as read for every model (mono, 44.1 kHz), ALAC
+                frames = decode_frames(src, float(info.video.fps), start=s, duration=SEGMENT).frames
+                sound = read_audio(src, start=s, duration=SEGMENT)
+                write_video(out, frames, info.video.fps, sound, 44100, audio_codec="alac")
             wav = read_audio(src, start=s + SHIFT, duration=SEGMENT)
             write_audio(shifted / f"{name}.wav", wav, 44100)
     print(f"refs: {len(list(refs.glob('*.mp4')))} segments of {SEGMENT:g} s", flush=True)

@@ -162,6 +162,25 @@ def test_predict_offsets_windows_a_whole_clip():
         predict_offsets(judge, frames[:5], np.zeros(9000, np.float32))
 
 
+def test_offset_probabilities_are_the_judges_softmax_per_window():
+    from maskvat.encoders.judge import offset_probabilities, predict_offsets
+
+    torch.manual_seed(0)
+    judge = SyncJudge(TINY)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (30, 16, 16, 3), dtype=np.uint8)
+    wav = rng.standard_normal(int(30 / 25 * 44100)).astype(np.float32)
+    probs = offset_probabilities(judge, frames, wav)
+    assert probs.shape == (4, judge.grid.n_classes)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4))
+    # the offsets are the most probable class of each window, in seconds from the middle class
+    expected = (probs.argmax(-1).numpy() - judge.grid.half) * judge.grid.step_s
+    np.testing.assert_allclose(predict_offsets(judge, frames, wav), expected)
+    # the first window's probabilities are those of the judge on that window alone
+    alone = offset_probabilities(judge, frames[:12], wav[: int(12 / 25 * 44100)])
+    torch.testing.assert_close(alone[0], probs[0], atol=1e-5, rtol=1e-4)
+
+
 def test_continuous_levels_take_each_kinds_highest_source():
     from types import SimpleNamespace
 

@@ -16,12 +16,14 @@ from maskvat.errors import MaskvatError
 
 
 @torch.no_grad()
-def predict_offsets(judge: SyncJudge, frames: np.ndarray, wav: np.ndarray, hop_frames: int | None = None,
-                    sample_rate: int = 44100) -> np.ndarray:
-    """frames [F, S, S, 3] uint8 at 25 fps and mono wav [T] covering the same span -> offsets [W] s.
+def offset_probabilities(judge: SyncJudge, frames: np.ndarray, wav: np.ndarray, hop_frames: int | None = None,
+                         sample_rate: int = 44100) -> torch.Tensor:
+    """frames [F, S, S, 3] uint8 at 25 fps and mono wav [T] covering the same span -> the judge's
+    offset-class probabilities [W, C] per window (C = ``judge.grid.n_classes``; class
+    ``judge.grid.half`` is offset 0, class c is (c - half) * ``judge.grid.step_s`` s, + audio late).
 
-    Windows of the judge's length start every ``hop_frames`` (default: half a window).
-    """
+    Windows of the judge's length start every ``hop_frames`` (default: half a window). Raises
+    MaskvatError for a clip shorter than one window or frames of another size than the judge's."""
     judge.eval()
     w = judge.grid.window_frames
     hop = hop_frames or w // 2
@@ -38,5 +40,12 @@ def predict_offsets(judge: SyncJudge, frames: np.ndarray, wav: np.ndarray, hop_f
         mel = torch.nn.functional.pad(mel, (0, need - mel.shape[-1]), value=float(mel.min()))
     video = torch.stack([torch.as_tensor(frames[s : s + w]) for s in starts])
     mels = torch.stack([mel[:, s * per : (s + w) * per] for s in starts])
-    classes = judge(video, mels).argmax(-1).numpy()
+    return judge(video, mels).float().softmax(-1)
+
+
+def predict_offsets(judge: SyncJudge, frames: np.ndarray, wav: np.ndarray, hop_frames: int | None = None,
+                    sample_rate: int = 44100) -> np.ndarray:
+    """frames [F, S, S, 3] uint8 at 25 fps and mono wav [T] covering the same span -> offsets [W] s:
+    each window's most probable offset class (:func:`offset_probabilities`)."""
+    classes = offset_probabilities(judge, frames, wav, hop_frames, sample_rate).argmax(-1).numpy()
     return (classes - judge.grid.half) * judge.grid.step_s
