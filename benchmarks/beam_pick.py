@@ -2,7 +2,7 @@
 then each selector's pick against the segment's real sound (issue 21, "B = 10 beams no worse
 than B = 1").
 
-    python benchmarks/beam_pick.py --model hits --work DIR [--beams 10] [--stage generate score]
+    python benchmarks/beam_pick.py --model hits --work DIR [--beams 10] [--stage generate judge score]
 
 DIR/refs/ holds the segments with their real sound (``benchmarks/fit_show.py --stage refs``).
 
@@ -11,6 +11,9 @@ DIR/refs/ holds the segments with their real sound (``benchmarks/fit_show.py --s
   with every candidate's SCAV distance to the segment's picture (the model's own SCAV, what
   ``--beams`` ranks by) and the model's sync judge's offset probabilities on (picture, candidate)
   (``maskvat.encoders.judge.offset_probabilities``, windows every half window): DIR/scores.json.
+- judge: each candidate scored as ``maskvat generate --selector judge`` scores it
+  (``Pipeline._judge``: the model's sync judge on the window's own sync features, picture
+  context included, ``encoders.judge.sync_confidence``), added to DIR/scores.json.
 - score: every candidate's onset figures against the real sound (``evaluation.alignment``, the
   detector and matching of ``maskvat evaluate``), and the pick of each selector written to
   DIR/rows/SELECTOR/NAME.wav for ``maskvat evaluate --compare``:
@@ -18,6 +21,7 @@ DIR/refs/ holds the segments with their real sound (``benchmarks/fit_show.py --s
     scav       the smallest SCAV distance (what ``--beams B`` keeps)
     judge_p0   the largest mean probability of offset 0 over the judge's windows
     judge_abs  the smallest expected |offset| under the judge's probabilities
+    judge      the largest p(offset 0) as ``--selector judge`` computes it (stage judge)
     oracle     the best onset F1 +-100 ms against the real sound (the ceiling of any selector;
                it reads the answer, so it is no system)
   and the mean over all candidates (what a random pick scores on average). DIR/pick.json, DIR/pick.md.
@@ -33,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 SEGMENT = 8.0
-SELECTORS = ("first", "scav", "judge_p0", "judge_abs", "oracle")
+SELECTORS = ("first", "scav", "judge_p0", "judge_abs", "judge", "oracle")
 
 
 def stage_generate(model: str, work: Path, beams: int, seed: int, settings_args: dict) -> None:
@@ -80,6 +84,26 @@ def stage_generate(model: str, work: Path, beams: int, seed: int, settings_args:
                                                     "cpu_s_this_run": round(time.process_time() - t0, 1)}, indent=1))
 
 
+def stage_judge(model: str, work: Path) -> None:
+    import torch
+
+    from maskvat.encoders.judge import sync_confidence
+    from maskvat.media import read_audio
+    from maskvat.pipeline.generate import Pipeline
+
+    pipe = Pipeline.load(model, scav=None, selector="judge")
+    scores = json.loads((work / "scores.json").read_text())
+    cands = sorted((work / "cands").iterdir(), key=lambda p: int(p.name[3:]))
+    for stem, sc in scores.items():
+        ref = work / "refs" / f"{stem}.mp4"
+        wavs = [read_audio(c / f"{stem}.wav") for c in cands]
+        feats = pipe.features.visual(ref, 0.0, len(wavs[0]) / 44100, context=pipe.feature_context,
+                                     edge=pipe.feature_edge)
+        p0 = sync_confidence(pipe.features.sync.judge, feats.sync, torch.as_tensor(np.stack(wavs)), 44100)
+        sc["judge"] = (1.0 - p0).tolist()  # what Pipeline._judge returns as the beams' distances
+    (work / "scores.json").write_text(json.dumps(scores, indent=1))
+
+
 def stage_score(work: Path) -> dict:
     from maskvat.evaluation.alignment import onset_track, pair_alignment
     from maskvat.media import read_audio, write_audio
@@ -87,6 +111,8 @@ def stage_score(work: Path) -> dict:
     scores = json.loads((work / "scores.json").read_text())
     cands = sorted((work / "cands").iterdir(), key=lambda p: int(p.name[3:]))
     per_clip, picks = {}, {s: {} for s in SELECTORS}
+    if not all("judge" in sc for sc in scores.values()):
+        picks.pop("judge")
     for stem, sc in sorted(scores.items()):
         ref_wav = read_audio(work / "refs" / f"{stem}.mp4")
         ref = onset_track(ref_wav, 44100)
@@ -98,6 +124,8 @@ def stage_score(work: Path) -> dict:
         f1 = [f["onset_f1_100"] for f in figures]
         chosen = {"first": 0, "scav": int(np.argmin(sc["scav"])), "judge_p0": int(np.argmax(sc["judge_p0"])),
                   "judge_abs": int(np.argmin(sc["judge_abs"])), "oracle": int(np.argmax(f1))}
+        if "judge" in sc:
+            chosen["judge"] = int(np.argmin(sc["judge"]))
         per_clip[stem] = {"figures": figures, "chosen": chosen}
         for name, i in chosen.items():
             picks[name][stem] = i
@@ -110,7 +138,7 @@ def stage_score(work: Path) -> dict:
         return float(np.mean(vals)) if vals else float("nan")
 
     table = {}
-    for name in SELECTORS:
+    for name in picks:
         rows = [per_clip[s]["figures"][i] for s, i in picks[name].items()]
         table[name] = {k: mean(k, rows) for k in ("onset_f1_100", "onset_f1_50", "onset_p_100", "onset_r_100")}
     every = [f for c in per_clip.values() for f in c["figures"]]
@@ -120,7 +148,9 @@ def stage_score(work: Path) -> dict:
     from scipy.stats import spearmanr
 
     track = {}
-    for key, sign in (("scav", -1), ("judge_p0", 1), ("judge_abs", -1)):
+    for key, sign in (("scav", -1), ("judge_p0", 1), ("judge_abs", -1), ("judge", -1)):
+        if key not in picks:
+            continue
         rhos = []
         for stem, c in per_clip.items():
             f1 = [f["onset_f1_100"] for f in c["figures"]]
@@ -150,13 +180,15 @@ def main() -> None:
     ap.add_argument("--beams", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--stage", nargs="+", default=["generate", "score"], choices=["generate", "score"])
+    ap.add_argument("--stage", nargs="+", default=["generate", "judge", "score"], choices=["generate", "judge", "score"])
     args = ap.parse_args()
     work = Path(args.work)
     if not (work / "refs").is_dir():
         raise SystemExit(f"{work / 'refs'}: no such folder (make it with benchmarks/fit_show.py --stage refs)")
     if "generate" in args.stage:
         stage_generate(args.model, work, args.beams, args.seed, {"temperature": args.temperature})
+    if "judge" in args.stage:
+        stage_judge(args.model, work)
     if "score" in args.stage:
         stage_score(work)
 

@@ -245,3 +245,40 @@ def test_generate_from_frames_in_memory(tiny_model, make_video, one_torch_thread
     path = make_video("f.mp4", 10, 25.0)
     got = {i: r for i, _, r in pipe.generate_many([FrameArray(frames, 25.0), path], settings=s)}
     assert got[0].codes.shape == got[1].codes.shape == (9, 35)
+
+
+def test_the_judge_selector_keeps_the_beam_its_sync_judge_finds_most_in_sync(tmp_path, make_video, one_torch_thread):
+    """selector="judge": the model's sync judge (its lab-sync encoder's) scores each beam on the
+    window's own sync features; the kept beam is the most probable at offset 0, and no SCAV is needed."""
+    from maskvat.encoders.judge import sync_confidence
+
+    frames = 160
+    folder = Pipeline.debug(max_frames=frames, window_seconds=frames * 512 / 44100).save_pretrained(tmp_path / "m")
+    video = make_video("long.mp4", 50, 25.0)  # 2 s: one window of 1.86 s, over the judge's 1.6 s
+    pipe = Pipeline.load(folder, scav=None, selector="judge")
+    out = pipe.generate(video, settings=SamplerSettings(steps=2), beams=3, duration=1.8)
+    [dist] = out.beam_distances
+    assert len(dist) == 3 and all(0 <= d <= 1 for d in dist) and out.chosen == [int(np.argmin(dist))]
+    # the distances are 1 - the judge's p(offset 0) of each beam's sound, as sync_confidence gives them
+    feats = pipe.features.visual(video, 0.0, 1.8, context=pipe.feature_context, edge=pipe.feature_edge)
+    p0 = sync_confidence(pipe.features.sync.judge, feats.sync, torch.as_tensor(np.stack([out.wav])))
+    assert 0 <= float(p0[0]) <= 1
+    np.testing.assert_allclose(1 - float(p0[0]), dist[out.chosen[0]], atol=2e-3)  # the kept beam's own score
+
+
+def test_the_judge_selector_is_refused_where_it_cannot_work(tiny_model, make_video, tmp_path, capsys):
+    from maskvat.pipeline.features import FeaturePipeline
+    from maskvat.pipeline.generate import check_selector
+
+    with pytest.raises(MaskvatError, match="beam selector must be one of scav, judge, not 'best'"):
+        check_selector("best", FeaturePipeline())
+    with pytest.raises(MaskvatError, match="has no sync encoder"):
+        check_selector("judge", FeaturePipeline())
+    # windows shorter than the judge's 1.6 s: refused before any sampling
+    pipe = Pipeline.load(tiny_model, scav=None, selector="judge")
+    with pytest.raises(MaskvatError, match=r"needs windows of 1\.60 s or more .* this one is 0\.46 s"):
+        pipe.generate(make_video("short.mp4", 12, 25.0), beams=2, duration=0.46)
+    assert main(["generate", str(make_video("s.mp4", 12, 25.0)), "-o", str(tmp_path / "o"), "--model", str(tiny_model),
+                 "--beams", "2", "--selector", "judge"]) == 2
+    assert "needs windows of 1.60 s or more" in capsys.readouterr().err
+    assert not list((tmp_path / "o").glob("*"))  # nothing written

@@ -54,7 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beams", type=int, default=1,
                    help=f"candidates per window, 1 to {MAX_BEAMS}; SCAV keeps the best (default 1; the paper's 10 "
                         "costs 10x the time)")
-    p.add_argument("--scav", default="lab", help="beam selector: 'lab' (shipped) or a folder")
+    p.add_argument("--selector", choices=("scav", "judge"), default="scav",
+                   help="what keeps one of the --beams: 'scav' (the paper's; default) or 'judge': the model's sync "
+                        "judge, the candidate it finds most in sync (models whose sync encoder is a sync judge, e.g. "
+                        "lab and hits; on the hits val files it picks better than SCAV: BENCHMARKS.md)")
+    p.add_argument("--scav", default="lab", help="the SCAV of --selector scav: 'lab' (the model's own, else the "
+                                                 "shipped one) or a folder")
     p.add_argument("--batch", type=int, default=8,
                    help="videos of the same length sampled together (one window each); 1 = one at a time")
     p.add_argument("--seed", type=int, default=0,
@@ -326,7 +331,8 @@ def _load(args):
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, diversity=args.diversity,
                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                                solver=args.solver)
-    pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=args.scav if args.beams > 1 else None,
+    scav = args.scav if args.beams > 1 and args.selector == "scav" else None
+    pipe = Pipeline.load(args.model, codec=args.codec, device=args.device, scav=scav, selector=args.selector,
                          encoder_sources=sources)
     if pipe.summary:
         print(f"maskvat: {args.model}: {pipe.summary}", file=sys.stderr, flush=True)

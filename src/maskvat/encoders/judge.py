@@ -49,3 +49,36 @@ def predict_offsets(judge: SyncJudge, frames: np.ndarray, wav: np.ndarray, hop_f
     each window's most probable offset class (:func:`offset_probabilities`)."""
     classes = offset_probabilities(judge, frames, wav, hop_frames, sample_rate).argmax(-1).numpy()
     return (classes - judge.grid.half) * judge.grid.step_s
+
+
+@torch.no_grad()
+def sync_confidence(judge: SyncJudge, video_features: torch.Tensor, wavs: torch.Tensor, sample_rate: int = 44100,
+                    hop_frames: int | None = None) -> torch.Tensor:
+    """How in sync each candidate sound is with one picture, by the judge: the mean over the
+    judge's windows (every ``hop_frames``, default half a window) of its probability of offset 0.
+
+    video_features: [F, D], the judge's video tower on the picture's frames at 25 fps (what the
+    ``lab-sync`` encoder gives: ``SyncFeatureEncoder``); wavs: [B, T] mono at ``sample_rate``,
+    starting with the picture. Returns [B] in [0, 1], higher = more in sync. A beam selector
+    (``Pipeline.load(selector="judge")``): on real footage it ranks candidates by their onset F1
+    against the real sound better than SCAV (BENCHMARKS.md, "Choosing among beams").
+    Raises MaskvatError for a picture shorter than one window."""
+    judge.eval()
+    w = judge.grid.window_frames
+    hop = hop_frames or w // 2
+    n = video_features.shape[0]
+    if n < w:
+        raise MaskvatError(f"clip of {n / FPS:.2f} s is shorter than the judge's {w / FPS:.2f} s window")
+    wavs = torch.as_tensor(wavs, dtype=torch.float32)
+    mel = log_mel(wavs.to(video_features.device), sample_rate)  # [B, M, frames] at MEL_RATE
+    per = int(MEL_RATE / FPS)
+    starts = list(range(0, n - w + 1, hop))
+    need = (starts[-1] + w) * per
+    if mel.shape[-1] < need:
+        mel = torch.nn.functional.pad(mel, (0, need - mel.shape[-1]), value=float(mel.min()))
+    b = wavs.shape[0]
+    video = torch.stack([video_features[s : s + w] for s in starts])  # [W, w, D]
+    mels = torch.stack([mel[:, :, s * per : (s + w) * per] for s in starts], 1)  # [B, W, M, w * per]
+    audio = judge.audio(mels.flatten(0, 1))  # [B * W, w, D]
+    logits = judge.logits_from(video.repeat(b, 1, 1).to(audio.dtype), audio)
+    return logits.float().softmax(-1)[:, judge.grid.half].view(b, len(starts)).mean(1)

@@ -40,6 +40,7 @@ from tqdm import tqdm
 from maskvat.atomic import atomic_path
 from maskvat.codec.tokenizer import AudioTokenizer
 from maskvat.devices import checked_device
+from maskvat.encoders.judge import sync_confidence
 from maskvat.errors import MaskvatError
 from maskvat.media import FrameArray, MediaInfo, SoundWriter, probe
 from maskvat.model.config import model_config
@@ -97,7 +98,9 @@ class Generation:
     codes: torch.Tensor
     duration: float
     windows: list[tuple[int, int]] = field(default_factory=list)
-    beam_distances: list[list[float]] = field(default_factory=list)  # per window: SCAV distance of each beam
+    # per window: the beam selector's distance of each beam, lower kept (SCAV: its embedding
+    # distance; the sync judge: 1 - its mean probability of offset 0)
+    beam_distances: list[list[float]] = field(default_factory=list)
     chosen: list[int] = field(default_factory=list)  # per window: the beam kept
     regenerated: list[tuple[int, int]] = field(default_factory=list)
     changed: list[tuple[int, int]] = field(default_factory=list)
@@ -173,15 +176,32 @@ def codec_decoder_reach(codec, frames: int = 64) -> int:
     return int(max(m - int(diff.min()) // hop, int(diff.max()) // hop - m))
 
 
+SELECTORS = ("scav", "judge")
+
+
+def check_selector(selector: str, features) -> str:
+    """``selector`` if the pipeline can use it, else a MaskvatError naming why: "scav" always
+    (SCAV is loaded apart), "judge" only where the model's sync encoder is a sync judge's video
+    tower (``lab-sync``, e.g. the shipped lab and hits models), whose judge then scores each beam."""
+    if selector not in SELECTORS:
+        raise MaskvatError(f"beam selector must be one of {', '.join(SELECTORS)}, not {selector!r}")
+    if selector == "judge" and not hasattr(getattr(features, "sync", None), "judge"):
+        name = getattr(getattr(getattr(features, "sync", None), "config", None), "name", None)
+        raise MaskvatError("the judge beam selector needs a model whose sync encoder is a sync judge (lab-sync); "
+                           + (f"this one's is {name}" if name else "this model has no sync encoder"))
+    return selector
+
+
 class Pipeline:
     """A generator (MaskVAT, the autoregressive V-AURA: ``maskvat.model.vaura``, or the flow-matching
     VTA-LDM: ``maskvat.model.vtaldm``) with its codec and feature encoders, ready to generate."""
 
     def __init__(self, model, codec, features, device: str | torch.device = "cpu", scav=None,
-                 encoder_sources: dict[str, str] | None = None):
+                 encoder_sources: dict[str, str] | None = None, selector: str = "scav"):
         self.model, self.codec, self.features = model.eval(), codec, features
         self.device = torch.device(device)
         self.scav = scav
+        self.selector = check_selector(selector, features)  # which beam to keep: "scav" or "judge"
         self.encoder_sources = dict(encoder_sources or {})  # role -> weights it was loaded with (non-default)
         self.feature_context = FEATURE_CONTEXT  # seconds of picture on each side of a window's features
         self.feature_edge = "none"  # what the encoders see before the video's start / after its end ("repeat": its edge frame)
@@ -230,13 +250,16 @@ class Pipeline:
     @classmethod
     def load(cls, model: str | os.PathLike = DEFAULT_MODEL, *, codec: str | None = None,
              device: str = "cpu", encoder_sources: dict[str, str] | None = None,
-             scav: str | os.PathLike | None = "lab") -> "Pipeline":
+             scav: str | os.PathLike | None = "lab", selector: str = "scav") -> "Pipeline":
         """``model``: "lab" (the shipped pipeline), "hits" (the shipped real-footage demonstration
         pipeline), a pipeline folder (``model_index.json`` naming
         its generator, codec, SCAV and encoder weights), a generator folder written by
         ``save_pretrained``, or a hub id of either. ``codec`` overrides the codec the model
         names ("lab" = shipped, or a folder / hub id). ``scav``: the beam selector ("lab" = the
-        pipeline's own or the shipped one, a folder, or None); needed for beams > 1.
+        pipeline's own or the shipped one, a folder, or None); needed for beams > 1 with
+        ``selector="scav"``. ``selector``: what keeps one of the beams, "scav" (the paper's) or
+        "judge" (the model's sync judge, for models whose sync encoder is one: ``lab-sync``;
+        :func:`check_selector`), which needs no SCAV.
         ``encoder_sources``: role ("semantic", "sync", "audio") -> weights, over the pipeline's.
         Every component is placed on ``device``."""
 
@@ -254,7 +277,7 @@ class Pipeline:
             raise MaskvatError(f"codec {tok.name} (latent width {int(tok.model.config.hidden_size)}) does not fit the "
                                f"model (latent width {net.config.codec_hidden})")
         scav_model = None
-        if scav is not None:
+        if scav is not None and selector != "judge":
             where = index.get("scav", shipped("scav")) if is_shipped_name(scav) else scav
             scav_model = SCAV.from_pretrained(where).to(device)
             _check_scav_fits(scav_model.config, net.config, where)
@@ -262,7 +285,7 @@ class Pipeline:
         roles = {name: role for role, name in encoder_roles(net.config).items() if name}
         sources.update({roles.get(key, key): src for key, src in (encoder_sources or {}).items()})  # names -> roles
         features = FeaturePipeline.for_model(net.config, sources, audio=scav_model is not None, device=device)
-        pipe = cls(net, tok, features, device, scav_model, encoder_sources=sources)
+        pipe = cls(net, tok, features, device, scav_model, encoder_sources=sources, selector=selector)
         pipe.summary = index.get("_summary") if isinstance(index.get("_summary"), str) else None
         return pipe
 
@@ -274,8 +297,15 @@ class Pipeline:
         duration = requested_duration(video, start, duration, info=info)
         if not 1 <= beams <= MAX_BEAMS:
             raise MaskvatError(f"beams must be between 1 and {MAX_BEAMS}, not {beams}")
-        if beams > 1 and self.scav is None:
-            raise MaskvatError("beams > 1 needs a SCAV beam selector (Pipeline.load(scav=FOLDER))")
+        if beams > 1 and self.selector == "scav" and self.scav is None:
+            raise MaskvatError("beams > 1 needs a SCAV beam selector (Pipeline.load(scav=FOLDER)) "
+                               "or selector='judge'")
+        if beams > 1 and self.selector == "judge":
+            need = self.features.sync.judge.grid.window_frames / self.features.sync.config.fps
+            span = min(duration, self.model.config.window_seconds)
+            if span < need - 1e-6:
+                raise MaskvatError(f"the judge beam selector needs windows of {need:.2f} s or more (its judge's window); "
+                                   f"this one is {span:.2f} s")
         return duration, self.frames(duration), info
 
     @property
@@ -527,7 +557,7 @@ class Pipeline:
         as SCAV decoded it; None and None for a single candidate, which is not decoded here)."""
         if candidates.shape[0] == 1:
             return 0, None, None
-        dist, wav = self._scav(feats, candidates)
+        dist, wav = self._judge(feats, candidates) if self.selector == "judge" else self._scav(feats, candidates)
         best = int(dist.argmin())
         return best, dist.tolist(), wav[best].float().cpu().numpy().reshape(-1)
 
@@ -551,6 +581,16 @@ class Pipeline:
     def scav_distances(self, feats, candidates: torch.Tensor) -> torch.Tensor:
         """SCAV distance between the window's video and each candidate codegram [B, K, L] -> [B]."""
         return self._scav(feats, candidates)[0]
+
+    @torch.no_grad()
+    def _judge(self, feats, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(1 - the sync judge's mean probability of offset 0 for each candidate [B], their
+        waveforms [B, L * hop], each decoded once): the judge of the model's sync encoder on the
+        window's own sync features (``encoders.judge.sync_confidence``)."""
+        wav = self.codec.decode(candidates.to(self.codec.device))  # [B, L * hop]
+        p0 = sync_confidence(self.features.sync.judge, feats.sync.to(self.device), wav.float().reshape(wav.shape[0], -1),
+                             self.codec.sample_rate)
+        return (1.0 - p0).cpu(), wav
 
     @torch.no_grad()
     def _scav(self, feats, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
