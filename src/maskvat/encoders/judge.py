@@ -15,6 +15,27 @@ from maskvat.encoders.sync import FPS, SyncJudge
 from maskvat.errors import MaskvatError
 
 
+def _window_starts(judge: SyncJudge, n: int, hop_frames: int | None) -> list[int]:
+    """First frames of the judge's windows over ``n`` frames at 25 fps, every ``hop_frames``
+    (default half a window); MaskvatError for fewer frames than one window."""
+    w = judge.grid.window_frames
+    if n < w:
+        raise MaskvatError(f"clip of {n / FPS:.2f} s is shorter than the judge's {w / FPS:.2f} s window")
+    return list(range(0, n - w + 1, hop_frames or w // 2))
+
+
+def _mel_windows(judge: SyncJudge, wav: torch.Tensor, sample_rate: int, starts: list[int]) -> torch.Tensor:
+    """wav [..., T] -> its log-mel cut at the windows' frames [..., W, 64, window * 4]; a sound
+    shorter than the picture is padded with its own quietest value."""
+    w, per = judge.grid.window_frames, int(MEL_RATE / FPS)
+    mel = log_mel(wav, sample_rate)  # [..., 64, frames] at MEL_RATE
+    need = (starts[-1] + w) * per
+    if mel.shape[-1] < need:
+        low = mel.amin(dim=(-2, -1), keepdim=True).expand(*mel.shape[:-1], need - mel.shape[-1])
+        mel = torch.cat([mel, low], -1)
+    return torch.stack([mel[..., s * per : (s + w) * per] for s in starts], -3)
+
+
 @torch.no_grad()
 def offset_probabilities(judge: SyncJudge, frames: np.ndarray, wav: np.ndarray, hop_frames: int | None = None,
                          sample_rate: int = 44100) -> torch.Tensor:
@@ -25,21 +46,12 @@ def offset_probabilities(judge: SyncJudge, frames: np.ndarray, wav: np.ndarray, 
     Windows of the judge's length start every ``hop_frames`` (default: half a window). Raises
     MaskvatError for a clip shorter than one window or frames of another size than the judge's."""
     judge.eval()
-    w = judge.grid.window_frames
-    hop = hop_frames or w // 2
-    n = frames.shape[0]
-    if n < w:
-        raise MaskvatError(f"clip of {n / FPS:.2f} s is shorter than the judge's {w / FPS:.2f} s window")
+    starts = _window_starts(judge, frames.shape[0], hop_frames)
     if frames.shape[1:3] != (judge.cfg.size, judge.cfg.size):
         raise MaskvatError(f"frames must be {judge.cfg.size}x{judge.cfg.size}, got {frames.shape[1:3]}")
-    mel = log_mel(torch.as_tensor(wav), sample_rate)
-    per = int(MEL_RATE / FPS)
-    starts = list(range(0, n - w + 1, hop))
-    need = (starts[-1] + w) * per
-    if mel.shape[-1] < need:
-        mel = torch.nn.functional.pad(mel, (0, need - mel.shape[-1]), value=float(mel.min()))
+    w = judge.grid.window_frames
     video = torch.stack([torch.as_tensor(frames[s : s + w]) for s in starts])
-    mels = torch.stack([mel[:, s * per : (s + w) * per] for s in starts])
+    mels = _mel_windows(judge, torch.as_tensor(wav), sample_rate, starts)  # [W, 64, w * 4]
     return judge(video, mels).float().softmax(-1)
 
 
@@ -64,21 +76,11 @@ def sync_confidence(judge: SyncJudge, video_features: torch.Tensor, wavs: torch.
     against the real sound better than SCAV (BENCHMARKS.md, "Choosing among beams").
     Raises MaskvatError for a picture shorter than one window."""
     judge.eval()
+    starts = _window_starts(judge, video_features.shape[0], hop_frames)
     w = judge.grid.window_frames
-    hop = hop_frames or w // 2
-    n = video_features.shape[0]
-    if n < w:
-        raise MaskvatError(f"clip of {n / FPS:.2f} s is shorter than the judge's {w / FPS:.2f} s window")
-    wavs = torch.as_tensor(wavs, dtype=torch.float32)
-    mel = log_mel(wavs.to(video_features.device), sample_rate)  # [B, M, frames] at MEL_RATE
-    per = int(MEL_RATE / FPS)
-    starts = list(range(0, n - w + 1, hop))
-    need = (starts[-1] + w) * per
-    if mel.shape[-1] < need:
-        mel = torch.nn.functional.pad(mel, (0, need - mel.shape[-1]), value=float(mel.min()))
+    wavs = torch.as_tensor(wavs, dtype=torch.float32).to(video_features.device)
     b = wavs.shape[0]
     video = torch.stack([video_features[s : s + w] for s in starts])  # [W, w, D]
-    mels = torch.stack([mel[:, :, s * per : (s + w) * per] for s in starts], 1)  # [B, W, M, w * per]
-    audio = judge.audio(mels.flatten(0, 1))  # [B * W, w, D]
+    audio = judge.audio(_mel_windows(judge, wavs, sample_rate, starts).flatten(0, 1))  # [B * W, w, D]
     logits = judge.logits_from(video.repeat(b, 1, 1).to(audio.dtype), audio)
     return logits.float().softmax(-1)[:, judge.grid.half].view(b, len(starts)).mean(1)

@@ -62,16 +62,7 @@ _PAPER = ModelConfig(d_model=1024, n_layers=24, n_heads=16, enc_layers=6, codec_
 _DEBUG = replace(_LAB, d_model=32, n_layers=1, n_heads=4, enc_layers=1, codec="tiny", codec_hidden=64,
                  max_frames=40, window_seconds=40 * 512 / 44100)
 
-# Tiny sizes for tests and for trying the API (``Pipeline.debug``): random weights over the tiny
-# codec, windows of 40 codegram frames (0.46 s), the lab's encoders. Their sound is noise.
-_DEBUG = replace(_LAB, d_model=32, n_layers=1, n_heads=4, enc_layers=1, codec="tiny", codec_hidden=64,
-                 max_frames=40, window_seconds=40 * 512 / 44100)
-
 MODEL_CONFIGS: dict[str, ModelConfig] = {
-    "debug-adaln-a": replace(_DEBUG, variant="adaln", use_sync=False),
-    "debug-adaln-b": replace(_DEBUG, variant="adaln"),
-    "debug-seq2seq": replace(_DEBUG, variant="seq2seq"),
-    "debug-hybrid": replace(_DEBUG, variant="hybrid"),
     "debug-adaln-a": replace(_DEBUG, variant="adaln", use_sync=False),
     "debug-adaln-b": replace(_DEBUG, variant="adaln"),
     "debug-seq2seq": replace(_DEBUG, variant="seq2seq"),
