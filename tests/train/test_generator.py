@@ -103,27 +103,31 @@ def test_random_windows_of_longer_clips(setup, tmp_path, one_torch_thread):
     assert last["step"] == 2
 
 
-@pytest.mark.parametrize("variant", ["debug-adaln-b", "debug-seq2seq", "debug-hybrid", "debug-vaura", "debug-vtaldm"])
-def test_ddp_two_processes_on_cpu(setup, tmp_path, variant):
-    """Accelerate under torchrun: 2 processes, gloo, a few synchronised steps (every parameter
-    of every variant, the V-AURA and VTA-LDM generators too, gets a gradient: DDP stops at step 2
-    otherwise)."""
+DDP_VARIANTS = ("debug-adaln-b", "debug-seq2seq", "debug-hybrid", "debug-vaura", "debug-vtaldm")
+
+
+def test_ddp_two_processes_on_cpu(setup, tmp_path):
+    """Accelerate under torchrun: 2 processes, gloo, a few synchronised steps of every variant in
+    one launch (every parameter of every variant, the V-AURA and VTA-LDM generators too, gets a
+    gradient: DDP stops at step 2 otherwise)."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     root, _, four = setup
-    cfg = config(root, four, model=variant, steps=3, batch_size=2, checkpoint_every=1)
+    runs = [(config(root, four, model=v, steps=3, batch_size=2, checkpoint_every=1).to_dict(), str(tmp_path / v))
+            for v in DDP_VARIANTS]
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29533",
-                           str(Path(__file__).with_name("ddp_worker.py")), json.dumps(cfg.to_dict()), str(tmp_path / "ddp")],
-                          capture_output=True, text=True, timeout=300, env=env)
+                           str(Path(__file__).with_name("ddp_worker.py")), json.dumps(runs)],
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    ranks = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert all(r["world"] == 2 and "gloo" in r["backend"] for r in ranks)
-    assert torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)["step"] == 3
+    for variant in DDP_VARIANTS:
+        ranks = [json.loads((tmp_path / variant / f"rank{r}.json").read_text()) for r in (0, 1)]
+        assert all(r["world"] == 2 and "gloo" in r["backend"] for r in ranks), variant
+        assert torch.load(tmp_path / variant / "checkpoint.pt", weights_only=False)["step"] == 3, variant
 
 
 def test_cli_stop_after_then_resume_finishes_the_run(setup, tmp_path, one_torch_thread):
