@@ -131,3 +131,12 @@ def test_usage_errors_are_one_line(tmp_path, argv, says):
     assert run.returncode == 2
     assert run.stderr.strip() == f"maskvat generate: error: {says} (maskvat generate --help lists the options)"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_mistyped_option_names_the_closest_one(tmp_path):
+    run = subprocess.run([sys.executable, "-c", "import sys\nfrom maskvat.cli.main import main\nmain(sys.argv[1:])",
+                          "generate", "v.mp4", "-o", "out", "--temprature", "0.5"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip() == ("maskvat: error: unrecognized arguments: --temprature 0.5; did you mean --temperature? "
+                                  "(maskvat generate --help lists the options)")

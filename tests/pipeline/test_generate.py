@@ -281,4 +281,25 @@ def test_the_judge_selector_is_refused_where_it_cannot_work(tiny_model, make_vid
     assert main(["generate", str(make_video("s.mp4", 12, 25.0)), "-o", str(tmp_path / "o"), "--model", str(tiny_model),
                  "--beams", "2", "--selector", "judge"]) == 2
     assert "needs windows of 1.60 s or more" in capsys.readouterr().err
-    assert not list((tmp_path / "o").glob("*"))  # nothing written
+    assert not (tmp_path / "o").exists()  # the output folder this run made is removed again: nothing left
+    # one beam leaves nothing to choose: said, then generated as asked
+    assert main(["generate", str(make_video("s1.mp4", 12, 25.0)), "-o", str(tmp_path / "o1"), "--model",
+                 str(tiny_model), "--selector", "judge", "--no-video"]) == 0
+    assert "--selector judge not used: one beam leaves nothing to choose" in capsys.readouterr().err
+    assert (tmp_path / "o1" / "s1.wav").is_file()
+
+
+def test_a_last_window_shorter_than_the_judges_keeps_its_first_beam(tmp_path, make_video, one_torch_thread):
+    """A user's finding: a video a little over a whole number of windows (7.2 s in 4 s windows) ran
+    every window, then failed on its short last one. Now that window is not scored (NaN) and keeps
+    its first beam; the others are chosen by the judge."""
+    frames = 160
+    folder = Pipeline.debug(max_frames=frames, window_seconds=frames * 512 / 44100).save_pretrained(tmp_path / "m")
+    video = make_video("v.mp4", 60, 25.0)  # 2.4 s: windows of 1.86 s, the last one well under the judge's 1.6 s
+    pipe = Pipeline.load(folder, scav=None, selector="judge")
+    out = pipe.generate(video, settings=SamplerSettings(steps=2), beams=2)
+    assert len(out.windows) == 2 and out.windows[-1][1] * 512 / 44100 < 1.6
+    first, last = out.beam_distances
+    assert all(0 <= d <= 1 for d in first) and out.chosen[0] == int(np.argmin(first))
+    assert all(np.isnan(d) for d in last) and out.chosen[1] == 0
+    assert out.wav.shape == (int(round(2.4 * 44100)),)

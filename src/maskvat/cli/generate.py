@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--solver", choices=("euler", "heun"), default=None,
                    help="flow (VTA-LDM) models: the ODE solver over --steps steps (default: the model's, heun)")
     p.add_argument("--beams", type=int, default=1,
-                   help=f"candidates per window, 1 to {MAX_BEAMS}; SCAV keeps the best (default 1; the paper's 10 "
+                   help=f"candidates per window, 1 to {MAX_BEAMS}; --selector keeps one (default 1; the paper's 10 "
                         "costs 10x the time)")
     p.add_argument("--selector", choices=("scav", "judge"), default="scav",
                    help="what keeps one of the --beams: 'scav' (the paper's; default) or 'judge': the model's sync "
@@ -339,17 +341,41 @@ def _load(args):
     unread = ignored_options(args, getattr(pipe.model, "KIND", "maskvat"))
     if unread:
         print(f"maskvat: warning: {unread}", file=sys.stderr, flush=True)
+    if args.selector != "scav" and args.beams == 1:
+        print(f"maskvat: warning: --selector {args.selector} not used: one beam leaves nothing to choose (--beams B)",
+              file=sys.stderr, flush=True)
     return pipe, settings
+
+
+@contextmanager
+def output_folder(path: str | os.PathLike):
+    """Create ``path`` (and its parents) for the outputs; if this run created it and leaves it
+    empty (every video refused, an error, Ctrl-C), remove it again: a failed run leaves nothing."""
+    path = Path(path)
+    made = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    finally:
+        for p in made:  # the deepest first
+            try:
+                p.rmdir()  # only if empty
+            except OSError:
+                break
 
 
 def _generate_edit(plans: list[Plan], args, edit: Edit) -> None:
     """One video: keep ``edit.keep`` and redo its ranges (or, without a keep, the whole span),
     once or ``edit.variations`` times; writes every plan (one per variation)."""
+    pipe, settings = _load(args)
+    with output_folder(args.out):
+        _write_edit(pipe, settings, plans, args, edit)
+
+
+def _write_edit(pipe, settings, plans: list[Plan], args, edit: Edit) -> None:
     from maskvat.media import mux_audio, write_audio
     from maskvat.pipeline.span import Span
 
-    pipe, settings = _load(args)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
     out = pipe.generate(plans[0].video, settings=settings, seed=args.seed, start=args.start, duration=args.duration,
                         beams=args.beams, progress=True, keep=edit.keep, regenerate=edit.ranges,
                         variations=edit.variations)
@@ -370,19 +396,23 @@ def _generate(plans: list[Plan], args, n_inputs: int) -> int:
     Videos of one window are sampled in batches (``Pipeline.generate_many``); longer ones one at
     a time, their sound written to its file as it is made (``Pipeline.generate_to``: memory
     bounded by the window, not the video) and muxed from that file."""
-    from tqdm import tqdm
-
-    from maskvat.errors import MaskvatError
-    from maskvat.media import mux_audio, write_audio
-    from maskvat.pipeline.span import Span
-
     pipe, settings = _load(args)
     windows = {id(p): pipe.windows(p.duration) for p in plans}
     for plan in plans:
         line = window_line(plan, windows[id(plan)], pipe.frame_seconds)
         if line:
             print(line, flush=True)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
+    with output_folder(args.out):
+        return _write_all(pipe, settings, plans, args, n_inputs, windows)
+
+
+def _write_all(pipe, settings, plans: list[Plan], args, n_inputs: int, windows: dict) -> int:
+    from tqdm import tqdm
+
+    from maskvat.errors import MaskvatError
+    from maskvat.media import mux_audio, write_audio
+    from maskvat.pipeline.span import Span
+
     short = [p for p in plans if len(windows[id(p)]) == 1]
     long = [p for p in plans if len(windows[id(p)]) > 1]
     failed = 0

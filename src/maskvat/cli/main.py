@@ -9,6 +9,7 @@ their functions, so that ``maskvat --help`` and ``maskvat probe`` start fast.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import signal
@@ -32,9 +33,22 @@ class _Parser(argparse.ArgumentParser):
     options are listed; argparse's own multi-line usage block is left to ``--help``."""
 
     hint = ""
+    command = ""  # the subcommand asked for (set by :func:`main`), whose options a typo is matched against
+    options: set[str] = set()
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{_Parser.hint} ({self.prog} --help lists the options)\n")
+        where = f"maskvat {_Parser.command}" if self.prog == "maskvat" and _Parser.command else self.prog
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{_did_you_mean(message, _Parser.options)}{_Parser.hint} "
+                              f"({where} --help lists the options)\n")
+
+
+def _did_you_mean(message: str, options: set[str]) -> str:
+    """"; did you mean --temperature?" for an unrecognized option close to one of ``options``."""
+    if not message.startswith("unrecognized arguments:"):
+        return ""
+    words = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("--")]
+    close = [m[0] for w in words if (m := difflib.get_close_matches(w, sorted(options), n=1, cutoff=0.75))]
+    return f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +102,13 @@ def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
     return found
 
 
+def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name)
+    return None
+
+
 def _is_number(word: str) -> bool:
     try:
         float(word)
@@ -102,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0] if argv and not argv[0].startswith("-") else "COMMAND"
     _Parser.hint = (f" (no file {suspects[0]} here; a file name that begins with '-' can also go after '--': "
                     f"maskvat {command} [OPTIONS] -- {suspects[0]})" if suspects else "")
+    sub = _subcommand(parser, command)
+    _Parser.command, _Parser.options = (command, _option_strings(sub)) if sub is not None else ("", set())
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -99,7 +99,8 @@ class Generation:
     duration: float
     windows: list[tuple[int, int]] = field(default_factory=list)
     # per window: the beam selector's distance of each beam, lower kept (SCAV: its embedding
-    # distance; the sync judge: 1 - its mean probability of offset 0)
+    # distance; the sync judge: 1 - its mean probability of offset 0, NaN for a window shorter
+    # than the judge's, where the first beam is kept)
     beam_distances: list[list[float]] = field(default_factory=list)
     chosen: list[int] = field(default_factory=list)  # per window: the beam kept
     regenerated: list[tuple[int, int]] = field(default_factory=list)
@@ -558,7 +559,7 @@ class Pipeline:
         if candidates.shape[0] == 1:
             return 0, None, None
         dist, wav = self._judge(feats, candidates) if self.selector == "judge" else self._scav(feats, candidates)
-        best = int(dist.argmin())
+        best = 0 if torch.isnan(dist).all() else int(dist.argmin())  # NaN: not scored, the first beam kept
         return best, dist.tolist(), wav[best].float().cpu().numpy().reshape(-1)
 
     @torch.no_grad()
@@ -586,8 +587,13 @@ class Pipeline:
     def _judge(self, feats, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(1 - the sync judge's mean probability of offset 0 for each candidate [B], their
         waveforms [B, L * hop], each decoded once): the judge of the model's sync encoder on the
-        window's own sync features (``encoders.judge.sync_confidence``)."""
+        window's own sync features (``encoders.judge.sync_confidence``). A window shorter than the
+        judge's (the short last window of a video a little over a whole number of windows) is not
+        scored: NaN for every beam, and the first is kept (a random pick; ``_check`` refuses a
+        video whose every window is that short)."""
         wav = self.codec.decode(candidates.to(self.codec.device))  # [B, L * hop]
+        if feats.sync.shape[0] < self.features.sync.judge.grid.window_frames:
+            return torch.full((candidates.shape[0],), float("nan")), wav
         p0 = sync_confidence(self.features.sync.judge, feats.sync.to(self.device), wav.float().reshape(wav.shape[0], -1),
                              self.codec.sample_rate)
         return (1.0 - p0).cpu(), wav
