@@ -2,26 +2,21 @@
 then each selector's pick against the segment's real sound (issue 21, "B = 10 beams no worse
 than B = 1").
 
-    python benchmarks/beam_pick.py --model hits --work DIR [--beams 10] [--stage generate judge score]
+    python benchmarks/beam_pick.py --model hits --work DIR [--beams 10] [--stage generate rank score]
 
 DIR/refs/ holds the segments with their real sound (``benchmarks/fit_show.py --stage refs``).
 
 - generate: for each segment, ``Pipeline.generate(variations=B)`` (B candidates sampled side by
-  side, none selected; 32 steps, guidance 3, seed 0), each written to DIR/cands/varI/NAME.wav;
-  with every candidate's SCAV distance to the segment's picture (the model's own SCAV, what
-  ``--beams`` ranks by) and the model's sync judge's offset probabilities on (picture, candidate)
-  (``maskvat.encoders.judge.offset_probabilities``, windows every half window): DIR/scores.json.
-- judge: each candidate scored as ``maskvat generate --selector judge`` scores it
-  (``Pipeline._judge``: the model's sync judge on the window's own sync features, picture
-  context included, ``encoders.judge.sync_confidence``), added to DIR/scores.json.
+  side, none selected; 32 steps, guidance 3, seed 0), each written to DIR/cands/varI/NAME.wav.
+- rank: every candidate's distance as each beam selector gives it (``Pipeline.beam_distances``
+  on the segment's features read as generation reads them, picture context included): SCAV's
+  (what ``--beams B`` keeps) and the sync judge's (``--selector judge``): DIR/scores.json.
 - score: every candidate's onset figures against the real sound (``evaluation.alignment``, the
   detector and matching of ``maskvat evaluate``), and the pick of each selector written to
   DIR/rows/SELECTOR/NAME.wav for ``maskvat evaluate --compare``:
     first      candidate 1 (what B = 1 gives at this seed)
     scav       the smallest SCAV distance (what ``--beams B`` keeps)
-    judge_p0   the largest mean probability of offset 0 over the judge's windows
-    judge_abs  the smallest expected |offset| under the judge's probabilities
-    judge      the largest p(offset 0) as ``--selector judge`` computes it (stage judge)
+    judge      the smallest judge distance (what ``--beams B --selector judge`` keeps)
     oracle     the best onset F1 +-100 ms against the real sound (the ceiling of any selector;
                it reads the answer, so it is no system)
   and the mean over all candidates (what a random pick scores on average). DIR/pick.json, DIR/pick.md.
@@ -37,70 +32,46 @@ from pathlib import Path
 import numpy as np
 
 SEGMENT = 8.0
-SELECTORS = ("first", "scav", "judge_p0", "judge_abs", "judge", "oracle")
+SELECTORS = ("first", "scav", "judge", "oracle")
 
 
 def stage_generate(model: str, work: Path, beams: int, seed: int, settings_args: dict) -> None:
-    import torch
     from tqdm import tqdm
 
-    from maskvat.encoders.judge import offset_probabilities
-    from maskvat.encoders.sync import load_judge
     from maskvat.media import write_audio
-    from maskvat.media.video import decode_frames
     from maskvat.pipeline.generate import Pipeline
     from maskvat.sampling.settings import SamplerSettings
-    from maskvat.weights import pipeline_index, shipped_pipeline
 
-    folder = shipped_pipeline(model) or Path(model)
-    judge = load_judge(folder / pipeline_index(folder)["sync"])
-    pipe = Pipeline.load(model, scav="lab")  # the pipeline's own SCAV
+    pipe = Pipeline.load(model, scav=None)
     settings = SamplerSettings(**settings_args)
-    grid = judge.grid
-    offsets = (np.arange(grid.n_classes) - grid.half) * grid.step_s
-    scores_path = work / "scores.json"
-    scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
-    refs = sorted((work / "refs").glob("*.mp4"))
     t0 = time.process_time()
-    for ref in tqdm(refs, desc="segments", unit="seg"):
-        if ref.stem in scores:
-            continue
-        gens = pipe.generate(ref, variations=beams, seed=seed, settings=settings)
-        feats = pipe.features.visual(ref, 0.0, gens[0].duration)
-        scav = pipe.scav_distances(feats, torch.stack([g.codes for g in gens])).tolist()
-        size = judge.cfg.size
-        frames = decode_frames(ref, 25.0, size=(size, size), duration=gens[0].duration).frames
-        p0, expected = [], []
-        for i, g in enumerate(gens, 1):
+    for ref in tqdm(sorted((work / "refs").glob("*.mp4")), desc="segments", unit="seg"):
+        if (work / "cands" / f"var{beams}" / f"{ref.stem}.wav").exists():
+            continue  # done by an earlier run (the last candidate is written last)
+        for i, g in enumerate(pipe.generate(ref, variations=beams, seed=seed, settings=settings), 1):
             out = work / "cands" / f"var{i}"
             out.mkdir(parents=True, exist_ok=True)
             write_audio(out / f"{ref.stem}.wav", g.wav, g.sample_rate)
-            probs = offset_probabilities(judge, frames, g.wav, sample_rate=g.sample_rate).numpy()
-            p0.append(float(probs[:, grid.half].mean()))
-            expected.append(float((probs * np.abs(offsets)).sum(-1).mean()))
-        scores[ref.stem] = {"scav": scav, "judge_p0": p0, "judge_abs": expected}
-        scores_path.write_text(json.dumps(scores, indent=1))
     (work / "generate.json").write_text(json.dumps({"beams": beams, "seed": seed, "settings": settings_args,
                                                     "cpu_s_this_run": round(time.process_time() - t0, 1)}, indent=1))
 
 
-def stage_judge(model: str, work: Path) -> None:
+def stage_rank(model: str, work: Path) -> None:
     import torch
 
-    from maskvat.encoders.judge import sync_confidence
     from maskvat.media import read_audio
     from maskvat.pipeline.generate import Pipeline
 
-    pipe = Pipeline.load(model, scav=None, selector="judge")
-    scores = json.loads((work / "scores.json").read_text())
+    pipe = Pipeline.load(model, scav="lab")  # the pipeline's own SCAV; its sync judge too
     cands = sorted((work / "cands").iterdir(), key=lambda p: int(p.name[3:]))
-    for stem, sc in scores.items():
-        ref = work / "refs" / f"{stem}.mp4"
-        wavs = [read_audio(c / f"{stem}.wav") for c in cands]
-        feats = pipe.features.visual(ref, 0.0, len(wavs[0]) / 44100, context=pipe.feature_context,
+    scores = {}
+    for ref in sorted((work / "refs").glob("*.mp4")):
+        if not (cands[-1] / f"{ref.stem}.wav").exists():
+            continue
+        wavs = torch.as_tensor(np.stack([read_audio(c / f"{ref.stem}.wav") for c in cands]))
+        feats = pipe.features.visual(ref, 0.0, wavs.shape[-1] / 44100, context=pipe.feature_context,
                                      edge=pipe.feature_edge)
-        p0 = sync_confidence(pipe.features.sync.judge, feats.sync, torch.as_tensor(np.stack(wavs)), 44100)
-        sc["judge"] = (1.0 - p0).tolist()  # what Pipeline._judge returns as the beams' distances
+        scores[ref.stem] = {s: pipe.beam_distances(feats, wavs, s).tolist() for s in ("scav", "judge")}
     (work / "scores.json").write_text(json.dumps(scores, indent=1))
 
 
@@ -111,8 +82,6 @@ def stage_score(work: Path) -> dict:
     scores = json.loads((work / "scores.json").read_text())
     cands = sorted((work / "cands").iterdir(), key=lambda p: int(p.name[3:]))
     per_clip, picks = {}, {s: {} for s in SELECTORS}
-    if not all("judge" in sc for sc in scores.values()):
-        picks.pop("judge")
     for stem, sc in sorted(scores.items()):
         ref_wav = read_audio(work / "refs" / f"{stem}.mp4")
         ref = onset_track(ref_wav, 44100)
@@ -122,10 +91,8 @@ def stage_score(work: Path) -> dict:
             span = min(len(ref_wav), len(wav)) / 44100
             figures.append(pair_alignment(ref, onset_track(wav, 44100), span))
         f1 = [f["onset_f1_100"] for f in figures]
-        chosen = {"first": 0, "scav": int(np.argmin(sc["scav"])), "judge_p0": int(np.argmax(sc["judge_p0"])),
-                  "judge_abs": int(np.argmin(sc["judge_abs"])), "oracle": int(np.argmax(f1))}
-        if "judge" in sc:
-            chosen["judge"] = int(np.argmin(sc["judge"]))
+        chosen = {"first": 0, "scav": int(np.argmin(sc["scav"])), "judge": int(np.argmin(sc["judge"])),
+                  "oracle": int(np.argmax(f1))}
         per_clip[stem] = {"figures": figures, "chosen": chosen}
         for name, i in chosen.items():
             picks[name][stem] = i
@@ -148,9 +115,7 @@ def stage_score(work: Path) -> dict:
     from scipy.stats import spearmanr
 
     track = {}
-    for key, sign in (("scav", -1), ("judge_p0", 1), ("judge_abs", -1), ("judge", -1)):
-        if key not in picks:
-            continue
+    for key, sign in (("scav", -1), ("judge", -1)):
         rhos = []
         for stem, c in per_clip.items():
             f1 = [f["onset_f1_100"] for f in c["figures"]]
@@ -180,15 +145,15 @@ def main() -> None:
     ap.add_argument("--beams", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--stage", nargs="+", default=["generate", "judge", "score"], choices=["generate", "judge", "score"])
+    ap.add_argument("--stage", nargs="+", default=["generate", "rank", "score"], choices=["generate", "rank", "score"])
     args = ap.parse_args()
     work = Path(args.work)
     if not (work / "refs").is_dir():
         raise SystemExit(f"{work / 'refs'}: no such folder (make it with benchmarks/fit_show.py --stage refs)")
     if "generate" in args.stage:
         stage_generate(args.model, work, args.beams, args.seed, {"temperature": args.temperature})
-    if "judge" in args.stage:
-        stage_judge(args.model, work)
+    if "rank" in args.stage:
+        stage_rank(args.model, work)
     if "score" in args.stage:
         stage_score(work)
 

@@ -237,7 +237,8 @@ def markdown_table(results: dict) -> str:
     lines.append(f"{results['n_clips']} lab test clips; N = {s.get('steps')}, gamma = {s.get('guidance')}, "
                  f"delta = {s.get('diversity')}, seed {results.get('seed')}.")
     own = [(r["name"], r["settings"]) for r in results["rows"] if r.get("settings")]
-    if any(set(v) != {"guidance", "steps", "diversity", "temperature"} for _, v in own):  # a row of another family
+    maskvat_reads = set(SamplerSettings().read_by("maskvat"))  # what the common line above does not say otherwise
+    if any(set(v) != maskvat_reads for _, v in own):  # a row of another family
         lines.append("Sampler settings each model row's family read: " + "; ".join(
             f"{name}: " + ", ".join(f"{k} {'the model default' if v is None else v}" for k, v in values.items()) for name, values in own) + ".")
     fad = {r.get("fad_embedding") for r in results["rows"]} - {None}

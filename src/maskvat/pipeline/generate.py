@@ -558,7 +558,8 @@ class Pipeline:
         as SCAV decoded it; None and None for a single candidate, which is not decoded here)."""
         if candidates.shape[0] == 1:
             return 0, None, None
-        dist, wav = self._judge(feats, candidates) if self.selector == "judge" else self._scav(feats, candidates)
+        wav = self.codec.decode(candidates.to(self.codec.device))  # [B, L * hop], each beam decoded once
+        dist = self.beam_distances(feats, wav)
         best = 0 if torch.isnan(dist).all() else int(dist.argmin())  # NaN: not scored, the first beam kept
         return best, dist.tolist(), wav[best].float().cpu().numpy().reshape(-1)
 
@@ -581,33 +582,29 @@ class Pipeline:
 
     def scav_distances(self, feats, candidates: torch.Tensor) -> torch.Tensor:
         """SCAV distance between the window's video and each candidate codegram [B, K, L] -> [B]."""
-        return self._scav(feats, candidates)[0]
+        return self.beam_distances(feats, self.codec.decode(candidates.to(self.codec.device)), "scav")
 
     @torch.no_grad()
-    def _judge(self, feats, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(1 - the sync judge's mean probability of offset 0 for each candidate [B], their
-        waveforms [B, L * hop], each decoded once): the judge of the model's sync encoder on the
-        window's own sync features (``encoders.judge.sync_confidence``). A window shorter than the
-        judge's (the short last window of a video a little over a whole number of windows) is not
-        scored: NaN for every beam, and the first is kept (a random pick; ``_check`` refuses a
-        video whose every window is that short)."""
-        wav = self.codec.decode(candidates.to(self.codec.device))  # [B, L * hop]
-        if feats.sync.shape[0] < self.features.sync.judge.grid.window_frames:
-            return torch.full((candidates.shape[0],), float("nan")), wav
-        p0 = sync_confidence(self.features.sync.judge, feats.sync.to(self.device), wav.float().reshape(wav.shape[0], -1),
-                             self.codec.sample_rate)
-        return (1.0 - p0).cpu(), wav
-
-    @torch.no_grad()
-    def _scav(self, feats, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(SCAV distances [B], the candidates' waveforms [B, L * hop], each decoded once)."""
-        wav = self.codec.decode(candidates.to(self.codec.device))  # [B, L * hop]
-        audio = torch.stack([self.features.audio_features(w.cpu().numpy()) for w in wav])
+    def beam_distances(self, feats, wavs: torch.Tensor, selector: str | None = None) -> torch.Tensor:
+        """The beam selector's distance (lower kept) of each candidate sound wavs [B, T] (mono at the
+        codec's rate, from the window's start) to one window's picture (``feats``, its features as
+        generation reads them) -> [B]. ``selector``: "scav" (SCAV's embedding distance) or "judge"
+        (1 - the model's sync judge's mean p(offset 0), ``encoders.judge.sync_confidence``; NaN for
+        every beam of a window shorter than the judge's, where the first beam is kept); default
+        the pipeline's own."""
+        selector = check_selector(selector or self.selector, self.features)
+        wavs = torch.as_tensor(wavs).float().reshape(wavs.shape[0], -1)
+        if selector == "judge":
+            judge = self.features.sync.judge
+            if feats.sync.shape[0] < judge.grid.window_frames:
+                return torch.full((wavs.shape[0],), float("nan"))
+            return (1.0 - sync_confidence(judge, feats.sync.to(self.device), wavs, self.codec.sample_rate)).cpu()
+        audio = torch.stack([self.features.audio_features(w.cpu().numpy()) for w in wavs])
         sem = None if feats.semantic is None else feats.semantic[None]
         syn = None if feats.sync is None else feats.sync[None]
         dev = next(self.scav.parameters()).device
         v = self.scav.video(sem.to(dev) if sem is not None else None, syn.to(dev) if syn is not None else None)
-        return self.scav.distance(v, self.scav.audio(audio.to(dev)))[0].cpu(), wav
+        return self.scav.distance(v, self.scav.audio(audio.to(dev)))[0].cpu()
 
     @torch.no_grad()
     def _sample(self, feats: list, length, settings, gen, prompt, fixed, progress, beams: int = 1,

@@ -39,15 +39,17 @@ def _device(generator: Generators, device=None):
 def rand_rows(shape, generator: Generators = None, device=None) -> torch.Tensor:
     """U[0, 1) samples of ``shape`` (rows on dim 0), each row group from its generator, on the
     generators' device (``device`` without one)."""
-    where = _device(generator, device)
-    return torch.cat([torch.rand((rows.stop - rows.start, *shape[1:]), generator=g, device=where)
-                      for g, rows in row_groups(generator, shape[0])])
+    return _rows(torch.rand, shape, generator, device)
 
 
 def randn_rows(shape, generator: Generators = None, device=None) -> torch.Tensor:
     """N(0, 1) samples of ``shape``, drawn as :func:`rand_rows` draws."""
+    return _rows(torch.randn, shape, generator, device)
+
+
+def _rows(draw, shape, generator: Generators, device) -> torch.Tensor:
     where = _device(generator, device)
-    return torch.cat([torch.randn((rows.stop - rows.start, *shape[1:]), generator=g, device=where)
+    return torch.cat([draw((rows.stop - rows.start, *shape[1:]), generator=g, device=where)
                       for g, rows in row_groups(generator, shape[0])])
 
 
