@@ -140,3 +140,13 @@ def test_a_mistyped_option_names_the_closest_one(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip() == ("maskvat: error: unrecognized arguments: --temprature 0.5; did you mean --temperature? "
                                   "(maskvat generate --help lists the options)")
+
+
+def test_the_done_line_names_the_kept_beam():
+    """1-based, as BENCHMARKS counts candidates; nothing with one beam."""
+    from maskvat.cli import generate as cli_generate
+
+    assert cli_generate.beam_note([2], 8) == " (beam 3 of 8 kept)"
+    assert cli_generate.beam_note([0, 7, 1], 8) == " (beams kept per window, of 8: 1 8 2)"
+    assert cli_generate.beam_note(list(range(4)), 4, most=2) == " (beams kept per window, of 4: 1 2 ...)"
+    assert cli_generate.beam_note([0], 1) == cli_generate.beam_note([], 4) == ""

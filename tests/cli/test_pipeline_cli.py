@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -38,9 +39,12 @@ def test_save_then_generate_with_the_folder_alone(run, make_video, tmp_path, cap
     assert index["semantic"] == str(semantic.resolve())  # keyed by role, whatever the flag named
     assert "lab-semantic" not in index
     video = make_video("clip.mp4", 12, 25.0)
+    capsys.readouterr()
     assert main(["generate", str(video), "-o", str(tmp_path / "gen"), "--model", str(out), "--beams", "2",
                  "--steps", "2"]) == 0
     assert (tmp_path / "gen" / "clip.wav").is_file()
+    # which candidate SCAV kept in each of the debug model's two windows
+    assert re.search(r"clip_maskvat\.mp4 \(beams kept per window, of 2: [12] [12]\)", capsys.readouterr().out)
     # re-saving a pipeline folder keeps its SCAV and encoder weights
     assert main(["pipeline", "save", str(tmp_path / "again"), "--model", str(out)]) == 0
     again = json.loads((tmp_path / "again" / "model_index.json").read_text())

@@ -384,7 +384,7 @@ def _write_edit(pipe, settings, plans: list[Plan], args, edit: Edit) -> None:
         if plan.muxed is not None:
             mux_audio(plan.video, result.wav, result.sample_rate, plan.muxed, start=args.start,
                       comment=Span(args.start, result.duration, offset=args.start).tag())
-        line = _done_line(plan, args.start, result.duration)
+        line = _done_line(plan, args.start, result.duration) + beam_note(result.chosen, args.beams)
         if edit.ranges:
             line += " (generated anew: " + ", ".join(f"{a:g}-{b:g} s" for a, b in edit.ranges) + ")"
         print(line)
@@ -453,7 +453,7 @@ def _write_all(pipe, settings, plans: list[Plan], args, n_inputs: int, windows: 
             kept = f" (kept {written[0]})" if written else ""
             tqdm.write(f"maskvat: skipped: {why}{kept}")
             continue
-        tqdm.write(_done_line(plan, args.start, result.duration))
+        tqdm.write(_done_line(plan, args.start, result.duration) + beam_note(result.chosen, args.beams))
     bar.close()
     return failed
 
@@ -467,6 +467,18 @@ def window_line(plan: Plan, windows: list[tuple[int, int]], frame_seconds: float
     (s0, n0), (s1, _) = windows[:2]
     return (f"{plan.video}: {plan.duration:.1f} s in {len(windows)} windows of {round(n0 * frame_seconds, 1):g} s "
             f"({round((s0 + n0 - s1) * frame_seconds, 1):g} s overlap)")
+
+
+def beam_note(chosen: list[int], beams: int, most: int = 12) -> str:
+    """Which candidate the selector kept, for the done line: " (beam 3 of 8 kept)" for one
+    window, " (beams kept per window, of 8: 3 1 8 ...)" for several (the first ``most``); ""
+    with one beam. ``chosen``: ``Generation.chosen``, 0-based; shown 1-based."""
+    if beams < 2 or not chosen:
+        return ""
+    if len(chosen) == 1:
+        return f" (beam {chosen[0] + 1} of {beams} kept)"
+    shown = " ".join(str(c + 1) for c in chosen[:most]) + (" ..." if len(chosen) > most else "")
+    return f" (beams kept per window, of {beams}: {shown})"
 
 
 def _done_line(plan: Plan, start: float, duration: float) -> str:
