@@ -147,6 +147,23 @@ def test_short_clips_are_reported_not_a_traceback(real, tmp_path, capsys):
     assert "no pair could be scored" in capsys.readouterr().err
 
 
+def test_a_file_for_a_folder_and_unreadable_references_are_named(real, tmp_path, capsys):
+    """From a new user's trial: a clip given where a folder goes was called "no such folder", and a
+    reference folder whose only clip is unreadable said only "no readable reference"."""
+    root, ref, sounds, _ = real
+    gen = _truth_folder(root, sounds)
+    assert main(["evaluate", "--generated", str(gen), "--reference", str(ref / "clip0.mp4"), "--codec", "none"]) == 2
+    assert capsys.readouterr().err.strip() == (f"maskvat: error: {ref / 'clip0.mp4'}: is a file, not a folder "
+                                               "(give the folder that holds it)")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "clip0.mp4").write_text("not a video")
+    assert main(["evaluate", "--generated", str(gen), "--reference", str(bad), "--codec", "none", "--judge", "none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"maskvat: error: {bad / 'clip0.mp4'}: ") and "media file" in err
+    assert err.endswith("no readable reference is left to score against") and "\n" not in err
+
+
 def test_anchors_every_metric_ranks_the_truth_first(real, one_torch_thread):
     """The anchors (issue 27): for every metric the truth beats silence, noise and another clip's
     sound, and each alignment metric punishes a 200 ms shift; the cut truth ties on its span."""

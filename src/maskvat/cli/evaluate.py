@@ -88,14 +88,15 @@ def run(args: argparse.Namespace) -> int:
 
     from maskvat.errors import MaskvatError
     from maskvat.evaluation.evaluate import evaluate_dirs, evaluate_systems
+    from maskvat.evaluation.pairing import require_folder
     from maskvat.evaluation.report import format_columns, format_result, span_lines, write_csv
 
     systems = parse_pairs(args.compare, "--compare")
     if args.generated and systems:
         raise MaskvatError("give either --generated or --compare, not both (put the system in --compare)")
     for folder in [args.reference, args.generated, *systems.values()]:
-        if folder is not None and not Path(folder).is_dir():
-            raise MaskvatError(f"{folder}: no such folder")
+        if folder is not None:
+            require_folder(folder)
     if args.csv and not Path(args.csv).resolve().parent.is_dir():
         raise MaskvatError(f"{args.csv}: its folder does not exist")
     if args.start is not None and not args.start >= 0:

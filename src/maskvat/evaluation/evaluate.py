@@ -90,7 +90,7 @@ from maskvat.evaluation.desync import Desync, DesyncScorer, frame_size
 from maskvat.evaluation.imagebind import MIN_SECONDS as IB_MIN_SECONDS
 from maskvat.evaluation.imagebind import ImageBindScorer
 from maskvat.evaluation.metrics import frechet_distance, kl_softmax, mfcc_frames, novelty_score
-from maskvat.evaluation.pairing import Pairing, media_files, pair_files
+from maskvat.evaluation.pairing import Pairing, media_files, pair_files, require_folder
 from maskvat.evaluation.panns import SECONDS as PUBLISHED_SECONDS
 from maskvat.evaluation.panns import PANNsEmbedder
 from maskvat.evaluation.passt import PaSSTEmbedder
@@ -196,7 +196,8 @@ class Reference:
 def load_references(paths: list[Path], starts: dict[str, float] | None = None
                     ) -> tuple[list[Reference], list[tuple[Path, str]]]:
     """Read each reference's sound, from ``starts[stem]`` seconds on (default 0); unreadable ones
-    (or shorter than their start) are returned as (file, reason)."""
+    (or shorter than their start) are returned as (file, reason). MaskvatError naming the first
+    unreadable file when none is readable."""
     refs, bad = [], []
     for p in paths:
         start = (starts or {}).get(p.stem, 0.0)
@@ -208,6 +209,10 @@ def load_references(paths: list[Path], starts: dict[str, float] | None = None
         truth = p.with_suffix(".json")
         has_video = p.suffix.lower() in VIDEO_SUFFIXES and probe(p).video is not None
         refs.append(Reference(p.stem, p, wav, p if has_video else None, truth if truth.is_file() else None, start))
+    if bad and not refs:  # name the file and why, not only that nothing is left
+        (f, why), more = bad[0], len(bad) - 1
+        raise MaskvatError(f"{f}: {why}" + (f" (and {more} more unreadable reference{'s' * (more > 1)})" if more else "")
+                           + "; no readable reference is left to score against")
     return refs, bad
 
 
@@ -574,8 +579,7 @@ def evaluate_systems(reference: str | os.PathLike, systems: dict[str, str | os.P
         if not stems:
             raise MaskvatError(f"no clip of {reference} is in every system ({', '.join(systems)})")
     else:
-        if not reference.is_dir():
-            raise MaskvatError(f"{reference}: no such folder")
+        require_folder(reference)
         found, _ = media_files(reference)
         stems = set(found)
         if not stems:

@@ -11,6 +11,7 @@ are listed, never fatal; only "nothing pairs at all" is an error.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,16 @@ class Pairing:
     pairs: list[tuple[Path, Path]]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     unpaired_references: list[Path] = field(default_factory=list)
+
+
+def require_folder(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; MaskvatError "PATH: no such folder" or "PATH: is a file, not a folder"."""
+    path = Path(path)
+    if path.is_file():
+        raise MaskvatError(f"{path}: is a file, not a folder (give the folder that holds it)")
+    if not path.is_dir():
+        raise MaskvatError(f"{path}: no such folder")
+    return path
 
 
 def media_files(folder: Path) -> tuple[dict[str, Path], list[tuple[Path, str]]]:
@@ -61,8 +72,7 @@ def pair_files(generated: str | Path, reference: str | Path) -> Pairing:
     or nothing pairs."""
     generated, reference = Path(generated), Path(reference)
     for d in (generated, reference):
-        if not d.is_dir():
-            raise MaskvatError(f"{d}: no such folder")
+        require_folder(d)
     refs, skipped_refs = media_files(reference)
     gens: dict[str, list[Path]] = {}
     skipped: list[tuple[Path, str]] = []
