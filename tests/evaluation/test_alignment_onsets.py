@@ -1,6 +1,6 @@
 """The real-clip onset detector (``maskvat.evaluation.alignment.onset_track``): steady noise at any
 level has no onsets (librosa normalises each envelope to its own maximum, so without the strength
-floor 8 s of noise gave 50-90), impacts over noise are found where they are, at any level, and a
+floor 8 s of noise gave about 100), impacts over noise are found where they are, at any level, and a
 sound that starts loud does not start with an onset."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ with two changes: frames are padded by reflection, not zeros (a sound that start
 "start" with an onset at 40 ms, which every pair of sounds then matched for free), and a peak
 counts only if its strength is at least ``MIN_ONSET_STRENGTH`` (2 dB of mean rise): librosa
 normalises each envelope to its own maximum, so without a floor 8 s of steady noise, at any level,
-gave 50-90 "onsets" and matched any reference by chance.
+gave about 100 "onsets" and matched any reference by chance.
 From the two onset lists and the two onset-strength envelopes of one clip:
 
 - onset precision / recall / F1 at +-50 ms and +-100 ms: one-to-one matching, closest pairs
@@ -43,8 +43,8 @@ ONSET_N_FFT = 1024
 FRAME_S = ONSET_HOP / ONSET_RATE
 TOLERANCES_MS = (50, 100)
 # An onset must lift the log-mel spectrum by this much, in dB averaged over the 128 bands (librosa's
-# onset strength, before its per-clip normalisation). Steady noise peaks at 1.33 (white, pink and
-# brown noise at -70 to -20 dBFS: tests/evaluation/test_alignment_onsets.py); real stick hits at 5-30.
+# onset strength, before its per-clip normalisation). Steady noise peaks at 1.38 at most (white, pink
+# and brown noise at -70 to -20 dBFS: benchmarks/onset_floor.py noise); real stick hits at 5-30.
 MIN_ONSET_STRENGTH = 2.0
 MAX_LAG_S = 0.5
 MIN_SPAN_S = 2.0  # the shifted control moves the reference by >= span / 4 >= MAX_LAG_S
