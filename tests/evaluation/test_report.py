@@ -42,3 +42,18 @@ def test_systems_equal_as_printed_share_a_rank():
     r = _ranks(cols, ["a", "b", "c"])
     assert [r[n]["fad"] for n in "abc"] == [1, 1, 3]  # lower is better
     assert [r[n]["onset_f1_50"] for n in "abc"] == [1, 3, 1]  # 1.000 and 1.000 as printed
+
+
+def test_compare_on_one_clip_says_why_there_are_no_intervals_and_flags_a_system_behind_chance():
+    """New-user finding: `--compare` on a single clip printed the "[lo,hi]" legend with no interval
+    anywhere, and a negative gap to chance had no label there (the one-system table has one)."""
+    ahead, behind = summary(1), summary(1)
+    behind["onset_f1_50"] = 0.1  # below both its controls (0.25, 0.2): gap -0.150
+    text = format_columns({"columns": {"ahead": ahead, "behind": behind}, "n_clips": 1, "reference": "ref"})
+    assert "[lo,hi]: 95%" not in text and "needs at least 2 clips" in text
+    chance = next(line for line in text.splitlines() if line.startswith("  chance, gap"))
+    assert "gap -0.150" in chance and chance.rstrip().endswith("no better than chance: behind")
+    # with intervals, the legend is back and a system ahead of chance gets no label
+    ahead["ci"] = {"onset_f1_50": (0.4, 0.6)}
+    text = format_columns({"columns": {"ahead": ahead}, "n_clips": 1, "reference": "ref"})
+    assert "[lo,hi]: 95% bootstrap interval over clips." in text and "no better than chance" not in text

@@ -153,6 +153,7 @@ def format_columns(out: dict) -> str:
     for m, why in out.get("refused", {}).items():
         lines.append(f"  {METRICS[m].label} not computed: {why}")
     ranks = _ranks(cols, [n for n in names if n not in anchors])
+    any_ci = False  # whether any cell shows an interval (none can on a single clip)
     table = []  # (label, cells, suffix): laid out below with one width per column
     for m, spec in METRICS.items():
         if not any(m in c for c in cols.values()):
@@ -168,14 +169,17 @@ def format_columns(out: dict) -> str:
             ci = c.get("ci", {}).get(m)
             if n not in anchors and ci is not None and all(math.isfinite(x) for x in ci):
                 cell += f" [{_fmt(ci[0], 2)},{_fmt(ci[1], 2)}]"
+                any_ci = True
             if m in ranks.get(n, {}):
                 cell += f" #{ranks[n][m]}"
             cells.append(cell)
         verdict = "" if v is None else ("   ok" if v["ok"] else "   FAILS: not better than " + ", ".join(v["failed"]))
         table.append((spec.label + (" ↑" if spec.higher else " ↓"), cells, verdict))
-        chance = [_chance_cell(spec, m, cols[n]) if n not in anchors else "" for n in names]
-        if any(chance):
-            table.append(("  chance, gap", chance, ""))
+        chance = [_chance_cell(spec, m, cols[n]) if n not in anchors else ("", None) for n in names]
+        if any(cell for cell, _ in chance):
+            behind = [n for n, (_, gap) in zip(names, chance) if gap is not None and gap <= 0]
+            table.append(("  chance, gap", [cell for cell, _ in chance],
+                          "   no better than chance: " + ", ".join(behind) if behind else ""))
     widths = [max([width] + [len(cells[k]) + 2 for _, cells, _ in table]) for k in range(len(names))]
     lines += ["", f"{'metric':<28}" + "".join(f"{n:>{w}}" for n, w in zip(names, widths))
               + ("   anchors" if verdicts else "")]
@@ -184,25 +188,29 @@ def format_columns(out: dict) -> str:
     if any(label.startswith("  chance") for label, _, _ in table):
         lines.append("chance, gap: the better of the two chance controls (the same sound against other clips' "
                      "references; its own reference time-shifted) and the score's gap to it; gap > 0 beats chance.")
-    if any(n not in anchors for n in names):
+    n_systems = sum(n not in anchors for n in names)
+    if any_ci:
         lines.append("[lo,hi]: 95% bootstrap interval over clips"
-                     + ("; #k: rank among the systems." if sum(n not in anchors for n in names) > 1 else "."))
+                     + ("; #k: rank among the systems." if n_systems > 1 else "."))
+    elif n_systems:
+        lines.append("no [lo,hi] intervals: a bootstrap interval over clips needs at least 2 clips scored"
+                     + ("; #k: rank among the systems." if n_systems > 1 else "."))
     lines += published_lines(next(iter(cols.values()), {}))
     scored = [c["n_files"] for c in cols.values() if "n_files" in c]
     return "\n".join(lines + few_clips_note(min(scored) if scored else out["n_clips"]))
 
 
-def _chance_cell(spec, metric: str, col: dict) -> str:
-    """"0.271 gap +0.303": the better chance control of one system's column and its score's gap to
-    it; "" where the column has no controls for ``metric``."""
+def _chance_cell(spec, metric: str, col: dict) -> tuple[str, float | None]:
+    """("0.271 gap +0.303", 0.303): the better chance control of one system's column and its
+    score's gap to it; ("", None) where the column has no controls for ``metric``."""
     ctl = col.get("controls", {})
     vals = [ctl.get(k, {}).get(metric) for k in ("other_clip", "shifted")]
     vals = [x for x in vals if x is not None and math.isfinite(x)]
     if not vals or col.get(metric) is None:
-        return ""
+        return "", None
     better = max(vals) if spec.higher else min(vals)
     gap = _gap(spec, col[metric], vals)
-    return f"{_fmt(better)} gap {'+' if gap is not None and gap > 0 else ''}{_fmt(gap)}"
+    return f"{_fmt(better)} gap {'+' if gap is not None and gap > 0 else ''}{_fmt(gap)}", gap
 
 
 def _ranks(cols: dict, systems: list[str]) -> dict[str, dict[str, int]]:
