@@ -8,7 +8,7 @@ noise: 12 clips of 8 s each of white, pink and brown noise at random levels from
 (seeded); for each colour the mean number of peaks librosa's picking finds (without the floor),
 and the median and the highest of each clip's strongest peak after the first 100 ms.
 pairs: for each REFS/X.* with a GENERATED/X.wav, the onsets (with the floor), the strongest onset
-strength and the RMS level in dBFS of each side.
+strength and the RMS level in dBFS of each side; then the totals and medians over the clips.
 """
 
 from __future__ import annotations
@@ -57,13 +57,20 @@ def pairs(refs: Path, generated: Path) -> None:
         top = track.envelope[idx[idx < len(track.envelope)]].max() if len(idx) else float("nan")
         return len(track.onsets), top, 20 * np.log10(np.sqrt(np.mean(wav ** 2)) + 1e-9)
 
+    rows = []
     for ref in sorted(p for p in refs.iterdir() if p.is_file()):
         gen = generated / f"{ref.stem}.wav"
         if not gen.exists():
             continue
         (rn, rt, rl), (gn, gt, gl) = describe(read_audio(ref)), describe(read_audio(gen))
+        rows.append((rn, rt, rl, gn, gt, gl))
         print(f"{ref.stem}: real {rn} onsets, strongest {rt:.1f}, {rl:.0f} dBFS | generated {gn} onsets, "
               f"strongest {gt:.1f}, {gl:.0f} dBFS")
+    if rows:
+        a = np.array(rows, dtype=np.float64)
+        print(f"all {len(rows)}: real {a[:, 0].sum():.0f} onsets, median strongest {np.nanmedian(a[:, 1]):.1f}, "
+              f"median level {np.median(a[:, 2]):.1f} dBFS | generated {a[:, 3].sum():.0f} onsets, median strongest "
+              f"{np.nanmedian(a[:, 4]):.1f}, median level {np.median(a[:, 5]):.1f} dBFS")
 
 
 if __name__ == "__main__":

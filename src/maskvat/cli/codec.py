@@ -61,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--init-from", default=None, metavar="CODEC_DIR",
                     help="start from an existing codec: a codec folder, 'lab' (the shipped one), or a run folder; "
                          "no bypass warm-up or k-means then (--preset must match its architecture)")
+    tr.add_argument("--loud-crops", type=float, default=None, metavar="FRACTION",
+                    help="fraction of each batch's crops placed on a loud moment (default 0: all at random); "
+                         "for footage of sparse loud events, e.g. 0.5")
     tr.add_argument("--freeze-encoder", action="store_true", default=None,
                     help="train only the decoder of the --init-from codec: encoder and codebooks stay bit-identical, "
                          "so its codes (and models trained on them) stay valid")
@@ -174,7 +177,8 @@ def run_train(args: argparse.Namespace) -> int:
     flags = {"preset": args.preset, "steps": args.steps, "batch_size": args.batch, "segment": args.segment,
              "lr": args.lr, "bypass_steps": args.bypass_steps, "warmup": args.warmup_steps, "seed": args.seed,
              "adversarial_start": args.adversarial_start, "disc_width": args.disc_width, "init_from": args.init_from,
-             "freeze_encoder": args.freeze_encoder, "lambda_tone": args.lambda_tone}
+             "freeze_encoder": args.freeze_encoder, "lambda_tone": args.lambda_tone,
+             "loud_crops": args.loud_crops}
     if args.config:
         cfg = CodecTrainConfig.from_file(args.config, **flags)
     else:

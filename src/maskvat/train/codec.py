@@ -104,6 +104,7 @@ class CodecTrainConfig(LoopConfig):
     lambda_codebook: float = 1.0
     lambda_commit: float = 0.25
     lambda_tone: float = 0.0  # narrowband-excess loss (codec_losses.tone_distance); 0 = off
+    loud_crops: float = 0.0  # fraction of each batch's crops placed on a loud moment (AudioCorpus.sample_batch)
     # adversarial stage (DAC): 0 = off, else the step from which discriminator and adv/fm losses train
     adversarial_start: int = 0
     lambda_adv: float = 1.0
@@ -141,6 +142,8 @@ def check_config(cfg: CodecTrainConfig) -> None:
         raise MaskvatError(f"lambda_tone must be >= 0, got {cfg.lambda_tone}")
     if cfg.lambda_tone and cfg.segment < 4096:
         raise MaskvatError(f"lambda_tone needs crops of at least 4096 samples (its window), got segment {cfg.segment}")
+    if not 0 <= cfg.loud_crops <= 1:
+        raise MaskvatError(f"loud_crops is a fraction of the batch, 0 to 1, got {cfg.loud_crops}")
     if cfg.freeze_encoder and not cfg.init_from:
         raise MaskvatError("freeze_encoder trains only the decoder of an existing codec: give init_from (--init-from)")
 
@@ -469,7 +472,8 @@ class CodecTrainer(Trainer):
             crops = self.corpus.sample_batch(cfg.kmeans_crops, cfg.segment, np.random.default_rng([cfg.seed, 7, step]))
             kmeans_init(self.module, torch.from_numpy(crops).to(self.device), cfg.kmeans_iters, cfg.seed)
             self.usage.zero_()
-        wav = self.corpus.sample_batch(cfg.batch_size, cfg.segment, np.random.default_rng([cfg.seed, step]))
+        wav = self.corpus.sample_batch(cfg.batch_size, cfg.segment, np.random.default_rng([cfg.seed, step]),
+                                       loud=cfg.loud_crops)
         return {"wav": torch.from_numpy(wav)}
 
     def loss(self, module: DacModel, batch: dict):

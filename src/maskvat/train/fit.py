@@ -318,7 +318,7 @@ def choose_split(names: list[str], cfg: FitConfig) -> dict[str, list[str]]:
 # Trainer options added after fit's first release, with the default that leaves a stage as it was:
 # a stage's fingerprint includes them only when set otherwise.
 _LOOP_ADDED = {"keep_best": ""}
-ADDED_LATER = {"codec": _LOOP_ADDED, "sync": {**_LOOP_ADDED, "init_from": None, "augment": False},
+ADDED_LATER = {"codec": {**_LOOP_ADDED, "loud_crops": 0.0}, "sync": {**_LOOP_ADDED, "init_from": None, "augment": False},
                "semantic": {**_LOOP_ADDED, "init_from": None, "augment": False}, "generator": _LOOP_ADDED, "scav": _LOOP_ADDED}
 
 
