@@ -45,6 +45,7 @@ class AudioCorpus:
     names: list[str]
     sample_rate: int = 44100
     skipped: list[str] = field(default_factory=list)
+    _energy: dict = field(default_factory=dict, repr=False, compare=False)  # i -> _frame_energy(i), filled on use
 
     @classmethod
     def from_dirs(cls, dirs, *, sample_rate: int = 44100, max_seconds: float = 30.0, progress: bool = True) -> "AudioCorpus":
@@ -70,12 +71,11 @@ class AudioCorpus:
 
     def _frame_energy(self, i: int) -> np.ndarray:
         """Energy of each whole ``LOUD_FRAME``-sample frame of waves[i] (cached), plus a tiny floor."""
-        cache = self.__dict__.setdefault("_energy", {})
-        if i not in cache:
+        if i not in self._energy:
             wav = self.waves[i]
             n = len(wav) // LOUD_FRAME
-            cache[i] = (wav[: n * LOUD_FRAME].astype(np.float64).reshape(n, LOUD_FRAME) ** 2).sum(1) + 1e-12
-        return cache[i]
+            self._energy[i] = (wav[: n * LOUD_FRAME].astype(np.float64).reshape(n, LOUD_FRAME) ** 2).sum(1) + 1e-12
+        return self._energy[i]
 
     @property
     def seconds(self) -> float:
